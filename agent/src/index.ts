@@ -1,1 +1,70 @@
-export {};
+// @flotilla/agent: the agent that runs on every host. Library entry point; the
+// executable is main.ts (flotilla-agent).
+
+// Running the agent
+export { startAgent } from './agent/start-agent.js';
+export type { RunningAgent, StartAgentOptions } from './agent/start-agent.js';
+export type { AgentOptions } from './options/types.js';
+export { defaultStateDir, defaultHeartbeatIntervalMs } from './options/types.js';
+export { parseAgentArgs, helpText, envName } from './options/flags.js';
+export type { AgentCommand } from './options/flags.js';
+export { UsageError, isUsageError } from './options/usage-error.js';
+
+// Identity: the state directory and the join
+export type { NodeIdentity, NodeRecord, StoredIdentity } from './identity/types.js';
+export { readIdentity, writeIdentity, stateFiles, parseNodeRecord } from './identity/state-store.js';
+export { pickPinnedCa, checkServerChain, fetchPresentedChain } from './identity/trust.js';
+export { checkJoinResponse } from './identity/join.js';
+
+// The Node object (pure) and what it is built from
+export type { HostFacts, MemoryInfo, CpuTimes } from './host/types.js';
+export { probeHost } from './host/probe.js';
+export {
+  parseMeminfo,
+  parseOsRelease,
+  parseRuncVersion,
+  parseProcStat,
+  cpuMillicores,
+  goArch,
+} from './host/parse.js';
+export {
+  buildNode,
+  nodeLabels,
+  internalAddress,
+  memoryQuantity,
+  hostLabels,
+  maxPodsPerNode,
+} from './node/build.js';
+export type { NodeSettings } from './node/build.js';
+export { parseLabels, validateLabelKey, validateLabelValue } from './node/labels.js';
+export { nodeNameFromHostname, labelValueFromHostname } from './node/names.js';
+
+// The desired set of pods (pure state + the in-memory holder)
+export { applyAssignmentEvent, emptyAssignmentState, podKey } from './sync/assignment-state.js';
+export type {
+  AssignmentState,
+  ApplyResult,
+  DesiredChange,
+  DesiredChangeKind,
+} from './sync/assignment-state.js';
+export { DesiredSet } from './sync/desired-set.js';
+export type { DesiredListener } from './sync/desired-set.js';
+
+// Heartbeats and resync answers (pure)
+export { buildHeartbeat } from './report/heartbeat.js';
+export type { HeartbeatInput } from './report/heartbeat.js';
+export type { ResyncSummary } from './report/resync.js';
+
+// Validation and retry helpers
+export {
+  parseHostPort,
+  parseDuration,
+  parseNatsUrls,
+  parseCaCertHash,
+  parseJoinToken,
+  parseIpAddress,
+  parseNodeName,
+} from './options/validate.js';
+export { backoffDelay, defaultBackoff } from './util/backoff.js';
+export type { BackoffPolicy } from './util/backoff.js';
+export { isRetryable } from './util/retry.js';

@@ -4,7 +4,14 @@ import t from 'tap';
 import { join } from 'node:path';
 import { Pod } from '@flotilla/proto';
 import { subjects } from '@flotilla/common';
-import { ControlPlane, connectNatsAsController, isReady, makeRunDir, putEtcd, waitFor } from '../lib/index.js';
+import {
+  ControlPlane,
+  connectNatsAsController,
+  isReady,
+  makeRunDir,
+  putEtcd,
+  waitFor,
+} from '../lib/index.js';
 
 const plane = new ControlPlane(makeRunDir('restart'), { nodeGrace: '3s' });
 t.before(() => plane.start());
@@ -31,7 +38,11 @@ async function desiredPods(etcdEndpoint: string, natsUrl: string, node: string):
 }
 
 t.test('a restarted controller loses nothing and agents reconnect by themselves', async (t) => {
-  const agent = plane.startAgent({ stateDir: join(plane.dir, 'agent'), nodeName: 'survivor', token: plane.joinToken() });
+  const agent = plane.startAgent({
+    stateDir: join(plane.dir, 'agent'),
+    nodeName: 'survivor',
+    token: plane.joinToken(),
+  });
   t.teardown(() => agent.stop());
   const before = await waitFor('survivor to be Ready', async () => {
     const node = await plane.admin.getNode('survivor').catch(() => undefined);

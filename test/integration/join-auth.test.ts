@@ -20,7 +20,11 @@ const plane = new ControlPlane(makeRunDir('auth'));
 t.before(() => plane.start());
 t.teardown(() => plane.destroy());
 
-async function joinOutcome(t: Test, nodeName: string, token: string): Promise<{ code: number | string; log: string }> {
+async function joinOutcome(
+  t: Test,
+  nodeName: string,
+  token: string,
+): Promise<{ code: number | string; log: string }> {
   const agent = plane.startAgent({ stateDir: join(plane.dir, nodeName), nodeName, token });
   t.teardown(() => agent.stop());
   const code = await Promise.race([
@@ -88,7 +92,9 @@ t.test('a valid token from `token create` joins, pinning the CA by hash', async 
     caCertHash: created.caCertHash,
   });
   t.teardown(() => agent.stop());
-  await waitFor('pinned to be Ready', async () => isReady(await plane.admin.getNode('pinned').catch(() => undefined)));
+  await waitFor('pinned to be Ready', async () =>
+    isReady(await plane.admin.getNode('pinned').catch(() => undefined)),
+  );
   t.pass('the node joined and is Ready');
 });
 
@@ -114,10 +120,16 @@ t.test('a client without a valid certificate is refused', async (t) => {
   t.equal(err?.code, 'Unauthenticated', 'as unauthenticated');
 });
 
-t.test('an agent cannot publish on another node\'s subjects', async (t) => {
-  const agentA = plane.startAgent({ stateDir: join(plane.dir, 'nats-a'), nodeName: 'nats-a', token: plane.joinToken() });
+t.test("an agent cannot publish on another node's subjects", async (t) => {
+  const agentA = plane.startAgent({
+    stateDir: join(plane.dir, 'nats-a'),
+    nodeName: 'nats-a',
+    token: plane.joinToken(),
+  });
   t.teardown(() => agentA.stop());
-  await waitFor('nats-a to be Ready', async () => isReady(await plane.admin.getNode('nats-a').catch(() => undefined)));
+  await waitFor('nats-a to be Ready', async () =>
+    isReady(await plane.admin.getNode('nats-a').catch(() => undefined)),
+  );
 
   const observer = await connectNatsAsController(plane.etcd.endpoint, plane.natsUrl);
   t.teardown(() => observer.close());
@@ -138,7 +150,9 @@ t.test('an agent cannot publish on another node\'s subjects', async (t) => {
   t.teardown(() => stolen.close());
   const violations: string[] = [];
   void (async () => {
-    for await (const s of stolen.status()) if (s.type === 'error') violations.push(String(s.data));
+    for await (const s of stolen.status()) {
+      if (String(s.type) === 'error') violations.push(JSON.stringify(s.data));
+    }
   })();
   const fake = NodeHeartbeat.encode({
     nodeName: 'nats-b',

@@ -11,7 +11,12 @@ t.teardown(() => plane.destroy());
 
 t.test('an agent joins, goes NotReady when killed, and returns with the same identity', async (t) => {
   const stateDir = join(plane.dir, 'agent-a');
-  const agent = plane.startAgent({ stateDir, nodeName: 'worker-a', token: plane.joinToken(), labels: 'zone=z1' });
+  const agent = plane.startAgent({
+    stateDir,
+    nodeName: 'worker-a',
+    token: plane.joinToken(),
+    labels: 'zone=z1',
+  });
   t.teardown(() => agent.stop());
 
   const joined = await waitFor('worker-a to be Ready', async () => {
@@ -21,7 +26,10 @@ t.test('an agent joins, goes NotReady when killed, and returns with the same ide
   t.equal(joined.metadata?.labels.zone, 'z1', 'labels from --labels are registered');
   t.ok(Number(joined.status?.capacity.cpu) >= 1, 'cpu capacity is read from the host');
   t.match(joined.status?.capacity.memory ?? '', /^\d+Ki$/, 'memory capacity is read from the host');
-  t.ok(joined.status?.addresses.some((a) => a.type === 'InternalIP'), 'an InternalIP address is registered');
+  t.ok(
+    joined.status?.addresses.some((a) => a.type === 'InternalIP'),
+    'an InternalIP address is registered',
+  );
   const uid = joined.metadata?.uid;
   t.ok(uid, 'the node has a uid');
   const certBefore = readFileSync(join(stateDir, 'node.crt'), 'utf8');

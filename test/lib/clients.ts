@@ -41,7 +41,12 @@ export class AdminClient {
 
   static async fromConfigFile(path: string): Promise<AdminClient> {
     const config = await readClientConfig(path);
-    return AdminClient.forTls(config.server, config.caCertificate, config.clientCertificate, config.clientKey);
+    return AdminClient.forTls(
+      config.server,
+      config.caCertificate,
+      config.clientCertificate,
+      config.clientKey,
+    );
   }
 
   static forTls(server: string, caPem: string, certPem?: string, keyPem?: string): AdminClient {
@@ -101,11 +106,17 @@ export async function putEtcd(endpoint: string, key: string, value: string): Pro
 }
 
 /** A NATS connection with the controller's rights, signed with the account seed from etcd. */
-export async function connectNatsAsController(etcdEndpoint: string, natsUrl: string): Promise<NatsConnection> {
+export async function connectNatsAsController(
+  etcdEndpoint: string,
+  natsUrl: string,
+): Promise<NatsConnection> {
   const keys = await readEtcdJson<NatsKeys>(etcdEndpoint, '/flotilla/v1/cluster/nats');
   if (!keys) throw new Error('no NATS keys in etcd');
   const user = newUserSeed();
-  const jwt = signUserJwt(keys, user.publicKey, 'test-observer', { pub: { allow: ['>'] }, sub: { allow: ['>'] } });
+  const jwt = signUserJwt(keys, user.publicKey, 'test-observer', {
+    pub: { allow: ['>'] },
+    sub: { allow: ['>'] },
+  });
   return connect({
     servers: natsUrl,
     authenticator: jwtAuthenticator(jwt, new TextEncoder().encode(user.seed)),

@@ -81,7 +81,8 @@ export class ControlPlane {
       `--admin-config=${this.adminConfigPath}`,
       `--token-file=${join(this.controllerDataDir, 'join-token')}`,
     ]);
-    if (init.code !== 0) throw new Error(`controller init failed (${init.code}):\n${init.stdout}\n${init.stderr}`);
+    if (init.code !== 0)
+      throw new Error(`controller init failed (${init.code}):\n${init.stdout}\n${init.stderr}`);
     this.nats = await startNats(this.dir, join(this.controllerDataDir, 'nats-server.conf'), this.natsPort);
     await this.startController();
     this.admin = await AdminClient.fromConfigFile(this.adminConfigPath);
@@ -114,7 +115,11 @@ export class ControlPlane {
   }
 
   startAgent(options: AgentOptions): ManagedProcess {
-    const args = [agentMain, `--state-dir=${options.stateDir}`, `--heartbeat-interval=${options.heartbeatInterval ?? '300ms'}`];
+    const args = [
+      agentMain,
+      `--state-dir=${options.stateDir}`,
+      `--heartbeat-interval=${options.heartbeatInterval ?? '300ms'}`,
+    ];
     if (options.join !== false) args.push(`--join=${this.apiAddress}`);
     if (options.token !== undefined) args.push(`--token=${options.token}`);
     if (options.caCertHash !== undefined) args.push(`--ca-cert-hash=${options.caCertHash}`);

@@ -27,7 +27,8 @@ export function parseClientConfig(text: string, source: string): ClientConfig {
   } catch (err) {
     throw invalidArgument(`${source} is not valid YAML: ${(err as Error).message}`);
   }
-  if (typeof doc !== 'object' || doc === null) throw invalidArgument(`${source} is not a Flotilla client config`);
+  if (typeof doc !== 'object' || doc === null)
+    throw invalidArgument(`${source} is not a Flotilla client config`);
   const d = doc as Record<string, unknown>;
   for (const field of ['server', 'caCertificate', 'clientCertificate', 'clientKey'] as const) {
     if (typeof d[field] !== 'string' || d[field] === '') {

@@ -19,7 +19,11 @@ class OptionalClientCertCredentials extends grpc.ServerCredentials {
   }
 }
 
-export function serverCredentials(caPem: string, certChainPem: string, keyPem: string): grpc.ServerCredentials {
+export function serverCredentials(
+  caPem: string,
+  certChainPem: string,
+  keyPem: string,
+): grpc.ServerCredentials {
   return new OptionalClientCertCredentials(caPem, certChainPem, keyPem);
 }
 

@@ -20,7 +20,9 @@ const fromGrpc = new Map<grpc.status, ErrorCode>(
 );
 
 /** What a server handler sends back for a thrown error. Unknown errors become Internal. */
-export function toServiceError(err: unknown): Partial<grpc.StatusObject> & { code: grpc.status; details: string } {
+export function toServiceError(
+  err: unknown,
+): Partial<grpc.StatusObject> & { code: grpc.status; details: string } {
   if (isFlotillaError(err)) {
     const metadata = new grpc.Metadata();
     if (err.context.field) metadata.set('flotilla-field', err.context.field);

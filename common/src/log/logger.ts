@@ -48,7 +48,8 @@ export function createLogger(base: LogFields = {}, options: LoggerOptions = {}):
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
-    child: (fields) => createLogger({ ...base, ...fields }, { ...options, level: options.level ?? undefined }),
+    child: (fields) =>
+      createLogger({ ...base, ...fields }, { ...options, level: options.level ?? undefined }),
   };
 }
 

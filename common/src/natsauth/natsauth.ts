@@ -24,7 +24,13 @@ function b64url(data: Uint8Array | string): string {
   return Buffer.from(typeof data === 'string' ? enc.encode(data) : data).toString('base64url');
 }
 
-function signJwt(issuerSeed: string, subject: string, name: string, nats: Record<string, unknown>, expiresAt?: Date): string {
+function signJwt(
+  issuerSeed: string,
+  subject: string,
+  name: string,
+  nats: Record<string, unknown>,
+  expiresAt?: Date,
+): string {
   const issuer = fromSeed(enc.encode(issuerSeed));
   const header = { typ: 'JWT', alg: 'ed25519-nkey' };
   const claims: Record<string, unknown> = {
@@ -79,9 +85,21 @@ export function natsServerAuth(keys: NatsKeys): NatsServerAuth {
   const operatorPub = publicKeyOfSeed(keys.operatorSeed);
   const accountPub = publicKeyOfSeed(keys.accountSeed);
   const systemPub = publicKeyOfSeed(keys.systemAccountSeed);
-  const limits = { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 };
+  const limits = {
+    subs: -1,
+    data: -1,
+    payload: -1,
+    imports: -1,
+    exports: -1,
+    wildcards: true,
+    conn: -1,
+    leaf: -1,
+  };
   return {
-    operatorJwt: signJwt(keys.operatorSeed, operatorPub, 'flotilla', { type: 'operator', system_account: systemPub }),
+    operatorJwt: signJwt(keys.operatorSeed, operatorPub, 'flotilla', {
+      type: 'operator',
+      system_account: systemPub,
+    }),
     systemAccountPublicKey: systemPub,
     accountPublicKey: accountPub,
     accountJwt: signJwt(keys.operatorSeed, accountPub, 'FLOTILLA', { type: 'account', limits }),
@@ -123,7 +141,7 @@ export function signUserJwt(
     payload: -1,
   };
   if (permissions.allowResponses) nats.resp = { max: 1, ttl: 0 };
-  return signJwt(keys.accountSeed, userPublicKey, name, nats, expiresAt) ;
+  return signJwt(keys.accountSeed, userPublicKey, name, nats, expiresAt);
 }
 
 /** A user JWT plus its seed, in the .creds format nats.js and the nats CLI read. */

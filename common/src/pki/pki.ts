@@ -40,7 +40,7 @@ function distinguishedName(subject: Subject): string {
 }
 
 async function generateKeys(): Promise<CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
+  return webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
 }
 
 async function privateKeyPem(key: CryptoKey): Promise<string> {
@@ -66,7 +66,10 @@ function usageExtensions(usage: CertUsage): x509.Extension[] {
   if (usage === 'client' || usage === 'both') eku.push(x509.ExtendedKeyUsage.clientAuth);
   return [
     new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+    new x509.KeyUsagesExtension(
+      x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+      true,
+    ),
     new x509.ExtendedKeyUsageExtension(eku, false),
   ];
 }
@@ -124,7 +127,10 @@ async function signPublicKey(
 }
 
 /** A fresh key and a certificate for it, signed by the CA (admin, controller serving cert). */
-export async function issueCertificate(ca: KeyAndCert, options: CertificateRequestOptions): Promise<KeyAndCert> {
+export async function issueCertificate(
+  ca: KeyAndCert,
+  options: CertificateRequestOptions,
+): Promise<KeyAndCert> {
   const keys = await generateKeys();
   return {
     certPem: await signPublicKey(ca, keys.publicKey, options),
@@ -133,7 +139,9 @@ export async function issueCertificate(ca: KeyAndCert, options: CertificateReque
 }
 
 /** A key that stays with its owner, and a request that carries only its public half. */
-export async function createCertificateRequest(subject: Subject): Promise<{ csrPem: string; keyPem: string }> {
+export async function createCertificateRequest(
+  subject: Subject,
+): Promise<{ csrPem: string; keyPem: string }> {
   const keys = await generateKeys();
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: distinguishedName(subject),
@@ -163,7 +171,10 @@ export async function signCertificateRequest(
   if (!(await csr.verify())) {
     throw invalidArgument('csrPem is not signed by the key it carries', { field: 'csrPem' });
   }
-  return signPublicKey(ca, await csr.publicKey.export(algorithm, ['verify']), options);
+  const publicKey = await webcrypto.subtle.importKey('spki', csr.publicKey.rawData, algorithm, true, [
+    'verify',
+  ]);
+  return signPublicKey(ca, publicKey, options);
 }
 
 /** sha256:<hex> over the CA's SubjectPublicKeyInfo, the form kubeadm pins. */
@@ -206,7 +217,7 @@ export function verifyClientCertificate(caPem: string, certDer: Buffer, now = ne
     throw unauthenticated('client certificate cannot be parsed');
   }
   if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) {
-    throw unauthenticated('client certificate is not signed by this cluster\'s CA');
+    throw unauthenticated("client certificate is not signed by this cluster's CA");
   }
   const notBefore = new Date(cert.validFrom);
   const notAfter = new Date(cert.validTo);

@@ -1,0 +1,189 @@
+// The command line and FLOTILLA_* environment of flotilla-agent, into AgentOptions.
+// A flag wins over its environment variable; an empty variable counts as unset.
+import { isFlotillaError } from '@flotilla/common';
+import { parseLabels } from '../node/labels.js';
+import { type AgentOptions, defaultHeartbeatIntervalMs, defaultStateDir } from './types.js';
+import { UsageError } from './usage-error.js';
+import {
+  parseCaCertHash,
+  parseDuration,
+  parseHostPort,
+  parseIpAddress,
+  parseJoinToken,
+  parseLogLevelFlag,
+  parseNatsUrls,
+  parseNodeName,
+  parsePath,
+} from './validate.js';
+
+interface FlagSpec {
+  name: string;
+  value: string;
+  help: string;
+  apply: (options: AgentOptions, value: string, flag: string) => void;
+}
+
+const flagSpecs: FlagSpec[] = [
+  {
+    name: 'join',
+    value: 'HOST:PORT',
+    help: 'controller to join through; needed for the first join only (then remembered in node.json)',
+    apply: (o, v, f) => (o.join = parseHostPort(f, v)),
+  },
+  {
+    name: 'token',
+    value: 'ID.SECRET',
+    help: 'join token from "deploy token create"; ignored once the node has joined',
+    apply: (o, v, f) => (o.token = parseJoinToken(f, v)),
+  },
+  {
+    name: 'ca-file',
+    value: 'PATH',
+    help: 'cluster CA certificate to trust for the first join',
+    apply: (o, v, f) => (o.caFile = parsePath(f, v)),
+  },
+  {
+    name: 'ca-cert-hash',
+    value: 'sha256:HEX',
+    help: 'or: pin of the cluster CA, as "deploy token create" prints it',
+    apply: (o, v, f) => (o.caCertHash = parseCaCertHash(f, v)),
+  },
+  {
+    name: 'state-dir',
+    value: 'DIR',
+    help: `where the node identity is kept (default ${defaultStateDir})`,
+    apply: (o, v, f) => (o.stateDir = parsePath(f, v)),
+  },
+  {
+    name: 'node-name',
+    value: 'NAME',
+    help: 'node name, a DNS-1123 subdomain (default: the host name, lowercased)',
+    apply: (o, v, f) => (o.nodeName = parseNodeName(f, v)),
+  },
+  {
+    name: 'labels',
+    value: 'K=V,...',
+    help: 'node labels, added to flotilla.io/hostname, flotilla.io/os and flotilla.io/arch',
+    apply: (o, v, f) => (o.labels = parseLabels(v, f)),
+  },
+  {
+    name: 'address',
+    value: 'IP',
+    help: "the node's InternalIP (default: the first non-loopback IPv4, else 127.0.0.1)",
+    apply: (o, v, f) => (o.address = parseIpAddress(f, v)),
+  },
+  {
+    name: 'nats-url',
+    value: 'URL,...',
+    help: 'NATS server(s), overriding the ones the controller names',
+    apply: (o, v, f) => (o.natsUrls = parseNatsUrls(f, v)),
+  },
+  {
+    name: 'heartbeat-interval',
+    value: 'DURATION',
+    help: 'how often to publish a heartbeat, 100ms..60s (default 1s)',
+    apply: (o, v, f) => (o.heartbeatIntervalMs = parseDuration(f, v, 100, 60_000)),
+  },
+  {
+    name: 'log-level',
+    value: 'LEVEL',
+    help: 'debug, info, warn or error (default info)',
+    apply: (o, v, f) => (o.logLevel = parseLogLevelFlag(f, v)),
+  },
+];
+
+export function envName(flag: string): string {
+  return 'FLOTILLA_' + flag.toUpperCase().replaceAll('-', '_');
+}
+
+export type AgentCommand = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; options: AgentOptions };
+
+function applyValidated(spec: FlagSpec, options: AgentOptions, value: string, source: string): void {
+  try {
+    spec.apply(options, value, source);
+  } catch (err) {
+    // Validators shared with other layers throw InvalidArgument; here it is a usage error.
+    if (isFlotillaError(err, 'InvalidArgument') && !(err instanceof UsageError)) {
+      throw new UsageError(
+        err.message.startsWith(source) ? err.message : `${source}: ${err.message}`,
+        err.context,
+      );
+    }
+    throw err;
+  }
+}
+
+export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentCommand {
+  const options: AgentOptions = {
+    stateDir: defaultStateDir,
+    labels: {},
+    heartbeatIntervalMs: defaultHeartbeatIntervalMs,
+    logLevel: 'info',
+  };
+  const byName = new Map(flagSpecs.map((s) => [s.name, s]));
+  const given = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--help' || arg === '-h') return { kind: 'help' };
+    if (arg === '--version') return { kind: 'version' };
+    if (!arg.startsWith('--')) {
+      throw new UsageError(`unexpected argument "${arg}": flotilla-agent takes only flags (see --help)`, {
+        value: arg,
+      });
+    }
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const spec = byName.get(name);
+    if (!spec) {
+      throw new UsageError(
+        `unknown flag --${name}; valid flags: ${flagSpecs.map((s) => `--${s.name}`).join(', ')}, --help, --version`,
+        { field: `--${name}` },
+      );
+    }
+    let value: string | undefined;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else {
+      value = argv[i + 1];
+      if (value === undefined || (value.startsWith('--') && value.length > 2)) {
+        throw new UsageError(`--${name} needs a value: --${name} ${spec.value}`, { field: `--${name}` });
+      }
+      i++;
+    }
+    if (given.has(name)) throw new UsageError(`--${name} is given twice`, { field: `--${name}` });
+    given.set(name, value);
+  }
+  for (const spec of flagSpecs) {
+    const flagValue = given.get(spec.name);
+    if (flagValue !== undefined) {
+      applyValidated(spec, options, flagValue, `--${spec.name}`);
+      continue;
+    }
+    const envValue = env[envName(spec.name)];
+    if (envValue !== undefined && envValue !== '')
+      applyValidated(spec, options, envValue, envName(spec.name));
+  }
+  return { kind: 'run', options };
+}
+
+export function helpText(): string {
+  const width = Math.max(...flagSpecs.map((s) => s.name.length + s.value.length + 3));
+  const lines = flagSpecs.map((s) => `  ${`--${s.name} ${s.value}`.padEnd(width + 1)} ${s.help}`);
+  return [
+    'flotilla-agent: runs on every host of a Flotilla cluster.',
+    '',
+    'It joins the cluster once (a join token and a way to trust the controller), keeps its',
+    'identity in the state directory, registers its node, follows the pods assigned to it and',
+    'publishes heartbeats on NATS.',
+    '',
+    'Usage:',
+    '  flotilla-agent --join HOST:PORT --token ID.SECRET --ca-cert-hash sha256:HEX [flags]   first start',
+    '  flotilla-agent [--state-dir DIR] [flags]                                               later starts',
+    '',
+    'Flags (each also from the environment, e.g. --state-dir from FLOTILLA_STATE_DIR):',
+    ...lines,
+    `  ${'--help'.padEnd(width + 1)} show this help`,
+    `  ${'--version'.padEnd(width + 1)} print the agent version`,
+    '',
+    'Exit codes: 0 stopped by SIGTERM/SIGINT, 1 failure (e.g. join refused), 2 usage error.',
+  ].join('\n');
+}
