@@ -1,1 +1,40 @@
-export {};
+// @flotilla/deploy: the CLI, and the pure pieces tests check without servers.
+export { runCli, rootCommand } from './commands/root.js';
+export type { CliIo, Command, FlagSpec, CommandContext } from './cli/types.js';
+export { exitCodes } from './cli/types.js';
+export { UsageError, isUsageError } from './cli/usage-error.js';
+export { parseCommandLine } from './cli/parse.js';
+export { parseDuration, formatDuration } from './cli/values.js';
+
+export { connectCluster, openCluster, withCluster, type ClusterApi } from './client/cluster-client.js';
+
+export { renderTable } from './format/table.js';
+export { humanDuration, formatAge } from './format/age.js';
+export { parseQuantity, formatBytes, formatCpu } from './format/quantity.js';
+export {
+  nodeStatus,
+  nodeRow,
+  nodesTable,
+  nodeDocument,
+  nodeListDocument,
+  isNodeReady,
+} from './format/nodes.js';
+export { tokenStatus, tokensTable, formatExpiry, type TokenStatus } from './format/tokens.js';
+export { checkLabelSelector } from './selector/label-selector.js';
+export { localProblems, controllerProblems, clusterStatusTable } from './format/status.js';
+export { clusterSummary, componentsTable, tail } from './format/local.js';
+
+export { defaultPorts, localLayout, type Layout, type LocalPorts } from './local/layout.js';
+export { localClusterPlan, registryConfig, type ComponentSpec } from './local/plan.js';
+export { readClusterState, type ClusterState, type ComponentRecord } from './local/state.js';
+export {
+  inspectLocalCluster,
+  stopLocalCluster,
+  clearedState,
+  type LocalClusterView,
+} from './local/control.js';
+export { startProgress, isStateOf, type StartProgress } from './local/start-progress.js';
+export { cmdlineMatches, isSupervisorCmdline } from './local/procs.js';
+export { listeningInodes } from './local/ports.js';
+export { mountsUnder } from './local/mounts.js';
+export { restartDelay, nextFailureCount } from './local/backoff.js';

@@ -1,8 +1,7 @@
 // Clients the tests use to look at the cluster the way the CLI and the controller do.
 import * as grpc from '@grpc/grpc-js';
 import {
-  channelOptions,
-  clientCredentials,
+  controllerChannel,
   readClientConfig,
   fromServiceError,
   signUserJwt,
@@ -51,7 +50,8 @@ export class AdminClient {
 
   static forTls(server: string, caPem: string, certPem?: string, keyPem?: string): AdminClient {
     const tls = certPem && keyPem ? { caPem, certPem, keyPem } : { caPem };
-    return new AdminClient(new ClusterClient(server, clientCredentials(tls), channelOptions));
+    const channel = controllerChannel(server, tls);
+    return new AdminClient(new ClusterClient(server, channel.credentials, channel.options));
   }
 
   listNodes(labelSelector = ''): Promise<NodeList> {

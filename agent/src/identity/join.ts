@@ -5,8 +5,7 @@ import {
   FlotillaError,
   type Logger,
   caCertHash,
-  channelOptions,
-  clientCredentials,
+  controllerChannel,
   createCertificateRequest,
   failedPrecondition,
   newUserSeed,
@@ -137,7 +136,8 @@ export async function joinCluster(params: JoinParams): Promise<NodeIdentity> {
     organization: nodeOrganization,
   });
   const nats = newUserSeed();
-  const client = new NodeGatewayClient(controller, clientCredentials({ caPem }), channelOptions);
+  const channel = controllerChannel(controller, { caPem });
+  const client = new NodeGatewayClient(controller, channel.credentials, channel.options);
   try {
     const res = await joinWithRetries(client, params, {
       token,

@@ -5,8 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import {
   type FlotillaError,
   type Logger,
-  channelOptions,
-  clientCredentials,
+  controllerChannel,
   errorMessage,
   fromServiceError,
 } from '@flotilla/common';
@@ -65,11 +64,8 @@ export class GatewaySession {
 
   constructor(private readonly params: GatewaySessionParams) {
     const { controller, caPem, certPem, keyPem } = params.endpoint;
-    this.client = new NodeGatewayClient(
-      controller,
-      clientCredentials({ caPem, certPem, keyPem }),
-      channelOptions,
-    );
+    const channel = controllerChannel(controller, { caPem, certPem, keyPem });
+    this.client = new NodeGatewayClient(controller, channel.credentials, channel.options);
   }
 
   get phase(): SessionPhase {

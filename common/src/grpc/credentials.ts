@@ -3,7 +3,8 @@
 // other method rejects a caller whose certificate the cluster CA did not sign
 // (see authenticatePeer).
 import * as grpc from '@grpc/grpc-js';
-import type { PeerCertificate } from 'node:tls';
+import { isIP } from 'node:net';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { type PeerIdentity, verifyClientCertificate } from '../pki/pki.js';
 import { unauthenticated } from '../errors/errors.js';
 
@@ -42,6 +43,34 @@ export function clientCredentials(tls: ClientTls): grpc.ChannelCredentials {
     tls.keyPem ? Buffer.from(tls.keyPem) : null,
     tls.certPem ? Buffer.from(tls.certPem) : null,
   );
+}
+
+/** The host of "host:port" or "[v6]:port". */
+export function hostOfAddress(address: string): string {
+  return address.slice(0, address.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
+}
+
+/**
+ * Credentials and options for dialling a controller at "host:port". Dialling an IP,
+ * grpc-js would send the IP as the TLS server name, which RFC 6066 forbids (Node warns
+ * on every call); so a fixed name goes out instead and the certificate is still checked
+ * against the IP dialled.
+ */
+export function controllerChannel(
+  address: string,
+  tls: ClientTls,
+): { credentials: grpc.ChannelCredentials; options: grpc.ChannelOptions } {
+  const host = hostOfAddress(address);
+  if (isIP(host) === 0) return { credentials: clientCredentials(tls), options: channelOptions };
+  return {
+    credentials: grpc.credentials.createSsl(
+      Buffer.from(tls.caPem),
+      tls.keyPem ? Buffer.from(tls.keyPem) : null,
+      tls.certPem ? Buffer.from(tls.certPem) : null,
+      { checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert) },
+    ),
+    options: { ...channelOptions, 'grpc.ssl_target_name_override': 'flotilla-controller' },
+  };
 }
 
 interface CallWithAuth {

@@ -1,0 +1,22 @@
+// The command tree and the CLI's entry point for the process and for tests.
+import type { CliIo, Command } from '../cli/types.js';
+import { execute, processIo } from '../cli/run.js';
+import { getCommand, nodesCommand } from './nodes.js';
+import { tokenCommand } from './token.js';
+import { statusCommand } from './status.js';
+import { upCommand } from './up.js';
+import { downCommand } from './down.js';
+
+export const rootCommand: Command = {
+  name: 'deploy',
+  summary: 'the Flotilla CLI',
+  description:
+    'deploy runs containers on a fleet of hosts under a Flotilla controller.\n' +
+    'Start a cluster on this machine with "deploy up", then "deploy nodes".',
+  subcommands: [upCommand, downCommand, statusCommand, nodesCommand, getCommand, tokenCommand],
+};
+
+/** Runs the CLI with argv (without "node deploy") and returns the exit code. */
+export function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  return execute(rootCommand, argv, io);
+}
