@@ -1,1 +1,98 @@
-export {};
+// @flotilla/controller: the control plane as a library (for the CLI and the tests) and
+// the pure decisions it is made of (for unit tests without servers).
+
+// Running it
+export {
+  startController,
+  clientAddress,
+  defaultNodeGraceMs,
+  type ControllerOptions,
+  type RunningController,
+} from './controller.js';
+export {
+  initFiles as initCluster,
+  dataDirLayout,
+  type InitFilesOptions as InitClusterOptions,
+  type InitResult,
+  type DataDirLayout,
+} from './bootstrap/init.js';
+export { ensureClusterSecrets, type ClusterSecrets } from './bootstrap/cluster-secrets.js';
+export {
+  controllerServerName,
+  issueServingCertificate,
+  servingNames,
+  type ServingCertificate,
+  type ServingNames,
+} from './bootstrap/serving-cert.js';
+export {
+  parseCommandLine,
+  usage,
+  flagSpecs,
+  envName,
+  type ParsedOptions,
+  type Command,
+} from './options/flags.js';
+export {
+  parseDuration,
+  parseHostPort,
+  parseUrls,
+  formatDuration,
+  formatHostPort,
+  type HostPort,
+} from './options/parse.js';
+export { controllerVersion } from './version.js';
+
+// Store
+export type { Store, Codec, Entry, ListResult, CreateResult, WatchEvent } from './store/types.js';
+export { CompactedError, isCompactedError } from './store/types.js';
+export { EtcdStore, type EtcdStoreOptions } from './store/etcd-store.js';
+export { MemoryStore } from './store/memory-store.js';
+export { Informer } from './store/informer.js';
+export { modify, type Mutation } from './store/modify.js';
+export { keys, rootPrefix } from './store/keys.js';
+export { nodeCodec, podCodec, jsonCodec } from './store/codecs.js';
+
+// Join tokens
+export {
+  validateJoinToken,
+  joinTokenId,
+  generateJoinToken,
+  tokenTtlMs,
+  newJoinTokenRecord,
+  toJoinTokenMessage,
+  defaultTokenTtlMs,
+  minTokenTtlMs,
+  maxTokenTtlMs,
+  type JoinTokenRecord,
+  type TokenVerdict,
+} from './tokens/join-token.js';
+export { JoinTokenStore, joinTokenCodec } from './tokens/token-store.js';
+
+// Decisions
+export { decideNodeLiveness, LastSeen, type NodeLivenessUpdate } from './reconcile/node-liveness.js';
+export { NodeLifecycleLoop, type NodeLifecycleOptions } from './reconcile/node-lifecycle.js';
+export { heartbeatUpdate, heartbeatProblem, heartbeatRefreshMs } from './status/heartbeat-decision.js';
+export { HeartbeatIngest } from './status/heartbeat-ingest.js';
+export { assignmentForEvent, streamAssignments, defaultBookmarkIntervalMs } from './api/assignments.js';
+export {
+  parseLabelSelector,
+  matchesLabels,
+  validateLabelKey,
+  validateLabelValue,
+  type LabelSelector,
+  type Requirement,
+} from './labels/labels.js';
+export { mergeRegistration, validateRegistration, nodeApiVersion, nodeKind } from './nodes/registration.js';
+export {
+  readyCondition,
+  isNodeReady,
+  withReadyCondition,
+  reasons as readyReasons,
+  type ReadyChange,
+  type ConditionStatus,
+} from './nodes/conditions.js';
+
+// API pieces, for tests that serve them over an in-memory store
+export { createClusterService, type ClusterDeps, type ComponentProbes } from './api/cluster-service.js';
+export { createNodeGatewayService, signNodeJwt, type NodeGatewayDeps } from './api/node-gateway-service.js';
+export { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from './api/server.js';

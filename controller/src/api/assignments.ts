@@ -1,0 +1,119 @@
+// The assignments stream (docs/CONTRACTS.md): the pods bound to one node, as a SNAPSHOT
+// at a revision and then the changes after it; resumable by revision, with a fresh
+// snapshot when the history to resume from is gone.
+import { AssignmentEvent_Type, type AssignmentEvent, type Pod } from '@flotilla/proto';
+import type { Logger } from '@flotilla/common';
+import { podCodec } from '../store/codecs.js';
+import { keys } from '../store/keys.js';
+import { isCompactedError, type Store, type WatchEvent } from '../store/types.js';
+
+export const defaultBookmarkIntervalMs = 30_000;
+
+const onNode = (pod: Pod | undefined, node: string): boolean => pod?.spec?.nodeName === node;
+
+/** What one pod change means to node, or undefined when it does not concern it. Pure. */
+export function assignmentForEvent(node: string, ev: WatchEvent<Pod>): AssignmentEvent | undefined {
+  const was = onNode(ev.previous, node);
+  if (ev.type === 'delete') {
+    return was && ev.previous
+      ? { type: AssignmentEvent_Type.DELETED, revision: ev.revision, pods: [ev.previous] }
+      : undefined;
+  }
+  const is = onNode(ev.value, node);
+  if (is)
+    return {
+      type: was ? AssignmentEvent_Type.MODIFIED : AssignmentEvent_Type.ADDED,
+      revision: ev.revision,
+      pods: [ev.value],
+    };
+  // Moved to another node (or unbound): gone from this one.
+  if (was) return { type: AssignmentEvent_Type.DELETED, revision: ev.revision, pods: [ev.value] };
+  return undefined;
+}
+
+export interface AssignmentsOptions {
+  store: Store;
+  node: string;
+  resumeRevision: number;
+  send: (event: AssignmentEvent) => Promise<void>;
+  signal: AbortSignal;
+  log: Logger;
+  bookmarkIntervalMs?: number;
+}
+
+/** Runs the stream until the signal aborts; store failures are thrown to the caller. */
+export async function streamAssignments(options: AssignmentsOptions): Promise<void> {
+  const { store, node, send, signal, log } = options;
+  const bookmarkMs = options.bookmarkIntervalMs ?? defaultBookmarkIntervalMs;
+  let resume = options.resumeRevision;
+  while (!signal.aborted) {
+    let revision: number;
+    // A revision beyond the store's means etcd is not the one the agent knew: start over.
+    if (resume > 0 && resume <= (await store.revision())) {
+      revision = resume;
+      log.debug('resuming assignments', { node, revision });
+    } else {
+      const list = await store.list(podCodec, keys.pods);
+      const pods = list.entries.map((e) => e.value).filter((p) => onNode(p, node));
+      revision = list.revision;
+      await send({ type: AssignmentEvent_Type.SNAPSHOT, revision, pods });
+      log.debug('sent assignments snapshot', { node, revision, pods: pods.length });
+    }
+    try {
+      await follow(store, node, revision, send, signal, bookmarkMs);
+      return;
+    } catch (err) {
+      if (!isCompactedError(err)) throw err;
+      log.info('assignment history compacted; sending a fresh snapshot', { node, revision });
+      resume = 0;
+    }
+  }
+}
+
+/**
+ * Sends the changes after revision. A BOOKMARK carries the newest revision this watch
+ * has seen (including changes to other nodes' pods): never a revision whose events it
+ * has not processed, so resuming from a bookmark cannot skip anything.
+ */
+async function follow(
+  store: Store,
+  node: string,
+  afterRevision: number,
+  send: (event: AssignmentEvent) => Promise<void>,
+  signal: AbortSignal,
+  bookmarkMs: number,
+): Promise<void> {
+  let seen = afterRevision;
+  let lastSent = Date.now();
+  // Bookmarks and events share one ordered chain of writes.
+  let chain: Promise<void> = Promise.resolve();
+  let failure: unknown;
+  const enqueue = (event: AssignmentEvent): void => {
+    lastSent = Date.now();
+    chain = chain
+      .then(() => send(event))
+      .catch((err: unknown) => {
+        failure ??= err;
+      });
+  };
+  const timer = setInterval(
+    () => {
+      if (Date.now() - lastSent >= bookmarkMs)
+        enqueue({ type: AssignmentEvent_Type.BOOKMARK, revision: seen, pods: [] });
+    },
+    Math.max(10, Math.min(bookmarkMs, 1_000)),
+  );
+  timer.unref();
+  try {
+    for await (const ev of store.watch(podCodec, keys.pods, afterRevision, signal)) {
+      seen = Math.max(seen, ev.revision);
+      const event = assignmentForEvent(node, ev);
+      if (event) enqueue(event);
+      await chain;
+      if (failure) throw failure instanceof Error ? failure : new Error('sending an assignment failed');
+    }
+    await chain;
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -1,0 +1,153 @@
+// NodeGateway: what agents call. Join trades a join token and a CSR for the node's
+// identity; RegisterNode and Assignments need that identity.
+import { randomUUID } from 'node:crypto';
+import type { NodeGatewayServer, RegisterNodeResponse } from '@flotilla/proto';
+import {
+  invalidArgument,
+  isUserPublicKey,
+  nodeCommonName,
+  nodeOrganization,
+  signCertificateRequest,
+  signUserJwt,
+  subjects,
+  validateDnsSubdomain,
+  type KeyAndCert,
+  type Logger,
+  type NatsKeys,
+} from '@flotilla/common';
+import { nodeCodec } from '../store/codecs.js';
+import { keys } from '../store/keys.js';
+import { modify } from '../store/modify.js';
+import type { Store } from '../store/types.js';
+import { mergeRegistration, validateRegistration } from '../nodes/registration.js';
+import type { LastSeen } from '../reconcile/node-liveness.js';
+import type { JoinTokenStore } from '../tokens/token-store.js';
+import { streamAssignments } from './assignments.js';
+import { requireNode } from './auth.js';
+import { serverStream, unary, type StreamRegistry } from './handlers.js';
+
+export const nodeCertificateDays = 365;
+
+export interface NodeGatewayDeps {
+  store: Store;
+  tokens: JoinTokenStore;
+  ca: KeyAndCert;
+  natsKeys: NatsKeys;
+  /** What agents are told to dial for NATS. */
+  natsUrls: string[];
+  lastSeen: LastSeen;
+  streams: StreamRegistry;
+  log: Logger;
+  bookmarkIntervalMs?: number;
+  now?: () => Date;
+}
+
+/** A NATS user JWT for node: its own subjects and reply inboxes, nothing else. */
+export function signNodeJwt(natsKeys: NatsKeys, node: string, userPublicKey: string, now: Date): string {
+  const allow = [subjects.nodeAll(node), '_INBOX.>'];
+  return signUserJwt(
+    natsKeys,
+    userPublicKey,
+    nodeCommonName(node),
+    { pub: { allow }, sub: { allow }, allowResponses: true },
+    new Date(now.getTime() + nodeCertificateDays * 24 * 60 * 60 * 1000),
+  );
+}
+
+function requireUserKey(key: string, field: string): string {
+  if (!isUserPublicKey(key)) {
+    throw invalidArgument(`${field} "${key}" is not a NATS user public key (an nkey starting with "U")`, {
+      field,
+      value: key,
+    });
+  }
+  return key;
+}
+
+export function createNodeGatewayService(deps: NodeGatewayDeps): NodeGatewayServer {
+  const { store, tokens, ca, natsKeys, natsUrls, lastSeen, streams, log } = deps;
+  const now = deps.now ?? (() => new Date());
+  const caPem = ca.certPem;
+
+  return {
+    join: unary('NodeGateway.Join', log, async (req) => {
+      // The token first: an unauthenticated caller learns nothing about the rest.
+      const token = await tokens.validate(req.token);
+      const why = validateDnsSubdomain(req.nodeName);
+      if (why)
+        throw invalidArgument(`nodeName "${req.nodeName}" ${why}`, {
+          field: 'nodeName',
+          value: req.nodeName,
+        });
+      requireUserKey(req.natsUserPublicKey, 'natsUserPublicKey');
+      if (req.csrPem.trim() === '')
+        throw invalidArgument('csrPem is required: a PEM certificate signing request', { field: 'csrPem' });
+      const certificatePem = await signCertificateRequest(ca, req.csrPem, {
+        subject: { commonName: nodeCommonName(req.nodeName), organization: nodeOrganization },
+        usage: 'client',
+        validDays: nodeCertificateDays,
+      });
+      const natsUserJwt = signNodeJwt(natsKeys, req.nodeName, req.natsUserPublicKey, now());
+      await tokens.recordUse(token.id, req.nodeName);
+      log.info('node joined', { node: req.nodeName, token: token.id });
+      return { certificatePem, caCertificatePem: caPem, natsUserJwt, natsUrls };
+    }),
+
+    registerNode: unary('NodeGateway.RegisterNode', log, async (req, call): Promise<RegisterNodeResponse> => {
+      const incoming = validateRegistration(req.node);
+      const name = incoming.metadata?.name ?? '';
+      requireNode(call, caPem, 'NodeGateway.RegisterNode', name);
+      if (req.natsUserPublicKey !== '') requireUserKey(req.natsUserPublicKey, 'natsUserPublicKey');
+      const at = now();
+      const key = keys.node(name);
+      let stored = await modify(store, nodeCodec, key, (current) =>
+        mergeRegistration(current, incoming, at, randomUUID()),
+      );
+      if (!stored) {
+        const created = await store.create(
+          nodeCodec,
+          key,
+          mergeRegistration(undefined, incoming, at, randomUUID()),
+        );
+        // Lost a race with another registration of the same node: merge into the winner.
+        stored = created.created
+          ? created.entry
+          : await modify(store, nodeCodec, key, (current) =>
+              mergeRegistration(current, incoming, at, randomUUID()),
+            );
+      }
+      // The agent is alive now: its grace period starts here, not at its last heartbeat.
+      lastSeen.observe(name, at.getTime());
+      log.info('node registered', { node: name });
+      return {
+        node: stored?.value,
+        natsUserJwt: req.natsUserPublicKey ? signNodeJwt(natsKeys, name, req.natsUserPublicKey, at) : '',
+        natsUrls,
+      };
+    }),
+
+    assignments: serverStream('NodeGateway.Assignments', log, streams, async (req, call, send, signal) => {
+      requireNode(call, caPem, 'NodeGateway.Assignments', req.nodeName);
+      if (!Number.isInteger(req.resumeRevision) || req.resumeRevision < 0) {
+        throw invalidArgument(
+          `resumeRevision ${req.resumeRevision} must be 0 (a fresh snapshot) or a revision the stream sent`,
+          {
+            field: 'resumeRevision',
+            value: req.resumeRevision,
+          },
+        );
+      }
+      log.debug('assignments stream opened', { node: req.nodeName, resumeRevision: req.resumeRevision });
+      await streamAssignments({
+        store,
+        node: req.nodeName,
+        resumeRevision: req.resumeRevision,
+        send,
+        signal,
+        log,
+        bookmarkIntervalMs: deps.bookmarkIntervalMs,
+      });
+      log.debug('assignments stream closed', { node: req.nodeName });
+    }),
+  };
+}

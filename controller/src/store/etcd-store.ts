@@ -1,0 +1,257 @@
+// The Store over etcd (etcd3 client). Every key lives under rootPrefix; conditional
+// writes are etcd transactions on the key's create or mod revision.
+import { Etcd3, type IKeyValue, type Namespace } from 'etcd3';
+import {
+  conflict,
+  errorMessage,
+  FlotillaError,
+  type Logger,
+  silentLogger,
+  unavailable,
+} from '@flotilla/common';
+import { AsyncQueue } from '../util/async-queue.js';
+import { Backoff, sleep } from '../util/backoff.js';
+import { rootPrefix } from './keys.js';
+import {
+  CompactedError,
+  type Codec,
+  type CreateResult,
+  type Entry,
+  type ListResult,
+  type Store,
+  type WatchEvent,
+} from './types.js';
+
+export interface EtcdStoreOptions {
+  /** http://host:port URLs. */
+  endpoints: string[];
+  prefix?: string;
+  logger?: Logger;
+  /** How long a call may wait for a connection before it fails as Unavailable. */
+  dialTimeoutMs?: number;
+  /** Deadline of each non-streaming call. */
+  callTimeoutMs?: number;
+}
+
+export class EtcdStore implements Store {
+  private readonly client: Etcd3;
+  private readonly ns: Namespace;
+  private readonly endpoints: string[];
+  private readonly log: Logger;
+
+  constructor(options: EtcdStoreOptions) {
+    this.endpoints = options.endpoints;
+    this.log = options.logger ?? silentLogger;
+    const callTimeoutMs = options.callTimeoutMs ?? 5_000;
+    this.client = new Etcd3({
+      hosts: options.endpoints,
+      dialTimeout: options.dialTimeoutMs ?? 3_000,
+      // A hung etcd must not hang API calls forever; watches are long-lived and exempt.
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+    });
+    this.ns = this.client.namespace(options.prefix ?? rootPrefix);
+  }
+
+  async get<T>(codec: Codec<T>, key: string): Promise<Entry<T> | undefined> {
+    const res = await this.call(`read ${key}`, () => this.ns.get(key).exec());
+    const kv = res.kvs[0];
+    return kv ? toEntry(codec, key, kv) : undefined;
+  }
+
+  async list<T>(codec: Codec<T>, prefix: string): Promise<ListResult<T>> {
+    const res = await this.call(`list ${prefix}`, () => this.ns.getAll().prefix(prefix).exec());
+    return {
+      entries: res.kvs.map((kv) => toEntry(codec, kv.key.toString(), kv)),
+      revision: Number(res.header.revision),
+    };
+  }
+
+  async create<T>(codec: Codec<T>, key: string, value: T): Promise<CreateResult<T>> {
+    const text = codec.encode(value);
+    const res = await this.call(`create ${key}`, () =>
+      this.ns.if(key, 'Create', '==', 0).then(this.ns.put(key).value(text)).else(this.ns.get(key)).commit(),
+    );
+    if (res.succeeded) {
+      const revision = Number(res.header.revision);
+      return {
+        created: true,
+        entry: { key, value: codec.decode(text, revision), modRevision: revision, createRevision: revision },
+      };
+    }
+    const kv = res.responses[0]?.response_range?.kvs[0];
+    if (!kv) {
+      // Created and deleted between the compare and the read: a writer got there first.
+      throw conflict(`${codec.kind} ${key} is being created and deleted concurrently; try again`, {
+        object: key,
+      });
+    }
+    return { created: false, entry: toEntry(codec, key, kv) };
+  }
+
+  async update<T>(codec: Codec<T>, key: string, value: T, modRevision: number): Promise<Entry<T>> {
+    const text = codec.encode(value);
+    const res = await this.call(`update ${key}`, () =>
+      this.ns.if(key, 'Mod', '==', modRevision).then(this.ns.put(key).value(text)).commit(),
+    );
+    if (!res.succeeded) {
+      throw conflict(
+        `${codec.kind} ${key} was changed by someone else (resourceVersion ${modRevision} is stale); read it again`,
+        { object: key },
+      );
+    }
+    const revision = Number(res.header.revision);
+    return { key, value: codec.decode(text, revision), modRevision: revision, createRevision: 0 };
+  }
+
+  async delete(key: string, modRevision?: number): Promise<boolean> {
+    if (modRevision === undefined) {
+      const res = await this.call(`delete ${key}`, () => this.ns.delete().key(key).exec());
+      return Number(res.deleted) > 0;
+    }
+    const res = await this.call(`delete ${key}`, () =>
+      this.ns
+        .if(key, 'Mod', '==', modRevision)
+        .then(this.ns.delete().key(key))
+        .else(this.ns.get(key))
+        .commit(),
+    );
+    if (res.succeeded) return true;
+    if ((res.responses[0]?.response_range?.kvs.length ?? 0) === 0) return false;
+    throw conflict(`${key} was changed by someone else (resourceVersion ${modRevision} is stale)`, {
+      object: key,
+    });
+  }
+
+  watch<T>(
+    codec: Codec<T>,
+    prefix: string,
+    afterRevision: number,
+    signal: AbortSignal,
+  ): AsyncIterable<WatchEvent<T>> {
+    const queue = new AsyncQueue<WatchEvent<T>>(signal);
+    void this.runWatch(codec, prefix, afterRevision, AbortSignal.any([signal, queue.consumerGone]), queue);
+    return queue;
+  }
+
+  /**
+   * Keeps one etcd watcher alive, re-creating it after a disconnection from the last
+   * revision delivered. (The client library would resume by itself, but from the
+   * revision in the last response header, which can run ahead of the events delivered
+   * while a watcher is catching up on history.)
+   */
+  private async runWatch<T>(
+    codec: Codec<T>,
+    prefix: string,
+    afterRevision: number,
+    signal: AbortSignal,
+    queue: AsyncQueue<WatchEvent<T>>,
+  ): Promise<void> {
+    let last = afterRevision;
+    const backoff = new Backoff({ initialMs: 100, maxMs: 3_000 });
+    while (!signal.aborted && !queue.closed) {
+      const watcher = this.ns
+        .watch()
+        .prefix(prefix)
+        .withPreviousKV()
+        .startRevision(String(last + 1))
+        .watcher();
+      const done = new AbortController();
+      const outcome = await new Promise<WatchOutcome>((resolve) => {
+        if (signal.aborted) resolve({ kind: 'aborted' });
+        signal.addEventListener('abort', () => resolve({ kind: 'aborted' }), {
+          once: true,
+          signal: done.signal,
+        });
+        watcher.on('connected', () => backoff.reset());
+        watcher.on('disconnected', () => resolve({ kind: 'disconnected' }));
+        watcher.on('error', (error) => resolve({ kind: 'cancelled', error }));
+        const deliver = (type: 'Put' | 'Delete', kv: IKeyValue, prev: IKeyValue | undefined): void => {
+          const revision = Number(kv.mod_revision);
+          try {
+            queue.push(toWatchEvent(codec, type, kv, prev, revision));
+          } catch (err) {
+            this.log.warn('skipping a watch event that does not decode', { key: kv.key.toString(), err });
+          }
+          last = Math.max(last, revision);
+        };
+        watcher.on('put', (kv, prev) => deliver('Put', kv, prev));
+        watcher.on('delete', (kv, prev) => deliver('Delete', kv, prev));
+      });
+      done.abort();
+      watcher.removeAllListeners();
+      // An emitter without an 'error' listener throws; the watcher may still report one while it closes.
+      watcher.on('error', () => undefined);
+      // A watch etcd cancelled is already gone; cancelling it again makes etcd answer for
+      // an id the client library no longer knows, which it treats as a fatal error.
+      if (outcome.kind !== 'cancelled') await watcher.cancel().catch(() => undefined);
+      if (outcome.kind === 'aborted') break;
+      if (outcome.kind === 'cancelled' && (await this.isCompacted(prefix, last + 1))) {
+        queue.fail(new CompactedError(last));
+        break;
+      }
+      this.log.debug('etcd watch interrupted; re-creating it', { prefix, afterRevision: last, outcome });
+      await sleep(backoff.next(), signal);
+    }
+    queue.end();
+  }
+
+  private async isCompacted(prefix: string, revision: number): Promise<boolean> {
+    try {
+      await this.ns.getAll().prefix(prefix).limit(1).revision(revision).exec();
+      return false;
+    } catch (err) {
+      return /compacted/i.test(errorMessage(err));
+    }
+  }
+
+  async revision(): Promise<number> {
+    const res = await this.call('read the current revision', () => this.ns.get('cluster/ca').exec());
+    return Number(res.header.revision);
+  }
+
+  async ping(): Promise<string> {
+    const status = await this.call('ask etcd for its status', () => this.client.maintenance.status());
+    return `etcd ${status.version}`;
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+
+  /** etcd failures as Unavailable errors that say which endpoints were tried. */
+  private async call<R>(what: string, fn: () => Promise<R>): Promise<R> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof FlotillaError) throw err;
+      if (/compacted/i.test(errorMessage(err))) throw new CompactedError(0);
+      throw unavailable(`etcd at ${this.endpoints.join(',')}: cannot ${what}: ${errorMessage(err)}`, {}, err);
+    }
+  }
+}
+
+type WatchOutcome = { kind: 'aborted' } | { kind: 'disconnected' } | { kind: 'cancelled'; error: unknown };
+
+function toWatchEvent<T>(
+  codec: Codec<T>,
+  type: 'Put' | 'Delete',
+  kv: IKeyValue,
+  prev: IKeyValue | undefined,
+  revision: number,
+): WatchEvent<T> {
+  const key = kv.key.toString();
+  const previous = prev ? codec.decode(prev.value.toString(), Number(prev.mod_revision)) : undefined;
+  if (type === 'Put')
+    return { type: 'put', key, value: codec.decode(kv.value.toString(), revision), previous, revision };
+  return { type: 'delete', key, previous, revision };
+}
+
+function toEntry<T>(codec: Codec<T>, key: string, kv: IKeyValue): Entry<T> {
+  const modRevision = Number(kv.mod_revision);
+  return {
+    key,
+    value: codec.decode(kv.value.toString(), modRevision),
+    modRevision,
+    createRevision: Number(kv.create_revision),
+  };
+}
