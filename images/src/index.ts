@@ -1,0 +1,2 @@
+// Images: references, content store, registry client, snapshots, Dockerfile builds.
+export * from './types.js';
