@@ -61,6 +61,7 @@ t.test('parseHostPort refuses anything gRPC cannot dial, saying why', async (t) 
     ['h:70000', /port must be 1\.\.65535/],
     ['h:0', /port must be 1\.\.65535/],
     ['bad_host:1', /bad_host is neither an IP address nor a host name/],
+    ['999.1.1.1:7443', /999\.1\.1\.1 is neither an IP address nor a host name/],
     ['h', /^--join "h" is not valid: want HOST:PORT/],
     ['::1:7443', /want HOST:PORT/],
     ['h:', /want HOST:PORT/],

@@ -20,7 +20,9 @@ export function parseHostPort(flag: string, value: string): string {
   const port = Number(m[3]);
   if (m[1] !== undefined && isIP(host) !== 6)
     throw invalid(flag, value, `${host} is not an IPv6 address; ${valid}`);
-  if (m[2] !== undefined && isIP(host) === 0 && !hostnamePattern.test(host)) {
+  // All-numeric dotted hosts must be real IPv4 addresses: DNS would never resolve 999.1.1.1.
+  const looksNumeric = /^[\d.]+$/.test(host);
+  if (m[2] !== undefined && isIP(host) === 0 && (looksNumeric || !hostnamePattern.test(host))) {
     throw invalid(flag, value, `${host} is neither an IP address nor a host name; ${valid}`);
   }
   if (port < 1 || port > 65535) throw invalid(flag, value, `port must be 1..65535; ${valid}`);
