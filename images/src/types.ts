@@ -159,7 +159,10 @@ export interface Snapshotter {
    * stream against diffId; returns the new chain ID. Idempotent and safe to run
    * concurrently for the same layer.
    */
-  unpack(parent: Digest | undefined, layer: { blobPath: string; mediaType: string; diffId: Digest }): Promise<SnapshotInfo>;
+  unpack(
+    parent: Digest | undefined,
+    layer: { blobPath: string; mediaType: string; diffId: Digest },
+  ): Promise<SnapshotInfo>;
   /** The overlay mount for a rootfs over chain (topmost last) with upper/work dirs. */
   rootfsMount(chain: SnapshotInfo[], upperDir: string, workDir: string): MountSpec;
   remove(chainId: Digest): Promise<void>;
