@@ -10,7 +10,13 @@ export { connectCluster, openCluster, withCluster, type ClusterApi } from './cli
 
 export { renderTable } from './format/table.js';
 export { humanDuration, formatAge } from './format/age.js';
-export { parseQuantity, formatBytes, formatCpu } from './format/quantity.js';
+export {
+  parseQuantity,
+  formatBytes,
+  formatCpu,
+  formatMemoryQuantity,
+  formatCpuQuantity,
+} from './format/quantity.js';
 export {
   nodeStatus,
   nodeRow,
@@ -18,23 +24,32 @@ export {
   nodeDocument,
   nodeListDocument,
   isNodeReady,
+  nodeAddress,
+  nodeColumns,
+  nodeWideColumns,
 } from './format/nodes.js';
+export { renderDocument, outputFormats, type OutputFormat } from './format/output.js';
 export { tokenStatus, tokensTable, formatExpiry, type TokenStatus } from './format/tokens.js';
 export { checkLabelSelector } from './selector/label-selector.js';
 export { localProblems, controllerProblems, clusterStatusTable } from './format/status.js';
 export { clusterSummary, componentsTable, tail } from './format/local.js';
 
 export { defaultPorts, localLayout, type Layout, type LocalPorts } from './local/layout.js';
-export { localClusterPlan, registryConfig, type ComponentSpec } from './local/plan.js';
-export { readClusterState, type ClusterState, type ComponentRecord } from './local/state.js';
+export { localClusterPlan, registryConfig, type ComponentSpec, type Executables } from './local/plan.js';
+export {
+  readClusterState,
+  parseClusterState,
+  type ClusterState,
+  type ComponentRecord,
+} from './local/state.js';
 export {
   inspectLocalCluster,
   stopLocalCluster,
   clearedState,
   type LocalClusterView,
 } from './local/control.js';
-export { startProgress, isStateOf, type StartProgress } from './local/start-progress.js';
+export { startProgress, isStateOf, newlyUp, type StartProgress } from './local/start-progress.js';
 export { cmdlineMatches, isSupervisorCmdline } from './local/procs.js';
 export { listeningInodes } from './local/ports.js';
 export { mountsUnder } from './local/mounts.js';
-export { restartDelay, nextFailureCount } from './local/backoff.js';
+export { restartDelay, nextFailureCount, backoff } from './local/backoff.js';

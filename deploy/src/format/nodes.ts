@@ -80,7 +80,8 @@ export function nodesTable(nodes: readonly Node[], now: Date, wide: boolean): st
 /** A node's JSON form, with apiVersion and kind filled in when the server left them out. */
 export function nodeDocument(node: Node): Record<string, unknown> {
   const json = Node.toJSON(node) as Record<string, unknown>;
-  return { ...json, apiVersion: node.apiVersion || apiVersion, kind: node.kind || 'Node' };
+  // apiVersion and kind first, as kubectl prints them.
+  return { apiVersion: node.apiVersion || apiVersion, kind: node.kind || 'Node', ...json };
 }
 
 export function nodeListDocument(nodes: readonly Node[]): Record<string, unknown> {

@@ -38,11 +38,12 @@ const binaryUnits = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'] as const;
 export function formatBytes(bytes: number): string {
   let value = bytes;
   let unit = 0;
-  while (Math.abs(value) >= 1024 && unit < binaryUnits.length - 1) {
+  const round = (v: number, u: number): number => (u === 0 ? Math.round(v) : Math.round(v * 10) / 10);
+  while (Math.abs(round(value, unit)) >= 1024 && unit < binaryUnits.length - 1) {
     value /= 1024;
     unit++;
   }
-  const rounded = unit === 0 ? Math.round(value) : Math.round(value * 10) / 10;
+  const rounded = round(value, unit);
   const text = Number.isInteger(rounded) ? String(rounded) : rounded.toFixed(1);
   return `${text}${binaryUnits[unit]}`;
 }
