@@ -1,7 +1,7 @@
 // The assignments stream (docs/CONTRACTS.md): the pods bound to one node, as a SNAPSHOT
 // at a revision and then the changes after it; resumable by revision, with a fresh
 // snapshot when the history to resume from is gone.
-import { AssignmentEvent_Type, type AssignmentEvent, type Pod } from '@flotilla/proto';
+import { AssignmentEvent_Type, Pod, type AssignmentEvent } from '@flotilla/proto';
 import type { Logger } from '@flotilla/common';
 import { podCodec } from '../store/codecs.js';
 import { keys } from '../store/keys.js';
@@ -11,11 +11,25 @@ export const defaultBookmarkIntervalMs = 30_000;
 
 const onNode = (pod: Pod | undefined, node: string): boolean => pod?.spec?.nodeName === node;
 
+/** A pod carrying only the namespace and name its key names. */
+function podOfKey(key: string): Pod | undefined {
+  const m = /(?:^|\/)pods\/([^/]+)\/([^/]+)$/.exec(key);
+  if (!m) return undefined;
+  return Pod.fromJSON({ metadata: { namespace: m[1], name: m[2] } });
+}
+
 /** What one pod change means to node, or undefined when it does not concern it. Pure. */
 export function assignmentForEvent(node: string, ev: WatchEvent<Pod>): AssignmentEvent | undefined {
   const was = onNode(ev.previous, node);
   if (ev.type === 'delete') {
-    return was && ev.previous
+    if (ev.previous === undefined) {
+      // etcd gives no previous value to a watch that starts exactly at the compaction
+      // revision; the node may hold this pod, so say it is gone (a pod the agent does not
+      // know is ignored there).
+      const pod = podOfKey(ev.key);
+      return pod ? { type: AssignmentEvent_Type.DELETED, revision: ev.revision, pods: [pod] } : undefined;
+    }
+    return was
       ? { type: AssignmentEvent_Type.DELETED, revision: ev.revision, pods: [ev.previous] }
       : undefined;
   }

@@ -89,7 +89,7 @@ export class MemoryStore implements Store {
     signal: AbortSignal,
   ): AsyncIterable<WatchEvent<T>> {
     const queue = new AsyncQueue<WatchEvent<T>>(signal);
-    if (afterRevision + 1 <= this.compactRevision) {
+    if (afterRevision + 1 < this.compactRevision) {
       queue.fail(new CompactedError(afterRevision, this.compactRevision));
       return queue;
     }
@@ -121,10 +121,10 @@ export class MemoryStore implements Store {
     this.watchers.clear();
   }
 
-  /** Forgets history up to revision, as etcd's compaction does. */
+  /** Forgets the history before revision and keeps revision itself, as etcd's compaction does. */
   compact(revision: number): void {
     this.compactRevision = Math.max(this.compactRevision, revision);
-    while (this.history.length > 0 && (this.history[0]?.revision ?? 0) <= revision) this.history.shift();
+    while (this.history.length > 0 && (this.history[0]?.revision ?? 0) < revision) this.history.shift();
   }
 
   private put(key: string, text: string): Stored {
