@@ -4,3 +4,4 @@ export * from './ports.js';
 export * from './servers.js';
 export * from './cluster.js';
 export * from './clients.js';
+export * from './store-conformance.js';
