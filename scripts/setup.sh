@@ -45,7 +45,7 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 
 # --- Debian packages -------------------------------------------------------------------
 packages=(etcd-server nats-server runc conmon containernetworking-plugins iptables iproute2
-  docker-registry busybox-static protobuf-compiler skopeo)
+  docker-registry busybox-static protobuf-compiler skopeo apache2-utils attr zstd)
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -5,3 +5,4 @@ export * from './servers.js';
 export * from './cluster.js';
 export * from './clients.js';
 export * from './store-conformance.js';
+export * from './registry.js';
