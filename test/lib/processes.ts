@@ -131,6 +131,8 @@ export function runCommand(
       running.delete(child);
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
     });
+    // A command may exit before reading its input; its closed pipe is not a test failure.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }
