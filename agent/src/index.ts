@@ -5,7 +5,12 @@
 export { startAgent } from './agent/start-agent.js';
 export type { RunningAgent, StartAgentOptions } from './agent/start-agent.js';
 export type { AgentOptions } from './options/types.js';
-export { defaultStateDir, defaultHeartbeatIntervalMs } from './options/types.js';
+export {
+  defaultStateDir,
+  defaultHeartbeatIntervalMs,
+  defaultImageGcHighThresholdPercent,
+  defaultImageGcLowThresholdPercent,
+} from './options/types.js';
 export { parseAgentArgs, helpText, envName } from './options/flags.js';
 export type { AgentCommand } from './options/flags.js';
 export { UsageError, isUsageError } from './options/usage-error.js';
@@ -50,6 +55,9 @@ export type {
 export { DesiredSet } from './sync/desired-set.js';
 export type { DesiredListener } from './sync/desired-set.js';
 
+// Images: pulls for the desired pods, disk-threshold GC
+export * from './images/index.js';
+
 // Heartbeats and resync answers (pure)
 export { buildHeartbeat } from './report/heartbeat.js';
 export type { HeartbeatInput } from './report/heartbeat.js';
@@ -64,6 +72,8 @@ export {
   parseJoinToken,
   parseIpAddress,
   parseNodeName,
+  parsePercent,
+  parseRegistryHost,
 } from './options/validate.js';
 export { backoffDelay, defaultBackoff } from './util/backoff.js';
 export type { BackoffPolicy } from './util/backoff.js';

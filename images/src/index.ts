@@ -18,3 +18,6 @@ export * from './build/index.js';
 export * from './base/busybox.js';
 export * from './layers/index.js';
 export * from './snapshots/index.js';
+export * from './runc/index.js';
+export * from './local/index.js';
+export * from './builder/index.js';

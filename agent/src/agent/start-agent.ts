@@ -1,11 +1,13 @@
 // Wires the layers: identity → node → gateway session (desired set) and NATS reporter.
 // Each part retries on its own; none of them ends the agent because a peer is down.
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { type Logger, createLogger, errorMessage, publicKeyOfSeed } from '@flotilla/common';
 import type { RegisterNodeResponse } from '@flotilla/proto';
 import { probeHost } from '../host/probe.js';
 import { ensureIdentity } from '../identity/ensure.js';
 import { writeNatsJwt, writeNodeRecord } from '../identity/state-store.js';
+import { ImageService } from '../images/image-service.js';
 import { buildNode, internalAddress } from '../node/build.js';
 import type { AgentOptions } from '../options/types.js';
 import { NatsReporter } from '../report/nats-reporter.js';
@@ -24,6 +26,8 @@ export interface RunningAgent {
   agentInstance: string;
   /** The desired pods for this node, kept current from the assignments stream. */
   desired: DesiredSet;
+  /** Pulls and unpacks the images the desired pods need; image GC. */
+  images: ImageService;
   /** Closes the stream, drains NATS. Idempotent. */
   stop(): Promise<void>;
 }
@@ -67,6 +71,22 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   // NATS first: heartbeats must not wait for the controller's gRPC.
   reporter.start();
 
+  // Images follow the desired set from its first change on, so pulls start as soon as
+  // pods are assigned, before anything runs them.
+  const images = new ImageService({
+    root: options.imageRoot ?? join(options.stateDir, 'images'),
+    desired,
+    logger: log.child({ part: 'images' }),
+    insecureRegistries: options.insecureRegistries,
+    gc: {
+      highPercent: options.imageGcHighThresholdPercent,
+      lowPercent: options.imageGcLowThresholdPercent,
+    },
+    ...(options.defaultRegistry !== undefined ? { defaultRegistry: options.defaultRegistry } : {}),
+    ...(options.registryAuthFile !== undefined ? { registryAuthFile: options.registryAuthFile } : {}),
+  });
+  images.start();
+
   const onRegistered = async (res: RegisterNodeResponse): Promise<void> => {
     if (res.natsUserJwt && res.natsUserJwt !== identity.natsJwt) {
       identity.natsJwt = res.natsUserJwt;
@@ -95,10 +115,11 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     nodeName: identity.nodeName,
     agentInstance,
     desired,
+    images,
     stop: () =>
       (stopping ??= (async () => {
         log.info('stopping');
-        const results = await Promise.allSettled([session.stop(), reporter.stop()]);
+        const results = await Promise.allSettled([session.stop(), reporter.stop(), images.stop()]);
         for (const r of results)
           if (r.status === 'rejected') log.warn('stop incomplete', { error: errorMessage(r.reason) });
         log.info('stopped');

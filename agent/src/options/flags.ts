@@ -2,7 +2,13 @@
 // A flag wins over its environment variable; an empty variable counts as unset.
 import { isFlotillaError } from '@flotilla/common';
 import { parseLabels } from '../node/labels.js';
-import { type AgentOptions, defaultHeartbeatIntervalMs, defaultStateDir } from './types.js';
+import {
+  type AgentOptions,
+  defaultHeartbeatIntervalMs,
+  defaultImageGcHighThresholdPercent,
+  defaultImageGcLowThresholdPercent,
+  defaultStateDir,
+} from './types.js';
 import { UsageError } from './usage-error.js';
 import {
   parseCaCertHash,
@@ -14,6 +20,8 @@ import {
   parseNatsUrls,
   parseNodeName,
   parsePath,
+  parsePercent,
+  parseRegistryHost,
 } from './validate.js';
 
 interface FlagSpec {
@@ -21,6 +29,8 @@ interface FlagSpec {
   value: string;
   help: string;
   apply: (options: AgentOptions, value: string, flag: string) => void;
+  /** May be given more than once (its environment variable then holds a comma-separated list). */
+  repeatable?: boolean;
 }
 
 const flagSpecs: FlagSpec[] = [
@@ -85,6 +95,43 @@ const flagSpecs: FlagSpec[] = [
     apply: (o, v, f) => (o.heartbeatIntervalMs = parseDuration(f, v, 100, 60_000)),
   },
   {
+    name: 'image-root',
+    value: 'DIR',
+    help: 'where pulled images and their unpacked layers are kept (default <state-dir>/images)',
+    apply: (o, v, f) => (o.imageRoot = parsePath(f, v)),
+  },
+  {
+    name: 'image-gc-high-threshold',
+    value: 'PERCENT',
+    help: `disk use of the image root's filesystem that starts image GC (default ${defaultImageGcHighThresholdPercent}; 100 disables it)`,
+    apply: (o, v, f) => (o.imageGcHighThresholdPercent = parsePercent(f, v)),
+  },
+  {
+    name: 'image-gc-low-threshold',
+    value: 'PERCENT',
+    help: `disk use image GC frees down to (default ${defaultImageGcLowThresholdPercent}; at most the high threshold)`,
+    apply: (o, v, f) => (o.imageGcLowThresholdPercent = parsePercent(f, v)),
+  },
+  {
+    name: 'insecure-registry',
+    value: 'HOST[:PORT]',
+    help: 'a registry to reach over plain HTTP (loopback ones always are); repeatable',
+    apply: (o, v, f) => o.insecureRegistries.push(parseRegistryHost(f, v)),
+    repeatable: true,
+  },
+  {
+    name: 'default-registry',
+    value: 'HOST[:PORT]',
+    help: 'registry for image names without one, e.g. "busybox" (default docker.io)',
+    apply: (o, v, f) => (o.defaultRegistry = parseRegistryHost(f, v)),
+  },
+  {
+    name: 'registry-auth-file',
+    value: 'PATH',
+    help: 'registry credentials, in Docker\'s config.json form ({"auths": {HOST: {"auth": base64(user:password)}}})',
+    apply: (o, v, f) => (o.registryAuthFile = parsePath(f, v)),
+  },
+  {
     name: 'log-level',
     value: 'LEVEL',
     help: 'debug, info, warn or error (default info)',
@@ -119,9 +166,12 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     labels: {},
     heartbeatIntervalMs: defaultHeartbeatIntervalMs,
     logLevel: 'info',
+    imageGcHighThresholdPercent: defaultImageGcHighThresholdPercent,
+    imageGcLowThresholdPercent: defaultImageGcLowThresholdPercent,
+    insecureRegistries: [],
   };
   const byName = new Map(flagSpecs.map((s) => [s.name, s]));
-  const given = new Map<string, string>();
+  const given = new Map<string, string[]>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     if (arg === '--help' || arg === '-h') return { kind: 'help' };
@@ -149,18 +199,27 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       }
       i++;
     }
-    if (given.has(name)) throw new UsageError(`--${name} is given twice`, { field: `--${name}` });
-    given.set(name, value);
+    const values = given.get(name);
+    if (values === undefined) given.set(name, [value]);
+    else if (spec.repeatable) values.push(value);
+    else throw new UsageError(`--${name} is given twice`, { field: `--${name}` });
   }
   for (const spec of flagSpecs) {
-    const flagValue = given.get(spec.name);
-    if (flagValue !== undefined) {
-      applyValidated(spec, options, flagValue, `--${spec.name}`);
+    const flagValues = given.get(spec.name);
+    if (flagValues !== undefined) {
+      for (const v of flagValues) applyValidated(spec, options, v, `--${spec.name}`);
       continue;
     }
     const envValue = env[envName(spec.name)];
-    if (envValue !== undefined && envValue !== '')
-      applyValidated(spec, options, envValue, envName(spec.name));
+    if (envValue === undefined || envValue === '') continue;
+    const envValues = spec.repeatable ? envValue.split(',').map((v) => v.trim()) : [envValue];
+    for (const v of envValues) applyValidated(spec, options, v, envName(spec.name));
+  }
+  if (options.imageGcLowThresholdPercent > options.imageGcHighThresholdPercent) {
+    throw new UsageError(
+      `--image-gc-low-threshold ${options.imageGcLowThresholdPercent} is above --image-gc-high-threshold ${options.imageGcHighThresholdPercent}: the low threshold must be at most the high one`,
+      { field: '--image-gc-low-threshold', value: options.imageGcLowThresholdPercent },
+    );
   }
   return { kind: 'run', options };
 }

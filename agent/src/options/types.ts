@@ -21,7 +21,22 @@ export interface AgentOptions {
   natsUrls?: string[];
   heartbeatIntervalMs: number;
   logLevel: LogLevel;
+  /** Where pulled images live (content store, image names, snapshots); default <stateDir>/images. */
+  imageRoot?: string;
+  /** Disk use (percent of the filesystem holding imageRoot) above which image GC starts. */
+  imageGcHighThresholdPercent: number;
+  /** ... and the use it frees down to. Never above the high threshold. */
+  imageGcLowThresholdPercent: number;
+  /** Registries ("host[:port]") dialled over plain HTTP, besides loopback ones. */
+  insecureRegistries: string[];
+  /** Registry for image names without one ("busybox"); Docker Hub when absent. */
+  defaultRegistry?: string;
+  /** Registry credentials in Docker's config.json form ({ "auths": { HOST: { "auth": … } } }). */
+  registryAuthFile?: string;
 }
 
 export const defaultStateDir = '/var/lib/flotilla/agent';
 export const defaultHeartbeatIntervalMs = 1_000;
+/** kubelet's defaults for --image-gc-high-threshold and --image-gc-low-threshold. */
+export const defaultImageGcHighThresholdPercent = 85;
+export const defaultImageGcLowThresholdPercent = 80;

@@ -114,3 +114,25 @@ export function parseLogLevelFlag(flag: string, value: string): LogLevel {
     throw invalid(flag, value, `want one of ${logLevels.join(', ')}`);
   return value as LogLevel;
 }
+
+/** A whole percentage, 0..100. */
+export function parsePercent(flag: string, value: string): number {
+  if (!/^\d{1,3}$/.test(value) || Number(value) > 100) {
+    throw invalid(flag, value, 'want a whole number of percent from 0 to 100, e.g. 85');
+  }
+  return Number(value);
+}
+
+const registryHostPattern =
+  /^(?:[A-Za-z0-9](?:[-A-Za-z0-9]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[-A-Za-z0-9]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::\d{1,5})?$/;
+
+/** A registry as image references name it: "HOST[:PORT]", no scheme and no path. */
+export function parseRegistryHost(flag: string, value: string): string {
+  const valid = 'want a registry HOST[:PORT] without scheme or path, e.g. 127.0.0.1:5000 or registry.example';
+  if (!registryHostPattern.test(value)) throw invalid(flag, value, valid);
+  const port = /:(\d+)$/.exec(value)?.[1];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) {
+    throw invalid(flag, value, `port must be 1..65535; ${valid}`);
+  }
+  return value.toLowerCase();
+}
