@@ -53,3 +53,33 @@ export { cmdlineMatches, isSupervisorCmdline } from './local/procs.js';
 export { listeningInodes } from './local/ports.js';
 export { mountsUnder } from './local/mounts.js';
 export { restartDelay, nextFailureCount, backoff } from './local/backoff.js';
+
+export {
+  resolveImageSettings,
+  registryHosts,
+  insecureRegistryProblem,
+  defaultImageRoot,
+  type ImageSettings,
+} from './images/settings.js';
+export { checkReference, checkTag, parseBuildArgs, parseTags } from './images/args.js';
+export {
+  shortId,
+  humanSize,
+  createdAgo,
+  repositoryOf,
+  imagesTable,
+  imageIds,
+  pullHeader,
+  pullLayerLines,
+  pullFooter,
+  pushLayerLine,
+  pushHeader,
+  pushFooter,
+  type ImageSummary,
+} from './images/format.js';
+export { planPrune, type PruneInput, type PrunePlan, type PruneImage } from './images/prune-plan.js';
+export { matchImages, summaryOf, type LocalImage } from './images/inventory.js';
+export { filterImages } from './commands/images.js';
+export { pruneSummary } from './commands/prune.js';
+export { passwordFromStdin } from './commands/login.js';
+export { seedPlan, seededExamples, examplesDir, imagesDirOf } from './local/seed-images.js';

@@ -56,7 +56,11 @@ t.test('deploy up starts a local cluster with a Ready node; deploy down removes 
   const netnsBefore = netnsList();
   const ports = ['etcd', 'nats', 'registry', 'api'];
   const portArgs: string[] = [];
-  for (const p of ports) portArgs.push(`--${p}-port=${await freePort()}`);
+  const portOf: Record<string, number> = {};
+  for (const p of ports) {
+    portOf[p] = await freePort();
+    portArgs.push(`--${p}-port=${portOf[p]}`);
+  }
 
   const up = await deploy('up', `--data-dir=${dataDir}`, ...portArgs);
   t.equal(up.code, 0, `deploy up succeeds${up.code ? `:\n${up.stdout}\n${up.stderr}` : ''}`);
@@ -71,6 +75,15 @@ t.test('deploy up starts a local cluster with a Ready node; deploy down removes 
   }
   const pids = [state.supervisorPid, ...state.components.map((c) => c.pid)].filter((p) => p > 0);
   t.ok(pids.every(isPidAlive), 'every component is running');
+
+  // up seeded its registry with the base image and the examples, built in the data dir.
+  for (const repository of ['library/busybox', 'examples/hello', 'examples/web']) {
+    const res = await fetch(`http://127.0.0.1:${portOf.registry}/v2/${repository}/tags/list`);
+    t.equal(res.status, 200, `the registry has ${repository}`);
+    const body = (await res.json()) as { tags?: string[] };
+    t.ok(body.tags?.includes('latest'), `${repository} is tagged latest`);
+  }
+  t.match(up.stdout, /images\s+127\.0\.0\.1:\d+\/library\/busybox:latest, .*examples\/web:latest/);
 
   const nodes = await deploy('nodes');
   t.equal(nodes.code, 0, 'deploy nodes succeeds with the config up wrote');

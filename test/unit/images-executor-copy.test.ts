@@ -177,7 +177,7 @@ t.test('progress lines read like docker build', async (t) => {
   t.equal(resultLine(digest), ' ---> sha256:abababababab\n');
   t.equal(
     builtLines(digest, ['app:v1', 'x/y:2']),
-    'Successfully built sha256:abababababab\nSuccessfully tagged app:v1\nSuccessfully tagged x/y:2\n',
+    'Successfully built abababababab\nSuccessfully tagged app:v1\nSuccessfully tagged x/y:2\n',
   );
 });
 

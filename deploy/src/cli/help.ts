@@ -18,6 +18,7 @@ function flagText(spec: FlagSpec): string {
     spec.defaultText ??
     (spec.default === undefined || spec.default === false ? undefined : String(spec.default));
   if (shown !== undefined && shown !== '') text += ` (default ${shown})`;
+  if (spec.repeatable) text += ' (repeatable)';
   return text;
 }
 

@@ -154,7 +154,10 @@ export function parseCommandLine(
         { field: spec.name, value: text },
       );
     }
-    given.set(spec.name, parsed.value);
+    if (spec.repeatable && typeof parsed.value === 'string') {
+      const before = given.get(spec.name);
+      given.set(spec.name, [...(Array.isArray(before) ? before : []), parsed.value]);
+    } else given.set(spec.name, parsed.value);
   }
 
   const cmd = current();
@@ -200,7 +203,13 @@ export function flagReader(specs: readonly FlagSpec[], given: ReadonlyMap<string
   return {
     string: (name) => {
       const v = value(name);
+      if (Array.isArray(v)) return v[v.length - 1];
       return typeof v === 'string' ? v : undefined;
+    },
+    strings: (name) => {
+      const v = value(name);
+      if (Array.isArray(v)) return [...v];
+      return typeof v === 'string' ? [v] : [];
     },
     number: (name) => {
       const v = value(name);

@@ -34,10 +34,12 @@ export interface FlagSpec {
   default?: string | number | boolean;
   /** How help shows a default computed at run time, e.g. "~/.flotilla/local". */
   defaultText?: string;
+  /** A string flag that may be given more than once (-t a -t b); read with FlagReader.strings. */
+  repeatable?: boolean;
 }
 
-/** Parsed values: durations in milliseconds, ints and ports as numbers. */
-export type FlagValue = string | number | boolean;
+/** Parsed values: durations in milliseconds, ints and ports as numbers; repeatable flags as lists. */
+export type FlagValue = string | number | boolean | string[];
 
 export interface ArgsSpec {
   /** How help shows the positional arguments, e.g. "[NAME]". */
@@ -68,6 +70,8 @@ export interface FlagReader {
   string(name: string): string | undefined;
   number(name: string): number | undefined;
   boolean(name: string): boolean;
+  /** Every value of a repeatable flag, in the order given (a single value for any other). */
+  strings(name: string): string[];
   /** True when the user passed the flag (as opposed to its default). */
   given(name: string): boolean;
 }

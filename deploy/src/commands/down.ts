@@ -34,6 +34,8 @@ const markers = [
   'agent',
   'registry',
   'registry.yaml',
+  // The image root `up` builds and pushes the examples from (local/seed-images.ts).
+  'images',
   'join-token',
   'supervisor.lock',
 ];

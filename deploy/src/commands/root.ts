@@ -6,6 +6,12 @@ import { tokenCommand } from './token.js';
 import { statusCommand } from './status.js';
 import { upCommand } from './up.js';
 import { downCommand } from './down.js';
+import { buildCommand } from './build.js';
+import { imageCommand } from './image.js';
+import { imagesCommand, rmiCommand, tagCommand } from './images.js';
+import { loginCommand, logoutCommand } from './login.js';
+import { pruneCommand } from './prune.js';
+import { pullCommand, pushCommand } from './pull.js';
 
 export const rootCommand: Command = {
   name: 'deploy',
@@ -13,7 +19,24 @@ export const rootCommand: Command = {
   description:
     'deploy runs containers on a fleet of hosts under a Flotilla controller.\n' +
     'Start a cluster on this machine with "deploy up", then "deploy nodes".',
-  subcommands: [upCommand, downCommand, statusCommand, nodesCommand, getCommand, tokenCommand],
+  subcommands: [
+    upCommand,
+    downCommand,
+    statusCommand,
+    nodesCommand,
+    getCommand,
+    tokenCommand,
+    buildCommand,
+    pushCommand,
+    pullCommand,
+    imagesCommand,
+    rmiCommand,
+    tagCommand,
+    imageCommand,
+    loginCommand,
+    logoutCommand,
+    pruneCommand,
+  ],
 };
 
 /** Runs the CLI with argv (without "node deploy") and returns the exit code. */

@@ -17,6 +17,7 @@ import {
   stopLocalCluster,
 } from '../local/control.js';
 import { findExecutables } from '../local/executables.js';
+import { seedImages, seededImages } from '../local/seed-images.js';
 import { findPortHolder, isPortFree } from '../local/ports.js';
 import { isAlive } from '../local/procs.js';
 import { type ClusterState, readClusterState } from '../local/state.js';
@@ -94,14 +95,41 @@ async function installClientConfig(ctx: CommandContext, layout: Layout): Promise
   await writeFileAtomic(ctx.global.configPath, text);
 }
 
-function summary(ctx: CommandContext, state: ClusterState, nodeLine?: string): string {
+function summary(
+  ctx: CommandContext,
+  state: ClusterState,
+  nodeLine?: string,
+  images?: readonly string[],
+): string {
   return clusterSummary(state, {
     configPath: ctx.global.configPath,
     dataDirFlag: dataDirHint(ctx, state.dataDir),
     configFlag: configHint(ctx),
     now: new Date(),
     ...(nodeLine ? { nodeLine } : {}),
+    ...(images ? { images } : {}),
   });
+}
+
+/** Builds the base image and the examples and pushes them to the cluster's registry. */
+async function seed(ctx: CommandContext, dataDir: string, ports: LocalPorts): Promise<string[]> {
+  const started = Date.now();
+  try {
+    const images = await seedImages({
+      dataDir,
+      registryHost: `127.0.0.1:${ports.registry}`,
+      logger: ctx.logger,
+      progress: (line) => ctx.io.stderr(`  ${'image'.padEnd(16)}${line}\n`),
+      ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
+    });
+    ctx.logger.info('images seeded', { images, ms: Date.now() - started });
+    return images;
+  } catch (err) {
+    throw new StartFailure(
+      `building and pushing the example images failed: ${errorMessage(err)}`,
+      'registry',
+    );
+  }
 }
 
 class StartFailure extends Error {
@@ -210,11 +238,13 @@ async function reportRunning(ctx: CommandContext, view: LocalClusterView): Promi
     );
   }
   const { node } = await readyNode(view.layout);
+  const registry = state.components.find((c) => c.name === 'registry')?.address;
+  const images = registry ? await seededImages(state.dataDir, registry).catch(() => []) : [];
   // Puts the credential back should the client config have been removed or replaced since.
   if (state.phase === 'running') await installClientConfig(ctx, view.layout);
   ctx.io.stdout(
     `A local cluster is already ${state.phase} in ${state.dataDir}.\n\n` +
-      summary(ctx, state, node ? `${node.name} (Ready)` : undefined),
+      summary(ctx, state, node ? `${node.name} (Ready)` : undefined, images),
   );
   return 0;
 }
@@ -245,8 +275,11 @@ async function runUp(ctx: CommandContext): Promise<number> {
   ctx.logger.info('supervisor started', { pid });
   try {
     const { state, node } = await waitUntilReady(ctx, view.layout, pid, startedAt, timeoutMs);
+    const images = await seed(ctx, dataDir, ports);
     await installClientConfig(ctx, view.layout);
-    ctx.io.stdout(`\nLocal Flotilla cluster is running.\n\n${summary(ctx, state, `${node.name} (Ready)`)}`);
+    ctx.io.stdout(
+      `\nLocal Flotilla cluster is running.\n\n${summary(ctx, state, `${node.name} (Ready)`, images)}`,
+    );
     return 0;
   } catch (err) {
     const component = err instanceof StartFailure ? err.component : 'supervisor';
@@ -264,7 +297,9 @@ export const upCommand: Command = {
     'Start a local cluster on this machine: etcd, nats-server, a registry (127.0.0.1 only), a controller\n' +
     'and one agent, run by a detached supervisor that restarts whatever dies. Everything lives under\n' +
     'the data directory. Returns once the node is Ready, and installs the admin credential as the client\n' +
-    'config. When a cluster already runs in that data directory, shows it instead.',
+    'config. Then builds the busybox base image and examples/hello and examples/web in DATA-DIR/images\n' +
+    'and pushes them to the registry, so the examples need no internet. When a cluster already runs in\n' +
+    'that data directory, shows it instead.',
   flags: [
     dataDirFlag,
     portFlag('etcd-port', 'etcd client', defaultPorts.etcd),

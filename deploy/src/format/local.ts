@@ -11,6 +11,8 @@ export interface SummaryOptions {
   configFlag: string;
   /** "node-1 (Ready)". */
   nodeLine?: string;
+  /** The images `up` pushed to the local registry. */
+  images?: readonly string[];
   now: Date;
 }
 
@@ -29,6 +31,7 @@ export function clusterSummary(state: ClusterState, options: SummaryOptions): st
     ['registry', `${registry} (push images as ${registry}/NAME:TAG)`],
   ];
   if (options.nodeLine) rows.push(['node', options.nodeLine]);
+  if (options.images && options.images.length > 0) rows.push(['images', options.images.join(', ')]);
   rows.push(['client config', options.configPath], ['logs', logs]);
   if (state.supervisorPid)
     rows.push(['supervisor', `pid ${state.supervisorPid}, up ${formatAge(state.startedAt, options.now)}`]);

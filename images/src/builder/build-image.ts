@@ -239,7 +239,7 @@ class Executor {
     });
     this.output(
       builtLines(
-        committed.manifestDigest,
+        committed.configDigest,
         names.map((name) => familiarName(parseReference(name))),
       ),
     );

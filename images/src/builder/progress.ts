@@ -18,9 +18,10 @@ export function resultLine(id: Digest): string {
   return ` ---> ${shortDigest(id)}\n`;
 }
 
-export function builtLines(manifestDigest: Digest, names: readonly string[]): string {
+/** Docker's closing lines; the id is the image ID `deploy images` shows (12 hex of the config digest). */
+export function builtLines(configDigest: Digest, names: readonly string[]): string {
   return [
-    `Successfully built ${shortDigest(manifestDigest)}`,
+    `Successfully built ${shortDigest(configDigest).replace(/^sha256:/, '')}`,
     ...names.map((n) => `Successfully tagged ${n}`),
   ]
     .map((l) => `${l}\n`)
