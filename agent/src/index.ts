@@ -30,7 +30,6 @@ export {
   parseRuncVersion,
   parseProcStat,
   cpuMillicores,
-  goArch,
 } from './host/parse.js';
 export {
   buildNode,

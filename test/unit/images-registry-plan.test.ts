@@ -9,6 +9,7 @@ import {
   parseReference,
   parseWwwAuthenticate,
   selectPlatform,
+  goArch,
   type Descriptor,
 } from '@flotilla/images';
 
@@ -177,4 +178,18 @@ t.test('plain HTTP only for this host by default', async (t) => {
   for (const host of ['registry-1.docker.io', '10.0.0.1:5000', 'localhost.example:5000', '128.0.0.1']) {
     t.equal(insecureByDefault(host), false, host);
   }
+});
+
+t.test('goArch spells Node architectures as Go does, ppc64 by byte order', async (t) => {
+  const cases: Array<[string, 'BE' | 'LE', string]> = [
+    ['x64', 'LE', 'amd64'],
+    ['arm64', 'LE', 'arm64'],
+    ['ia32', 'LE', '386'],
+    ['ppc64', 'LE', 'ppc64le'],
+    ['ppc64', 'BE', 'ppc64'],
+    ['s390x', 'BE', 's390x'],
+    ['mips64el', 'LE', 'mips64le'],
+    ['something-new', 'LE', 'something-new'],
+  ];
+  for (const [node, order, go] of cases) t.equal(goArch(node, order), go, `${node} (${order})`);
 });

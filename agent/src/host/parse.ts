@@ -46,19 +46,3 @@ export function cpuMillicores(before: CpuTimes, after: CpuTimes, cpuCount: numbe
   const busy = Math.max(0, after.busy - before.busy);
   return Math.round((busy / total) * cpuCount * 1000);
 }
-
-const goArchitectures: Record<string, string> = {
-  x64: 'amd64',
-  arm64: 'arm64',
-  arm: 'arm',
-  ia32: '386',
-  ppc64: 'ppc64le',
-  s390x: 's390x',
-  riscv64: 'riscv64',
-  loong64: 'loong64',
-};
-
-/** Node's process.arch in the GOARCH spelling that images and Kubernetes labels use. */
-export function goArch(nodeArch: string): string {
-  return goArchitectures[nodeArch] ?? nodeArch;
-}

@@ -2,7 +2,8 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import * as os from 'node:os';
-import { goArch, parseMeminfo, parseOsRelease, parseProcStat, parseRuncVersion } from './parse.js';
+import { goArch } from '@flotilla/images';
+import { parseMeminfo, parseOsRelease, parseProcStat, parseRuncVersion } from './parse.js';
 import type { CpuTimes, HostFacts, MemoryInfo } from './types.js';
 
 async function readText(path: string): Promise<string | undefined> {

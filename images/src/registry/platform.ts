@@ -1,23 +1,31 @@
 // Which manifest of an image index runs here. Pure: the host's platform is an argument,
 // hostPlatform() reads it from Node once.
+import { endianness as osEndianness } from 'node:os';
 import { FlotillaError } from '@flotilla/common';
 import type { Descriptor, Platform } from '../types.js';
 
-/** Node's process.arch in the GOARCH spelling image indexes use. */
-const goArch: Record<string, string> = {
+const goArchitectures: Record<string, string> = {
   x64: 'amd64',
   arm64: 'arm64',
   arm: 'arm',
   ia32: '386',
-  ppc64: 'ppc64le',
   s390x: 's390x',
   riscv64: 'riscv64',
   loong64: 'loong64',
   mips64el: 'mips64le',
 };
 
+/**
+ * Node's process.arch in the GOARCH spelling image indexes and Kubernetes labels use.
+ * Node says "ppc64" for both byte orders; Go tells them apart.
+ */
+export function goArch(nodeArch: string, endianness: 'BE' | 'LE' = osEndianness()): string {
+  if (nodeArch === 'ppc64') return endianness === 'LE' ? 'ppc64le' : 'ppc64';
+  return goArchitectures[nodeArch] ?? nodeArch;
+}
+
 export function hostPlatform(): Platform {
-  const architecture = goArch[process.arch] ?? process.arch;
+  const architecture = goArch(process.arch);
   if (architecture === 'arm64') return { os: 'linux', architecture, variant: 'v8' };
   if (architecture === 'arm') {
     const version = (process.config.variables as { arm_version?: string }).arm_version ?? '7';
