@@ -77,3 +77,6 @@ export {
 export { backoffDelay, defaultBackoff } from './util/backoff.js';
 export type { BackoffPolicy } from './util/backoff.js';
 export { isRetryable } from './util/retry.js';
+
+// Runtime: a pod container's OCI runtime config (pure) and the default seccomp profile
+export * from './runtime/spec/index.js';
