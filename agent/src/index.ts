@@ -78,5 +78,8 @@ export { backoffDelay, defaultBackoff } from './util/backoff.js';
 export type { BackoffPolicy } from './util/backoff.js';
 export { isRetryable } from './util/retry.js';
 
+// Pod networking: CNI config list (pure), netns + plugin executor
+export * from './network/index.js';
+
 // Runtime: a pod container's OCI runtime config (pure) and the default seccomp profile
 export * from './runtime/spec/index.js';

@@ -1,0 +1,342 @@
+// The executor: applies the pure plan of config.ts to the host. A pod gets a named
+// netns (/run/netns/<prefix>-<uid>), loopback up, then the list's plugins ADDed in
+// order with each result chained into the next. Deletion runs DEL in reverse and
+// removes the netns; it is idempotent, and a failed ADD undoes what succeeded.
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FlotillaError, createLogger, type Logger } from '@flotilla/common';
+import type { Pod } from '@flotilla/proto';
+import { invokeCniPlugin, type CniCommand } from './cni-exec.js';
+import {
+  cniConfigList,
+  defaultCniBinDir,
+  loopbackStdin,
+  pluginStdin,
+  podAddressFromResult,
+  podInterfaceName,
+  podNetworkNames,
+  portMappings,
+  type CniConfigList,
+  type CniRuntimeConfig,
+  type NodeNetworkOptions,
+  type PodNetworkAddress,
+  type PodNetworkNames,
+  type PortMapping,
+} from './config.js';
+
+export interface PodNetwork extends PodNetworkNames, PodNetworkAddress {
+  portMappings: PortMapping[];
+  /** The last plugin's result, as CNI returned it (cache it to pass as prevResult later). */
+  result: unknown;
+}
+
+export interface PodNetworkDeps {
+  logger?: Logger;
+}
+
+/** Everything the executor needs for one pod, decided without touching the host. */
+export interface PodNetworkPlan extends PodNetworkNames {
+  object: string;
+  list: CniConfigList;
+  runtimeConfig: CniRuntimeConfig;
+  cniBinDir: string;
+}
+
+export function planPodNetwork(pod: Pod, options: NodeNetworkOptions): PodNetworkPlan {
+  const mappings = portMappings(pod);
+  return {
+    ...podNetworkNames(pod, options),
+    object: `pod/${pod.metadata?.namespace || 'default'}/${pod.metadata?.name ?? ''}`,
+    list: cniConfigList(options),
+    runtimeConfig: mappings.length > 0 ? { portMappings: mappings } : {},
+    cniBinDir: options.cniBinDir ?? defaultCniBinDir,
+  };
+}
+
+function ip(args: string[], object: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('ip', args, { timeout: 30_000 }, (err, _stdout, stderr) => {
+      if (!err) return resolve();
+      reject(
+        new FlotillaError('Internal', `ip ${args.join(' ')} failed: ${stderr.trim() || err.message}`, {
+          object,
+          field: 'netns',
+          value: args[args.length - 1],
+        }),
+      );
+    });
+  });
+}
+
+async function removeNetns(plan: PodNetworkPlan): Promise<void> {
+  // Gone already is the goal reached: deletion must be repeatable.
+  if (!existsSync(plan.netnsPath)) return;
+  await ip(['netns', 'delete', plan.netnsName], plan.object);
+}
+
+function run(plan: PodNetworkPlan, command: CniCommand, config: Record<string, unknown>): Promise<unknown> {
+  return invokeCniPlugin({
+    command,
+    config,
+    containerId: plan.containerId,
+    netnsPath: plan.netnsPath,
+    ifName: podInterfaceName,
+    cniBinDir: plan.cniBinDir,
+    object: plan.object,
+  });
+}
+
+/**
+ * What a later DEL needs and the pod no longer may provide (the agent restarted, the pod
+ * was deleted): portmap's DEL removes nothing unless it gets the ADD's portMappings
+ * again. Written before the first ADD, so a crash mid-ADD still leaves what undoes it.
+ */
+export interface PodNetworkRecord {
+  version: 1;
+  containerId: string;
+  object: string;
+  portMappings: PortMapping[];
+  /** The final CNI result; null until ADD completed. */
+  result: unknown;
+}
+
+export function podNetworkResultsDir(
+  options: Pick<NodeNetworkOptions, 'ipamDataDir' | 'resultsDir'>,
+): string {
+  return options.resultsDir ?? join(options.ipamDataDir, 'flotilla-results');
+}
+
+function recordPath(options: NodeNetworkOptions, containerId: string): string {
+  return join(podNetworkResultsDir(options), `${containerId}.json`);
+}
+
+async function writeRecord(options: NodeNetworkOptions, record: PodNetworkRecord): Promise<void> {
+  const path = recordPath(options, record.containerId);
+  await mkdir(podNetworkResultsDir(options), { recursive: true });
+  // Write then rename: a crash leaves the old record or the new one, never half of one.
+  await writeFile(`${path}.tmp`, JSON.stringify(record));
+  await rename(`${path}.tmp`, path);
+}
+
+function isPortMapping(v: unknown): v is PortMapping {
+  if (typeof v !== 'object' || v === null) return false;
+  const m = v as Record<string, unknown>;
+  return (
+    typeof m.hostPort === 'number' &&
+    typeof m.containerPort === 'number' &&
+    (m.protocol === 'tcp' || m.protocol === 'udp' || m.protocol === 'sctp') &&
+    (m.hostIP === undefined || typeof m.hostIP === 'string')
+  );
+}
+
+/** The record of a pod network, or undefined when there is none (or it is unreadable). */
+export async function readPodNetworkRecord(
+  options: NodeNetworkOptions,
+  containerId: string,
+): Promise<PodNetworkRecord | undefined> {
+  let text: string;
+  try {
+    text = await readFile(recordPath(options, containerId), 'utf8');
+  } catch {
+    return undefined;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const r = parsed as Record<string, unknown>;
+  if (r.version !== 1 || r.containerId !== containerId || typeof r.object !== 'string') return undefined;
+  if (!Array.isArray(r.portMappings) || !r.portMappings.every(isPortMapping)) return undefined;
+  return {
+    version: 1,
+    containerId,
+    object: r.object,
+    portMappings: r.portMappings,
+    result: r.result ?? null,
+  };
+}
+
+/**
+ * The container IDs of the pod networks this node has: netns with the node's prefix and
+ * records, so the agent can delete the ones no assigned pod owns (after a restart too).
+ */
+export function listPodNetworks(options: NodeNetworkOptions): string[] {
+  const ids = new Set<string>();
+  const mine = (name: string) => name.startsWith(`${options.netnsPrefix}-`);
+  const list = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
+  for (const name of list('/run/netns')) if (mine(name)) ids.add(name);
+  for (const file of list(podNetworkResultsDir(options)))
+    if (file.endsWith('.json') && mine(file)) ids.add(file.slice(0, -'.json'.length));
+  return [...ids].sort();
+}
+
+/**
+ * The network of a pod created earlier, from its record, if its netns still exists:
+ * what a restarted agent re-adopts instead of creating it again.
+ */
+export async function readPodNetwork(pod: Pod, options: NodeNetworkOptions): Promise<PodNetwork | undefined> {
+  const names = podNetworkNames(pod, options);
+  const record = await readPodNetworkRecord(options, names.containerId);
+  if (!record || record.result === null || !existsSync(names.netnsPath)) return undefined;
+  return {
+    ...names,
+    ...podAddressFromResult(record.result),
+    portMappings: record.portMappings,
+    result: record.result,
+  };
+}
+
+/**
+ * DEL for plugins [0, count) in reverse, every one attempted even when one fails (each
+ * releases something different: portmap its chains, bridge its veth and lease).
+ * Returns the first failure.
+ */
+async function delPlugins(plan: PodNetworkPlan, count: number, logger: Logger): Promise<Error | undefined> {
+  let first: Error | undefined;
+  for (let i = count - 1; i >= 0; i--) {
+    try {
+      await run(plan, 'DEL', pluginStdin(plan.list, i, plan.runtimeConfig, undefined));
+    } catch (err) {
+      logger.warn('CNI DEL failed', { pod: plan.object, plugin: plan.list.plugins[i]?.type, err });
+      first ??= err instanceof Error ? err : new Error(String(err));
+    }
+  }
+  return first;
+}
+
+export async function createPodNetwork(
+  pod: Pod,
+  options: NodeNetworkOptions,
+  deps: PodNetworkDeps = {},
+): Promise<PodNetwork> {
+  const plan = planPodNetwork(pod, options);
+  const logger = (deps.logger ?? createLogger({ component: 'network' })).child({ pod: plan.object });
+  // A netns left by an earlier attempt (agent killed mid-ADD) holds a half-made network:
+  // clear it completely rather than ADD on top of it.
+  if (existsSync(plan.netnsPath)) {
+    logger.warn('pod netns exists already; deleting it before creating it again', { netns: plan.netnsName });
+    await teardown(plan, options, logger);
+  }
+  const record: PodNetworkRecord = {
+    version: 1,
+    containerId: plan.containerId,
+    object: plan.object,
+    portMappings: plan.runtimeConfig.portMappings ?? [],
+    result: null,
+  };
+  await writeRecord(options, record);
+  await ip(['netns', 'add', plan.netnsName], plan.object).catch(async (err: unknown) => {
+    await rm(recordPath(options, plan.containerId), { force: true });
+    throw err;
+  });
+  let added = 0;
+  try {
+    await run(plan, 'ADD', loopbackStdin(plan.list.name));
+    let prevResult: unknown;
+    for (let i = 0; i < plan.list.plugins.length; i++) {
+      // Counted before the call: a plugin that failed halfway may have left state its DEL removes.
+      added = i + 1;
+      prevResult = await run(plan, 'ADD', pluginStdin(plan.list, i, plan.runtimeConfig, prevResult));
+    }
+    const address = podAddressFromResult(prevResult);
+    await writeRecord(options, { ...record, result: prevResult });
+    logger.info('pod network created', { netns: plan.netnsName, ip: address.ip });
+    return {
+      netnsName: plan.netnsName,
+      netnsPath: plan.netnsPath,
+      containerId: plan.containerId,
+      ...address,
+      portMappings: plan.runtimeConfig.portMappings ?? [],
+      result: prevResult,
+    };
+  } catch (err) {
+    logger.warn('pod network ADD failed; undoing it', { err });
+    await delPlugins(plan, added, logger);
+    try {
+      await removeNetns(plan);
+      await rm(recordPath(options, plan.containerId), { force: true });
+    } catch (cleanupErr) {
+      // The record stays with the netns, so deletePodNetworkById can finish the job.
+      logger.error('could not remove the netns of a failed ADD', { netns: plan.netnsName, err: cleanupErr });
+    }
+    throw err;
+  }
+}
+
+/**
+ * DEL of every plugin with the recorded portMappings (the plan's when there is no
+ * record), then the netns, then the record. Every step is a no-op when already done.
+ */
+async function teardown(plan: PodNetworkPlan, options: NodeNetworkOptions, logger: Logger): Promise<void> {
+  const record = await readPodNetworkRecord(options, plan.containerId);
+  const mappings = record?.portMappings ?? plan.runtimeConfig.portMappings ?? [];
+  const withRecorded = { ...plan, runtimeConfig: mappings.length > 0 ? { portMappings: mappings } : {} };
+  const err = await delPlugins(withRecorded, plan.list.plugins.length, logger);
+  // Without a successful DEL the netns and the record stay, so a retry can finish it.
+  if (err) throw err;
+  await removeNetns(plan);
+  await rm(recordPath(options, plan.containerId), { force: true });
+}
+
+/**
+ * Deletes a pod's network: DEL of every plugin in reverse order, then the netns. Safe to
+ * repeat and safe when nothing was ever created.
+ */
+export async function deletePodNetwork(
+  pod: Pod,
+  options: NodeNetworkOptions,
+  deps: PodNetworkDeps = {},
+): Promise<void> {
+  const plan = planPodNetwork(pod, options);
+  const logger = (deps.logger ?? createLogger({ component: 'network' })).child({ pod: plan.object });
+  await teardown(plan, options, logger);
+  logger.info('pod network deleted', { netns: plan.netnsName });
+}
+
+/**
+ * Deletes a pod network known only by its container ID (from listPodNetworks): an
+ * orphan whose pod the agent no longer knows. Host ports come from its record.
+ */
+export async function deletePodNetworkById(
+  containerId: string,
+  options: NodeNetworkOptions,
+  deps: PodNetworkDeps = {},
+): Promise<void> {
+  if (!containerId.startsWith(`${options.netnsPrefix}-`) || !/^[A-Za-z0-9_.-]+$/.test(containerId))
+    throw new FlotillaError(
+      'InvalidArgument',
+      `${JSON.stringify(containerId)} is not a pod network of this node`,
+      {
+        field: 'containerId',
+        value: containerId,
+      },
+    );
+  const record = await readPodNetworkRecord(options, containerId);
+  const plan: PodNetworkPlan = {
+    netnsName: containerId,
+    netnsPath: `/run/netns/${containerId}`,
+    containerId,
+    object: record?.object ?? `podnetwork/${containerId}`,
+    list: cniConfigList(options),
+    runtimeConfig: {},
+    cniBinDir: options.cniBinDir ?? defaultCniBinDir,
+  };
+  const logger = (deps.logger ?? createLogger({ component: 'network' })).child({ pod: plan.object });
+  await teardown(plan, options, logger);
+  logger.info('orphan pod network deleted', { netns: containerId });
+}
+
+/**
+ * Removes the node's bridge (test hosts and node teardown; pods' networks first). The
+ * bridge plugin creates it on the first ADD but never deletes it, since other pods may
+ * still use it. A bridge already gone is fine.
+ */
+export async function deleteNodeBridge(options: Pick<NodeNetworkOptions, 'bridgeName'>): Promise<void> {
+  if (!existsSync(`/sys/class/net/${options.bridgeName}`)) return;
+  await ip(['link', 'delete', options.bridgeName], `bridge/${options.bridgeName}`);
+}
