@@ -83,3 +83,6 @@ export * from './network/index.js';
 
 // Runtime: a pod container's OCI runtime config (pure) and the default seccomp profile
 export * from './runtime/spec/index.js';
+
+// Containers under conmon (runc + conmon): create/start/stop/remove, state, CRI logs
+export * from './runtime/conmon/index.js';

@@ -1,0 +1,21 @@
+// Containers under conmon: runc runs them, conmon monitors them (logs, exit codes) and
+// keeps them alive across agent restarts.
+export type * from './types.js';
+export { validateContainerId, containerPaths, conmonArgs, type ConmonArgsInput } from './paths.js';
+export { parseExitFile, exitReason, decideState, joinStates, parseRuncList } from './state.js';
+export {
+  parseCriLine,
+  parseCriLog,
+  tailEntries,
+  CriAssembler,
+  type CriLogLine,
+  type LogEntry,
+  type LogStream,
+} from './cri-log.js';
+export { readCriLog, type ReadLogOptions } from './log-reader.js';
+export {
+  ContainerRunner,
+  type ContainerRunnerOptions,
+  type CreateContainerInput,
+  type CreatedContainer,
+} from './runner.js';

@@ -1,0 +1,283 @@
+// Runs OCI bundles with runc under conmon. conmon daemonises and holds each container's
+// stdio, log file and exit code, so containers outlive the agent; everything this class
+// knows it reads back from disk (runc's root, conmon's exit files), which is how a new
+// runner over the same roots re-adopts what an earlier one started.
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Readable } from 'node:stream';
+import { FlotillaError, createLogger, errorMessage, type Logger } from '@flotilla/common';
+import { runcCommand } from '@flotilla/images';
+import { conmonArgs, containerPaths } from './paths.js';
+import { decideState, joinStates, parseExitFile, parseRuncList } from './state.js';
+import type { ContainerState, ExitRecord, RunnerRoots } from './types.js';
+
+export interface ContainerRunnerOptions extends RunnerRoots {
+  /** Default "/usr/sbin/runc"; conmon needs an absolute path. */
+  runc?: string;
+  /** Default "conmon" from PATH. */
+  conmon?: string;
+  logger?: Logger;
+  /** How often waits look for the exit file; 25 ms by default. */
+  pollMs?: number;
+}
+
+export interface CreateContainerInput {
+  id: string;
+  /** A bundle directory holding config.json and the root file system. */
+  bundle: string;
+  /** The CRI log file; default container.log in the container's persist dir. */
+  logPath?: string;
+  /** Rotate the log file past this many bytes. */
+  logSizeMax?: number;
+}
+
+export interface CreatedContainer {
+  id: string;
+  /** The container's init process on the host. */
+  pid: number;
+  logPath: string;
+}
+
+/** conmon's sync pipe message: {"data": pid} or {"data": -1, "message": "..."}. */
+function parseSyncMessage(text: string): { data: number; message?: string } | undefined {
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    const parsed = JSON.parse(line) as { data?: unknown; message?: unknown };
+    if (typeof parsed.data === 'number') {
+      return {
+        data: parsed.data,
+        ...(typeof parsed.message === 'string' ? { message: parsed.message } : {}),
+      };
+    }
+  }
+  return undefined;
+}
+
+function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+export class ContainerRunner {
+  private readonly roots: RunnerRoots;
+  private readonly runc: string;
+  private readonly conmon: string;
+  private readonly log: Logger;
+  private readonly pollMs: number;
+
+  constructor(options: ContainerRunnerOptions) {
+    this.roots = { runcRoot: options.runcRoot, stateDir: options.stateDir };
+    this.runc = options.runc ?? '/usr/sbin/runc';
+    this.conmon = options.conmon ?? 'conmon';
+    this.log = options.logger ?? createLogger({ component: 'conmon-runner' });
+    this.pollMs = options.pollMs ?? 25;
+  }
+
+  private runcArgs(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return runcCommand({ runc: this.runc, root: this.roots.runcRoot }, args);
+  }
+
+  /**
+   * Creates the container under a new conmon (runc create) and returns once its init
+   * process exists. conmon reports through the sync pipe: the pid, or runc's error.
+   */
+  async create(input: CreateContainerInput): Promise<CreatedContainer> {
+    const paths = containerPaths(this.roots, input.id);
+    const logPath = input.logPath ?? paths.defaultLogPath;
+    await Promise.all([
+      mkdir(paths.exitDir, { recursive: true }),
+      mkdir(paths.persistDir, { recursive: true }),
+      mkdir(paths.socketDir, { recursive: true }),
+      mkdir(this.roots.runcRoot, { recursive: true }),
+    ]);
+    // A stale exit file from an earlier container of this ID would read as its exit.
+    await rm(paths.exitFile, { force: true });
+    const args = conmonArgs({
+      id: input.id,
+      bundle: input.bundle,
+      logPath,
+      runc: this.runc,
+      roots: this.roots,
+      ...(input.logSizeMax !== undefined ? { logSizeMax: input.logSizeMax } : {}),
+    });
+    const child = spawn(this.conmon, args, {
+      // fd 3 is the sync pipe. No pipe on stderr: the daemon would keep it and die of
+      // SIGPIPE writing to it once we close our end; errors come through the sync pipe.
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+      env: { ...process.env, _OCI_SYNCPIPE: '3' },
+      // conmon also drops an "oom" file in its working directory; keep it in ours.
+      cwd: paths.persistDir,
+      detached: true,
+    });
+    const sync = child.stdio[3] as Readable;
+    let syncText = '';
+    const done = new Promise<Error | undefined>((resolve) => {
+      child.once('error', (err) => resolve(err));
+      // One newline-terminated JSON message; the pipe's end (conmon died) ends it too.
+      sync.on('data', (d: Buffer) => {
+        syncText += d.toString();
+        if (syncText.includes('\n')) resolve(undefined);
+      });
+      sync.once('end', () => resolve(undefined));
+      sync.once('close', () => resolve(undefined));
+    });
+    const spawnError = await done;
+    sync.destroy();
+    child.unref();
+    if (spawnError !== undefined) {
+      throw new FlotillaError(
+        'FailedPrecondition',
+        `could not start conmon (${this.conmon}): ${spawnError.message}; install Debian's conmon`,
+        { object: `container/${input.id}` },
+        { cause: spawnError },
+      );
+    }
+    const message = parseSyncMessage(syncText);
+    if (message === undefined || message.data < 0) {
+      const why = message?.message?.trim() ?? 'conmon exited without reporting';
+      throw new FlotillaError('FailedPrecondition', `container ${input.id} could not be created: ${why}`, {
+        object: `container/${input.id}`,
+        field: 'bundle',
+        value: input.bundle,
+      });
+    }
+    this.log.debug('container created', { container: input.id, pid: message.data });
+    return { id: input.id, pid: message.data, logPath };
+  }
+
+  /** Starts a created container's process (runc start). */
+  async start(id: string): Promise<void> {
+    containerPaths(this.roots, id);
+    const result = await this.runcArgs(['start', id]);
+    if (result.code !== 0) {
+      throw new FlotillaError('FailedPrecondition', `runc start ${id} failed: ${result.stderr.trim()}`, {
+        object: `container/${id}`,
+      });
+    }
+  }
+
+  /** create + start. */
+  async run(input: CreateContainerInput): Promise<CreatedContainer> {
+    const created = await this.create(input);
+    await this.start(input.id);
+    return created;
+  }
+
+  private async readExit(id: string): Promise<ExitRecord | undefined> {
+    const paths = containerPaths(this.roots, id);
+    let text: string;
+    let finishedAt: Date;
+    try {
+      const [content, info] = await Promise.all([readFile(paths.exitFile, 'utf8'), stat(paths.exitFile)]);
+      text = content;
+      finishedAt = info.mtime;
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+    // conmon creates the file and then writes it; an empty one is not finished yet.
+    if (text.trim() === '') return undefined;
+    // conmon watches the memory cgroup's OOM events and leaves an "oom" file when one hit.
+    let oomKilled = true;
+    try {
+      await stat(join(paths.persistDir, 'oom'));
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      oomKilled = false;
+    }
+    return { exitCode: parseExitFile(id, text), finishedAt, oomKilled };
+  }
+
+  /** Every container of this runner: runc's list joined with conmon's exit files. */
+  async list(): Promise<ContainerState[]> {
+    const result = await this.runcArgs(['list', '--format', 'json']);
+    if (result.code !== 0) {
+      throw new FlotillaError('Internal', `runc list failed: ${result.stderr.trim()}`, {
+        object: this.roots.runcRoot,
+      });
+    }
+    const entries = parseRuncList(this.roots.runcRoot, result.stdout);
+    let exitIds: string[] = [];
+    try {
+      exitIds = await readdir(join(this.roots.stateDir, 'exits'));
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+    }
+    const exits = new Map<string, ExitRecord>();
+    for (const id of exitIds) {
+      const exit = await this.readExit(id);
+      if (exit !== undefined) exits.set(id, exit);
+    }
+    return joinStates(entries, exits);
+  }
+
+  /** One container's state. */
+  async state(id: string): Promise<ContainerState> {
+    const exit = await this.readExit(id);
+    if (exit !== undefined) return decideState(id, undefined, exit);
+    const all = await this.list();
+    return all.find((s) => s.id === id) ?? decideState(id, undefined, undefined);
+  }
+
+  /** Waits until conmon recorded the exit, or timeoutMs passed (then undefined). */
+  async waitExit(id: string, timeoutMs: number): Promise<ExitRecord | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const exit = await this.readExit(id);
+      if (exit !== undefined || Date.now() >= deadline) return exit;
+      await sleep(this.pollMs);
+    }
+  }
+
+  private async kill(id: string, signal: 'TERM' | 'KILL'): Promise<void> {
+    const result = await this.runcArgs(['kill', id, signal]);
+    // Already gone is what we wanted.
+    if (result.code !== 0 && !/not running|does not exist|process already finished/i.test(result.stderr)) {
+      throw new FlotillaError('Internal', `runc kill ${id} ${signal} failed: ${result.stderr.trim()}`, {
+        object: `container/${id}`,
+      });
+    }
+  }
+
+  /**
+   * SIGTERM, up to graceSeconds for the process to end, then SIGKILL; resolves with the
+   * exit conmon recorded.
+   */
+  async stop(id: string, graceSeconds: number): Promise<ExitRecord> {
+    containerPaths(this.roots, id);
+    const already = await this.readExit(id);
+    if (already !== undefined) return already;
+    await this.kill(id, 'TERM');
+    let exit = await this.waitExit(id, Math.max(0, graceSeconds) * 1000);
+    if (exit === undefined) {
+      this.log.info('grace period over: killing the container', { container: id, graceSeconds });
+      await this.kill(id, 'KILL');
+      // SIGKILL cannot be ignored; this only waits for conmon to reap and write.
+      exit = await this.waitExit(id, 10_000);
+    }
+    if (exit === undefined) {
+      throw new FlotillaError('Internal', `container ${id} did not exit after SIGKILL`, {
+        object: `container/${id}`,
+      });
+    }
+    return exit;
+  }
+
+  /** Kills (if needed) and deletes the container and every file this layer keeps for it. */
+  async remove(id: string): Promise<void> {
+    const paths = containerPaths(this.roots, id);
+    const result = await this.runcArgs(['delete', '--force', id]);
+    if (result.code !== 0 && !/does not exist|not exist|container not found/i.test(result.stderr)) {
+      throw new FlotillaError('Internal', `runc delete --force ${id} failed: ${result.stderr.trim()}`, {
+        object: `container/${id}`,
+      });
+    }
+    await rm(paths.exitFile, { force: true });
+    await rm(paths.persistDir, { recursive: true, force: true });
+    // conmon links <socket dir>/<id> to the bundle; the bundle itself is its owner's.
+    await rm(join(paths.socketDir, id), { force: true }).catch((err: unknown) =>
+      this.log.warn('could not remove the attach socket link', { container: id, err: errorMessage(err) }),
+    );
+  }
+}
