@@ -3,6 +3,7 @@
 export type * from './types.js';
 export {
   ociConfigForBuild,
+  kernelMounts,
   capabilitiesFor,
   clampRlimits,
   parseProcLimits,

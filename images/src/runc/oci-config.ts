@@ -4,7 +4,15 @@
 // the network (a build gets only loopback), and rlimits never ask for more than the host's
 // hard limit, which runc would otherwise refuse with EPERM.
 import { invalidArgument, notFound } from '@flotilla/common';
-import type { HostLimit, HostLimits, OciCapabilities, OciRlimit, OciSpec, OciUser } from './types.js';
+import type {
+  HostLimit,
+  HostLimits,
+  OciCapabilities,
+  OciMount,
+  OciRlimit,
+  OciSpec,
+  OciUser,
+} from './types.js';
 
 /** Docker's default capability set (moby oci/caps/defaults.go). */
 export const dockerDefaultCapabilities: readonly string[] = [
@@ -69,6 +77,34 @@ export interface BuildContainerInput {
   pidsLimit?: number;
 }
 
+/** The kernel file systems every container gets, as in runc's and Docker's defaults. */
+export function kernelMounts(): OciMount[] {
+  const nosuid = ['nosuid', 'noexec', 'nodev'];
+  return [
+    { destination: '/proc', type: 'proc', source: 'proc', options: nosuid },
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+    },
+    {
+      destination: '/dev/shm',
+      type: 'tmpfs',
+      source: 'shm',
+      options: [...nosuid, 'mode=1777', 'size=65536k'],
+    },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: nosuid },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: [...nosuid, 'ro'] },
+  ];
+}
+
 /** The runtime config of one RUN step's container. */
 export function ociConfigForBuild(input: BuildContainerInput): OciSpec {
   if (input.args.length === 0 || input.args[0] === '') {
@@ -80,7 +116,6 @@ export function ociConfigForBuild(input: BuildContainerInput): OciSpec {
       value: input.cwd,
     });
   }
-  const nosuid = ['nosuid', 'noexec', 'nodev'];
   return {
     ociVersion: '1.0.2',
     process: {
@@ -95,29 +130,7 @@ export function ociConfigForBuild(input: BuildContainerInput): OciSpec {
     },
     root: { path: input.rootfs, readonly: false },
     hostname: input.hostname ?? buildHostname,
-    mounts: [
-      { destination: '/proc', type: 'proc', source: 'proc', options: nosuid },
-      {
-        destination: '/dev',
-        type: 'tmpfs',
-        source: 'tmpfs',
-        options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
-      },
-      {
-        destination: '/dev/pts',
-        type: 'devpts',
-        source: 'devpts',
-        options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
-      },
-      {
-        destination: '/dev/shm',
-        type: 'tmpfs',
-        source: 'shm',
-        options: [...nosuid, 'mode=1777', 'size=65536k'],
-      },
-      { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: nosuid },
-      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: [...nosuid, 'ro'] },
-    ],
+    mounts: kernelMounts(),
     linux: {
       // A new network namespace holds only loopback (runc brings it up): builds get no
       // network, the same as every host here.

@@ -8,6 +8,7 @@ import {
   clampRlimits,
   dockerMaskedPaths,
   dockerReadonlyPaths,
+  kernelMounts,
   resolveUser,
   type AccountFiles,
   type HostLimits,
@@ -193,36 +194,15 @@ export function containerBindMounts(
   return [...mounts, ...volumeMounts];
 }
 
-/** The kernel file systems every container gets, as in runc's and Docker's defaults. */
+/** The kernel file systems every container gets, plus its cgroups read-only. */
 export function defaultContainerMounts(): OciMount[] {
-  const nosuid = ['nosuid', 'noexec', 'nodev'];
   return [
-    { destination: '/proc', type: 'proc', source: 'proc', options: nosuid },
-    {
-      destination: '/dev',
-      type: 'tmpfs',
-      source: 'tmpfs',
-      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
-    },
-    {
-      destination: '/dev/pts',
-      type: 'devpts',
-      source: 'devpts',
-      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
-    },
-    {
-      destination: '/dev/shm',
-      type: 'tmpfs',
-      source: 'shm',
-      options: [...nosuid, 'mode=1777', 'size=65536k'],
-    },
-    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: nosuid },
-    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: [...nosuid, 'ro'] },
+    ...kernelMounts(),
     {
       destination: '/sys/fs/cgroup',
       type: 'cgroup',
       source: 'cgroup',
-      options: [...nosuid, 'relatime', 'ro'],
+      options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'],
     },
   ];
 }
