@@ -86,3 +86,6 @@ export * from './runtime/spec/index.js';
 
 // Containers under conmon (runc + conmon): create/start/stop/remove, state, CRI logs
 export * from './runtime/conmon/index.js';
+
+// Lifecycle: restart policy with crash-loop back-off, probes and their scheduler
+export * from './lifecycle/index.js';

@@ -1,0 +1,116 @@
+// Runs a container's probes on their schedule: each one after initialDelaySeconds, then
+// every periodSeconds, feeding results to the state machine and reporting transitions.
+// Timers are unref'd so probing never keeps the agent alive; the AbortSignal stops it.
+
+import { createLogger, type Logger } from '@flotilla/common';
+import type { ProbeKind, ResolvedProbe } from './probe.js';
+import { runProbeAction, type ProbeAttempt, type ProbeTarget } from './probe-exec.js';
+import {
+  applyContainerProbeResult,
+  initialContainerProbeStatus,
+  probeShouldRun,
+  type ContainerProbeStatus,
+  type ProbeResult,
+  type ProbeSignal,
+} from './prober-state.js';
+
+export interface ProbeEvent {
+  kind: ProbeKind;
+  result: ProbeResult;
+  status: ContainerProbeStatus;
+  /** The probe's state changed with this result. */
+  changed: boolean;
+  signals: ProbeSignal[];
+}
+
+export interface StartProbingOptions {
+  probes: readonly ResolvedProbe[];
+  target: ProbeTarget;
+  signal: AbortSignal;
+  /** Called for every result that changed a state or raised a signal. */
+  onChange: (event: ProbeEvent) => void;
+  /** Called for every result, changed or not (tests, metrics). */
+  onResult?: (event: ProbeEvent) => void;
+  now?: () => number;
+  logger?: Logger;
+  /** Runs one attempt; replaceable in tests. */
+  attempt?: (probe: ResolvedProbe, target: ProbeTarget, signal: AbortSignal) => Promise<ProbeAttempt>;
+}
+
+export interface Probing {
+  /** The current status, for full-state reports. */
+  status(): ContainerProbeStatus;
+}
+
+const defaultAttempt = (
+  probe: ResolvedProbe,
+  target: ProbeTarget,
+  signal: AbortSignal,
+): Promise<ProbeAttempt> => runProbeAction(probe.action, target, probe.timeoutSeconds * 1000, signal);
+
+export function startProbing(options: StartProbingOptions): Probing {
+  const now = options.now ?? Date.now;
+  const log = options.logger ?? createLogger({ component: 'probes' });
+  const attempt = options.attempt ?? defaultAttempt;
+  const { signal } = options;
+  let status = initialContainerProbeStatus(options.probes.map((p) => p.kind));
+
+  const sleep = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      function done(): void {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done, { once: true });
+    });
+
+  const loop = async (probe: ResolvedProbe): Promise<void> => {
+    await sleep(probe.initialDelaySeconds * 1000);
+    while (!signal.aborted) {
+      const started = now();
+      if (probeShouldRun(status, probe.kind)) {
+        const a = await attempt(probe, options.target, signal);
+        if (signal.aborted) return;
+        const result: ProbeResult = {
+          outcome: a.outcome,
+          at: now(),
+          ...(a.message ? { message: a.message } : {}),
+        };
+        const t = applyContainerProbeResult(status, probe.kind, probe, result);
+        if (!t.ignored) {
+          status = t.status;
+          const event: ProbeEvent = {
+            kind: probe.kind,
+            result,
+            status,
+            changed: t.changed,
+            signals: t.signals,
+          };
+          options.onResult?.(event);
+          if (t.changed || t.signals.length > 0) {
+            log.debug('probe state changed', { kind: probe.kind, outcome: a.outcome, message: a.message });
+            try {
+              options.onChange(event);
+            } catch (err) {
+              // A listener's bug must not stop the probing of a running container.
+              log.error('probe listener failed', { kind: probe.kind, error: err });
+            }
+          }
+        }
+      } else if (probe.kind === 'startup' && status.started) {
+        return; // the startup probe is done for this container run
+      }
+      // Period measured from the start of the attempt, as Kubernetes' ticker.
+      await sleep(Math.max(0, probe.periodSeconds * 1000 - (now() - started)));
+    }
+  };
+
+  for (const probe of options.probes) {
+    loop(probe).catch((err: unknown) => log.error('probe loop failed', { kind: probe.kind, error: err }));
+  }
+  return { status: () => status };
+}
