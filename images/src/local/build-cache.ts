@@ -2,10 +2,7 @@
 // a step that adds none), in one JSON file replaced atomically. A key already identifies
 // the whole chain up to its step, so an entry is reusable whenever its layer's blob is
 // still in the content store; the executor checks that before trusting a hit.
-import { mkdir, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { FlotillaError, writeFileAtomic } from '@flotilla/common';
-import { acquireLock } from '../content/lock.js';
+import { LockedJsonFile } from '../content/json-file.js';
 import type { Descriptor, Digest } from '../types.js';
 
 export interface BuildCacheLayer {
@@ -39,75 +36,34 @@ interface CacheFile {
 }
 
 export class FileBuildCache implements BuildCache {
-  readonly path: string;
-  /** One change at a time in this process; the lock file orders processes. */
-  private queue: Promise<unknown> = Promise.resolve();
-  private snapshot: { text: string; file: CacheFile } | undefined;
+  private readonly file: LockedJsonFile<CacheFile>;
 
-  constructor(path: string) {
-    this.path = path;
-  }
-
-  private async load(): Promise<CacheFile> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, entries: {} };
-      throw err;
-    }
-    if (this.snapshot?.text === text) return this.snapshot.file;
-    let parsed: Partial<CacheFile>;
-    try {
-      parsed = JSON.parse(text) as Partial<CacheFile>;
-    } catch (err) {
-      throw new FlotillaError(
-        'Internal',
-        `build cache ${this.path} is not valid JSON (remove it to start an empty cache)`,
-        { object: this.path },
-        { cause: err },
-      );
-    }
-    const file: CacheFile = {
-      version: 1,
-      entries: typeof parsed.entries === 'object' && parsed.entries !== null ? parsed.entries : {},
-    };
-    this.snapshot = { text, file };
-    return file;
-  }
-
-  private update<T>(change: (file: CacheFile) => T): Promise<T> {
-    const run = async (): Promise<T> => {
-      await mkdir(dirname(this.path), { recursive: true });
-      const release = await acquireLock(`${this.path}.lock`);
-      try {
-        const file = structuredClone(await this.load());
-        const result = change(file);
-        await writeFileAtomic(this.path, `${JSON.stringify(file)}\n`, 0o644);
-        return result;
-      } finally {
-        await release?.();
-      }
-    };
-    const next = this.queue.then(run, run);
-    this.queue = next.catch(() => undefined);
-    return next;
+  constructor(readonly path: string) {
+    this.file = new LockedJsonFile(path, {
+      what: 'build cache',
+      hint: 'remove it to start an empty cache',
+      empty: () => ({ version: 1, entries: {} }),
+      parse: (value) => {
+        const parsed = value as Partial<CacheFile> | null;
+        const entries = parsed?.entries;
+        return { version: 1, entries: typeof entries === 'object' && entries !== null ? entries : {} };
+      },
+    });
   }
 
   async get(cacheKey: Digest): Promise<BuildCacheEntry | undefined> {
-    const entry = (await this.load()).entries[cacheKey];
-    return entry === undefined ? undefined : structuredClone(entry);
+    return (await this.file.read()).entries[cacheKey];
   }
 
   async put(...entries: BuildCacheEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    await this.update((file) => {
-      for (const entry of entries) file.entries[entry.cacheKey] = structuredClone(entry);
+    await this.file.update((file) => {
+      for (const entry of entries) file.entries[entry.cacheKey] = entry;
     });
   }
 
   async delete(cacheKeys: readonly Digest[]): Promise<number> {
-    return this.update((file) => {
+    return this.file.update((file) => {
       let removed = 0;
       for (const key of cacheKeys) {
         if (key in file.entries) {
@@ -120,6 +76,6 @@ export class FileBuildCache implements BuildCache {
   }
 
   async list(): Promise<BuildCacheEntry[]> {
-    return Object.values((await this.load()).entries).map((e) => structuredClone(e));
+    return Object.values((await this.file.read()).entries);
   }
 }
