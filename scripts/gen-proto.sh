@@ -29,7 +29,7 @@ protoc --plugin=protoc-gen-ts_proto="$plugin" --ts_proto_out="$out" --ts_proto_o
     echo "export { $(echo $names | sed 's/ /, /g') } from './flotilla/v1/$base.js';"
   done
 } > "$out/index.ts"
-"$root/node_modules/.bin/prettier" --config "$root/.prettierrc.json" --log-level warn --write "$out" >/dev/null
+"$root/node_modules/.bin/prettier" --config "$root/.prettierrc.json" --ignore-path /dev/null --log-level warn --write "$out" >/dev/null
 if [ "$mode" = "--check" ]; then
   if ! diff -r "$out" "$root/proto/src/gen" >/dev/null; then
     echo "gen-proto: proto/src/gen is stale; run 'npm run proto' and commit the result" >&2

@@ -37,4 +37,5 @@ export const subjects = {
   resync: (node: string): string => `flotilla.v1.node.${nodeSubjectToken(node)}.resync`,
   nodeAll: (node: string): string => `flotilla.v1.node.${nodeSubjectToken(node)}.>`,
   allHeartbeats: 'flotilla.v1.node.*.heartbeat',
+  allPodStatus: 'flotilla.v1.node.*.status',
 };

@@ -4,6 +4,8 @@ import type { Node } from '@flotilla/proto';
 import { createLogger, errorMessage, isFlotillaError, subjects, type Logger } from '@flotilla/common';
 import { createClusterService } from './api/cluster-service.js';
 import { StreamRegistry } from './api/handlers.js';
+import { createPodService } from './api/pod-service.js';
+import { createPodStreamService } from './api/pod-stream-service.js';
 import { createNodeGatewayService } from './api/node-gateway-service.js';
 import { startGrpcServer } from './api/server.js';
 import { dataDirLayout, initFiles, type InitResult } from './bootstrap/init.js';
@@ -163,17 +165,21 @@ export async function startController(options: ControllerOptions): Promise<Runni
       caPem: ca.certPem,
       certChainPem: serving.certChainPem,
       keyPem: serving.keyPem,
-      cluster: createClusterService({
-        store,
-        tokens,
-        caPem: ca.certPem,
-        log: apiLog,
-        probes: {
-          etcd: { endpoint: options.etcdEndpoints.join(','), ping: () => store.ping() },
-          nats: { endpoint: options.natsUrls.join(','), state: () => nats.state },
-          controller: { endpoint: formatHostPort(options.listen), version: controllerVersion },
-        },
-      }),
+      cluster: {
+        ...createPodService(),
+        ...createPodStreamService(),
+        ...createClusterService({
+          store,
+          tokens,
+          caPem: ca.certPem,
+          log: apiLog,
+          probes: {
+            etcd: { endpoint: options.etcdEndpoints.join(','), ping: () => store.ping() },
+            nats: { endpoint: options.natsUrls.join(','), state: () => nats.state },
+            controller: { endpoint: formatHostPort(options.listen), version: controllerVersion },
+          },
+        }),
+      },
       gateway: createNodeGatewayService({
         store,
         tokens,

@@ -31,6 +31,13 @@ function container(overrides: Partial<Container> = {}): Container {
     env: [],
     resources: undefined,
     imagePullPolicy: 'IfNotPresent',
+    volumeMounts: [],
+    livenessProbe: undefined,
+    readinessProbe: undefined,
+    startupProbe: undefined,
+    stdin: false,
+    stdinOnce: false,
+    tty: false,
     ...overrides,
   };
 }
@@ -50,7 +57,15 @@ function pod(name = 'web-1', uid = 'uid-123'): Pod {
       labels: {},
       annotations: {},
     },
-    spec: { containers: [], restartPolicy: 'Always', nodeName: 'n1', nodeSelector: {}, hostname: '' },
+    spec: {
+      containers: [],
+      restartPolicy: 'Always',
+      nodeName: 'n1',
+      nodeSelector: {},
+      hostname: '',
+      volumes: [],
+      stopped: false,
+    },
     status: undefined,
   };
 }

@@ -54,6 +54,7 @@ function makeNode(spec: NodeSpec): Node {
       conditions,
       addresses: [],
       nodeInfo: undefined,
+      daemonEndpoints: undefined,
     },
   };
 }

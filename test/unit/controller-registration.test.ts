@@ -41,6 +41,7 @@ function makeNode(spec: NodeSpec = {}): Node {
       conditions: spec.conditions ?? [],
       addresses: (spec.addresses ?? []).map((address) => ({ type: 'InternalIP', address })),
       nodeInfo: undefined,
+      daemonEndpoints: undefined,
     },
   };
 }

@@ -62,6 +62,7 @@ function makeNode(options: NodeOptions = {}): Node {
     },
     spec: { podCIDR: '', unschedulable: options.cordoned ?? false, taints: [] },
     status: {
+      daemonEndpoints: undefined,
       capacity,
       allocatable: {},
       conditions:

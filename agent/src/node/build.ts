@@ -81,6 +81,7 @@ export function buildNode(facts: HostFacts, settings: NodeSettings): Node {
         containerRuntimeVersion: facts.runcVersion ? `runc://${facts.runcVersion}` : '',
         agentVersion: facts.agentVersion,
       },
+      daemonEndpoints: undefined,
     },
   };
 }

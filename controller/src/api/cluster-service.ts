@@ -53,7 +53,11 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
   }
 }
 
-export function createClusterService(deps: ClusterDeps): ClusterServer {
+/** The Cluster methods about nodes, tokens and health; pod-service.ts serves the rest. */
+export type NodeMethods =
+  'listNodes' | 'getNode' | 'createJoinToken' | 'listJoinTokens' | 'revokeJoinToken' | 'getClusterStatus';
+
+export function createClusterService(deps: ClusterDeps): Pick<ClusterServer, NodeMethods> {
   const { store, tokens, caPem, probes, log } = deps;
   const admin = (call: Parameters<typeof requireAdmin>[0], method: string): void => {
     requireAdmin(call, caPem, `Cluster.${method}`);

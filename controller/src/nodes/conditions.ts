@@ -54,6 +54,7 @@ export function withReadyCondition(node: Node, change: ReadyChange, now: Date): 
     conditions: [],
     addresses: [],
     nodeInfo: undefined,
+    daemonEndpoints: undefined,
   };
   const others = status.conditions.filter((c) => c.type !== readyType);
   return { ...node, status: { ...status, conditions: [condition, ...others] } };

@@ -58,6 +58,7 @@ export function mergeRegistration(stored: Node | undefined, incoming: Node, now:
       allocatable: { ...allocatableOf(incoming) },
       addresses: [...(incoming.status?.addresses ?? [])],
       nodeInfo: incoming.status?.nodeInfo,
+      daemonEndpoints: incoming.status?.daemonEndpoints,
       conditions: [...(stored?.status?.conditions ?? [])],
     },
   };

@@ -31,6 +31,12 @@ export interface CreateContainerInput {
   logPath?: string;
   /** Rotate the log file past this many bytes. */
   logSizeMax?: number;
+  /** config.json has process.terminal: conmon holds the terminal's master side. */
+  terminal?: boolean;
+  /** Keep the container's stdin open for attach (conmon -i). */
+  stdin?: boolean;
+  /** Close stdin when the first attach that wrote to it ends. */
+  stdinOnce?: boolean;
 }
 
 export interface CreatedContainer {

@@ -10,8 +10,12 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -19,10 +23,105 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { Node, NodeList } from './node.js';
+import { Pod, PodList } from './pod.js';
+import { LogsRequest, LogsResponse, StreamRequest, StreamResponse } from './stream.js';
 
 export const protobufPackage = 'flotilla.v1';
 
 export const protobufFileName = 'flotilla/v1/cluster.proto';
+
+export interface CreatePodRequest {
+  pod: Pod | undefined;
+  /** Validate and place, but write nothing. */
+  dryRun: boolean;
+}
+
+export interface GetPodRequest {
+  namespace: string;
+  name: string;
+}
+
+export interface ListPodsRequest {
+  /** Empty means every namespace. */
+  namespace: string;
+  labelSelector: string;
+  /** Only the pods bound to this node. */
+  nodeName: string;
+}
+
+export interface UpdatePodRequest {
+  pod: Pod | undefined;
+}
+
+export interface DeletePodRequest {
+  namespace: string;
+  name: string;
+  /** Overrides the pod's terminationGracePeriodSeconds. */
+  gracePeriodSeconds?: number | undefined;
+  /** Remove it from etcd now, without waiting for the agent (the agent still kills it). */
+  force: boolean;
+  /** Delete only if the pod still has this uid. */
+  uid: string;
+}
+
+export interface WatchPodsRequest {
+  namespace: string;
+  /** One pod only, when set. */
+  name: string;
+  labelSelector: string;
+  /** "" or "0": ADDED for every current pod first; otherwise changes after it. */
+  resourceVersion: string;
+}
+
+export interface PodEvent {
+  type: PodEvent_Type;
+  pod: Pod | undefined;
+}
+
+export enum PodEvent_Type {
+  TYPE_UNSPECIFIED = 0,
+  ADDED = 1,
+  MODIFIED = 2,
+  DELETED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function podEvent_TypeFromJSON(object: any): PodEvent_Type {
+  switch (object) {
+    case 0:
+    case 'TYPE_UNSPECIFIED':
+      return PodEvent_Type.TYPE_UNSPECIFIED;
+    case 1:
+    case 'ADDED':
+      return PodEvent_Type.ADDED;
+    case 2:
+    case 'MODIFIED':
+      return PodEvent_Type.MODIFIED;
+    case 3:
+    case 'DELETED':
+      return PodEvent_Type.DELETED;
+    case -1:
+    case 'UNRECOGNIZED':
+    default:
+      return PodEvent_Type.UNRECOGNIZED;
+  }
+}
+
+export function podEvent_TypeToJSON(object: PodEvent_Type): string {
+  switch (object) {
+    case PodEvent_Type.TYPE_UNSPECIFIED:
+      return 'TYPE_UNSPECIFIED';
+    case PodEvent_Type.ADDED:
+      return 'ADDED';
+    case PodEvent_Type.MODIFIED:
+      return 'MODIFIED';
+    case PodEvent_Type.DELETED:
+      return 'DELETED';
+    case PodEvent_Type.UNRECOGNIZED:
+    default:
+      return 'UNRECOGNIZED';
+  }
+}
 
 export interface ListNodesRequest {
   /** Kubernetes label selector syntax: "a=b,c!=d,e". */
@@ -83,6 +182,606 @@ export interface ClusterStatus {
   nodesReady: number;
   controllerVersion: string;
 }
+
+function createBaseCreatePodRequest(): CreatePodRequest {
+  return { pod: undefined, dryRun: false };
+}
+
+export const CreatePodRequest: MessageFns<CreatePodRequest> = {
+  encode(message: CreatePodRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pod !== undefined) {
+      Pod.encode(message.pod, writer.uint32(10).fork()).join();
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(16).bool(message.dryRun);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreatePodRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreatePodRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pod = Pod.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreatePodRequest {
+    return {
+      pod: isSet(object.pod) ? Pod.fromJSON(object.pod) : undefined,
+      dryRun: isSet(object.dryRun) ? globalThis.Boolean(object.dryRun) : false,
+    };
+  },
+
+  toJSON(message: CreatePodRequest): unknown {
+    const obj: any = {};
+    if (message.pod !== undefined) {
+      obj.pod = Pod.toJSON(message.pod);
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    return obj;
+  },
+};
+
+function createBaseGetPodRequest(): GetPodRequest {
+  return { namespace: '', name: '' };
+}
+
+export const GetPodRequest: MessageFns<GetPodRequest> = {
+  encode(message: GetPodRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== '') {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.name !== '') {
+      writer.uint32(18).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPodRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPodRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPodRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : '',
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+    };
+  },
+
+  toJSON(message: GetPodRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== '') {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+};
+
+function createBaseListPodsRequest(): ListPodsRequest {
+  return { namespace: '', labelSelector: '', nodeName: '' };
+}
+
+export const ListPodsRequest: MessageFns<ListPodsRequest> = {
+  encode(message: ListPodsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== '') {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.labelSelector !== '') {
+      writer.uint32(18).string(message.labelSelector);
+    }
+    if (message.nodeName !== '') {
+      writer.uint32(26).string(message.nodeName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPodsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPodsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.labelSelector = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nodeName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListPodsRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : '',
+      labelSelector: isSet(object.labelSelector) ? globalThis.String(object.labelSelector) : '',
+      nodeName: isSet(object.nodeName) ? globalThis.String(object.nodeName) : '',
+    };
+  },
+
+  toJSON(message: ListPodsRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== '') {
+      obj.namespace = message.namespace;
+    }
+    if (message.labelSelector !== '') {
+      obj.labelSelector = message.labelSelector;
+    }
+    if (message.nodeName !== '') {
+      obj.nodeName = message.nodeName;
+    }
+    return obj;
+  },
+};
+
+function createBaseUpdatePodRequest(): UpdatePodRequest {
+  return { pod: undefined };
+}
+
+export const UpdatePodRequest: MessageFns<UpdatePodRequest> = {
+  encode(message: UpdatePodRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pod !== undefined) {
+      Pod.encode(message.pod, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdatePodRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdatePodRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pod = Pod.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdatePodRequest {
+    return { pod: isSet(object.pod) ? Pod.fromJSON(object.pod) : undefined };
+  },
+
+  toJSON(message: UpdatePodRequest): unknown {
+    const obj: any = {};
+    if (message.pod !== undefined) {
+      obj.pod = Pod.toJSON(message.pod);
+    }
+    return obj;
+  },
+};
+
+function createBaseDeletePodRequest(): DeletePodRequest {
+  return { namespace: '', name: '', gracePeriodSeconds: undefined, force: false, uid: '' };
+}
+
+export const DeletePodRequest: MessageFns<DeletePodRequest> = {
+  encode(message: DeletePodRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== '') {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.name !== '') {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.gracePeriodSeconds !== undefined) {
+      writer.uint32(24).int64(message.gracePeriodSeconds);
+    }
+    if (message.force !== false) {
+      writer.uint32(32).bool(message.force);
+    }
+    if (message.uid !== '') {
+      writer.uint32(42).string(message.uid);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeletePodRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeletePodRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.gracePeriodSeconds = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.uid = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeletePodRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : '',
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      gracePeriodSeconds: isSet(object.gracePeriodSeconds)
+        ? globalThis.Number(object.gracePeriodSeconds)
+        : undefined,
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+      uid: isSet(object.uid) ? globalThis.String(object.uid) : '',
+    };
+  },
+
+  toJSON(message: DeletePodRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== '') {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    if (message.gracePeriodSeconds !== undefined) {
+      obj.gracePeriodSeconds = Math.round(message.gracePeriodSeconds);
+    }
+    if (message.force !== false) {
+      obj.force = message.force;
+    }
+    if (message.uid !== '') {
+      obj.uid = message.uid;
+    }
+    return obj;
+  },
+};
+
+function createBaseWatchPodsRequest(): WatchPodsRequest {
+  return { namespace: '', name: '', labelSelector: '', resourceVersion: '' };
+}
+
+export const WatchPodsRequest: MessageFns<WatchPodsRequest> = {
+  encode(message: WatchPodsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== '') {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.name !== '') {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.labelSelector !== '') {
+      writer.uint32(26).string(message.labelSelector);
+    }
+    if (message.resourceVersion !== '') {
+      writer.uint32(34).string(message.resourceVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchPodsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchPodsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.labelSelector = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.resourceVersion = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchPodsRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : '',
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      labelSelector: isSet(object.labelSelector) ? globalThis.String(object.labelSelector) : '',
+      resourceVersion: isSet(object.resourceVersion) ? globalThis.String(object.resourceVersion) : '',
+    };
+  },
+
+  toJSON(message: WatchPodsRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== '') {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    if (message.labelSelector !== '') {
+      obj.labelSelector = message.labelSelector;
+    }
+    if (message.resourceVersion !== '') {
+      obj.resourceVersion = message.resourceVersion;
+    }
+    return obj;
+  },
+};
+
+function createBasePodEvent(): PodEvent {
+  return { type: 0, pod: undefined };
+}
+
+export const PodEvent: MessageFns<PodEvent> = {
+  encode(message: PodEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== 0) {
+      writer.uint32(8).int32(message.type);
+    }
+    if (message.pod !== undefined) {
+      Pod.encode(message.pod, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PodEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePodEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pod = Pod.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PodEvent {
+    return {
+      type: isSet(object.type) ? podEvent_TypeFromJSON(object.type) : 0,
+      pod: isSet(object.pod) ? Pod.fromJSON(object.pod) : undefined,
+    };
+  },
+
+  toJSON(message: PodEvent): unknown {
+    const obj: any = {};
+    if (message.type !== 0) {
+      obj.type = podEvent_TypeToJSON(message.type);
+    }
+    if (message.pod !== undefined) {
+      obj.pod = Pod.toJSON(message.pod);
+    }
+    return obj;
+  },
+};
 
 function createBaseListNodesRequest(): ListNodesRequest {
   return { labelSelector: '' };
@@ -986,6 +1685,96 @@ export const ClusterService = {
     responseSerialize: (value: ClusterStatus): Buffer => Buffer.from(ClusterStatus.encode(value).finish()),
     responseDeserialize: (value: Buffer): ClusterStatus => ClusterStatus.decode(value),
   },
+  /** Pods. Create places a pod without spec.nodeName on a node that fits. */
+  createPod: {
+    path: '/flotilla.v1.Cluster/CreatePod' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreatePodRequest): Buffer =>
+      Buffer.from(CreatePodRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreatePodRequest => CreatePodRequest.decode(value),
+    responseSerialize: (value: Pod): Buffer => Buffer.from(Pod.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Pod => Pod.decode(value),
+  },
+  getPod: {
+    path: '/flotilla.v1.Cluster/GetPod' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetPodRequest): Buffer => Buffer.from(GetPodRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetPodRequest => GetPodRequest.decode(value),
+    responseSerialize: (value: Pod): Buffer => Buffer.from(Pod.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Pod => Pod.decode(value),
+  },
+  listPods: {
+    path: '/flotilla.v1.Cluster/ListPods' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListPodsRequest): Buffer => Buffer.from(ListPodsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListPodsRequest => ListPodsRequest.decode(value),
+    responseSerialize: (value: PodList): Buffer => Buffer.from(PodList.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PodList => PodList.decode(value),
+  },
+  /** Guarded by metadata.resourceVersion; only labels, annotations and spec.stopped change. */
+  updatePod: {
+    path: '/flotilla.v1.Cluster/UpdatePod' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdatePodRequest): Buffer =>
+      Buffer.from(UpdatePodRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdatePodRequest => UpdatePodRequest.decode(value),
+    responseSerialize: (value: Pod): Buffer => Buffer.from(Pod.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Pod => Pod.decode(value),
+  },
+  /** Graceful: marks the pod deleted; it leaves etcd once its agent confirms it stopped. */
+  deletePod: {
+    path: '/flotilla.v1.Cluster/DeletePod' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeletePodRequest): Buffer =>
+      Buffer.from(DeletePodRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeletePodRequest => DeletePodRequest.decode(value),
+    responseSerialize: (value: Pod): Buffer => Buffer.from(Pod.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Pod => Pod.decode(value),
+  },
+  /** The current pods as ADDED, then changes; resumable from a resourceVersion. */
+  watchPods: {
+    path: '/flotilla.v1.Cluster/WatchPods' as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchPodsRequest): Buffer =>
+      Buffer.from(WatchPodsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchPodsRequest => WatchPodsRequest.decode(value),
+    responseSerialize: (value: PodEvent): Buffer => Buffer.from(PodEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PodEvent => PodEvent.decode(value),
+  },
+  /** Proxied to the pod's agent. */
+  podLogs: {
+    path: '/flotilla.v1.Cluster/PodLogs' as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: LogsRequest): Buffer => Buffer.from(LogsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LogsRequest => LogsRequest.decode(value),
+    responseSerialize: (value: LogsResponse): Buffer => Buffer.from(LogsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LogsResponse => LogsResponse.decode(value),
+  },
+  exec: {
+    path: '/flotilla.v1.Cluster/Exec' as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: StreamRequest): Buffer => Buffer.from(StreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StreamRequest => StreamRequest.decode(value),
+    responseSerialize: (value: StreamResponse): Buffer => Buffer.from(StreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StreamResponse => StreamResponse.decode(value),
+  },
+  attach: {
+    path: '/flotilla.v1.Cluster/Attach' as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: StreamRequest): Buffer => Buffer.from(StreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StreamRequest => StreamRequest.decode(value),
+    responseSerialize: (value: StreamResponse): Buffer => Buffer.from(StreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StreamResponse => StreamResponse.decode(value),
+  },
 } as const;
 
 export interface ClusterServer extends UntypedServiceImplementation {
@@ -995,6 +1784,20 @@ export interface ClusterServer extends UntypedServiceImplementation {
   listJoinTokens: handleUnaryCall<ListJoinTokensRequest, ListJoinTokensResponse>;
   revokeJoinToken: handleUnaryCall<RevokeJoinTokenRequest, JoinToken>;
   getClusterStatus: handleUnaryCall<GetClusterStatusRequest, ClusterStatus>;
+  /** Pods. Create places a pod without spec.nodeName on a node that fits. */
+  createPod: handleUnaryCall<CreatePodRequest, Pod>;
+  getPod: handleUnaryCall<GetPodRequest, Pod>;
+  listPods: handleUnaryCall<ListPodsRequest, PodList>;
+  /** Guarded by metadata.resourceVersion; only labels, annotations and spec.stopped change. */
+  updatePod: handleUnaryCall<UpdatePodRequest, Pod>;
+  /** Graceful: marks the pod deleted; it leaves etcd once its agent confirms it stopped. */
+  deletePod: handleUnaryCall<DeletePodRequest, Pod>;
+  /** The current pods as ADDED, then changes; resumable from a resourceVersion. */
+  watchPods: handleServerStreamingCall<WatchPodsRequest, PodEvent>;
+  /** Proxied to the pod's agent. */
+  podLogs: handleServerStreamingCall<LogsRequest, LogsResponse>;
+  exec: handleBidiStreamingCall<StreamRequest, StreamResponse>;
+  attach: handleBidiStreamingCall<StreamRequest, StreamResponse>;
 }
 
 export interface ClusterClient extends Client {
@@ -1088,6 +1891,107 @@ export interface ClusterClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ClusterStatus) => void,
   ): ClientUnaryCall;
+  /** Pods. Create places a pod without spec.nodeName on a node that fits. */
+  createPod(
+    request: CreatePodRequest,
+    callback: (error: ServiceError | null, response: Pod) => void,
+  ): ClientUnaryCall;
+  createPod(
+    request: CreatePodRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Pod) => void,
+  ): ClientUnaryCall;
+  createPod(
+    request: CreatePodRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Pod) => void,
+  ): ClientUnaryCall;
+  getPod(
+    request: GetPodRequest,
+    callback: (error: ServiceError | null, response: Pod) => void,
+  ): ClientUnaryCall;
+  getPod(
+    request: GetPodRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Pod) => void,
+  ): ClientUnaryCall;
+  getPod(
+    request: GetPodRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Pod) => void,
+  ): ClientUnaryCall;
+  listPods(
+    request: ListPodsRequest,
+    callback: (error: ServiceError | null, response: PodList) => void,
+  ): ClientUnaryCall;
+  listPods(
+    request: ListPodsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PodList) => void,
+  ): ClientUnaryCall;
+  listPods(
+    request: ListPodsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PodList) => void,
+  ): ClientUnaryCall;
+  /** Guarded by metadata.resourceVersion; only labels, annotations and spec.stopped change. */
+  updatePod(
+    request: UpdatePodRequest,
+    callback: (error: ServiceError | null, response: Pod) => void,
+  ): ClientUnaryCall;
+  updatePod(
+    request: UpdatePodRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Pod) => void,
+  ): ClientUnaryCall;
+  updatePod(
+    request: UpdatePodRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Pod) => void,
+  ): ClientUnaryCall;
+  /** Graceful: marks the pod deleted; it leaves etcd once its agent confirms it stopped. */
+  deletePod(
+    request: DeletePodRequest,
+    callback: (error: ServiceError | null, response: Pod) => void,
+  ): ClientUnaryCall;
+  deletePod(
+    request: DeletePodRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Pod) => void,
+  ): ClientUnaryCall;
+  deletePod(
+    request: DeletePodRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Pod) => void,
+  ): ClientUnaryCall;
+  /** The current pods as ADDED, then changes; resumable from a resourceVersion. */
+  watchPods(request: WatchPodsRequest, options?: Partial<CallOptions>): ClientReadableStream<PodEvent>;
+  watchPods(
+    request: WatchPodsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<PodEvent>;
+  /** Proxied to the pod's agent. */
+  podLogs(request: LogsRequest, options?: Partial<CallOptions>): ClientReadableStream<LogsResponse>;
+  podLogs(
+    request: LogsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<LogsResponse>;
+  exec(): ClientDuplexStream<StreamRequest, StreamResponse>;
+  exec(options: Partial<CallOptions>): ClientDuplexStream<StreamRequest, StreamResponse>;
+  exec(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<StreamRequest, StreamResponse>;
+  attach(): ClientDuplexStream<StreamRequest, StreamResponse>;
+  attach(options: Partial<CallOptions>): ClientDuplexStream<StreamRequest, StreamResponse>;
+  attach(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<StreamRequest, StreamResponse>;
 }
 
 export const ClusterClient = makeGenericClientConstructor(

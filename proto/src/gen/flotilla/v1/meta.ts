@@ -26,6 +26,8 @@ export interface ObjectMeta {
   deletionTimestamp: string;
   labels: { [key: string]: string };
   annotations: { [key: string]: string };
+  /** Set with deletionTimestamp: the seconds the pod's containers get to stop. */
+  deletionGracePeriodSeconds?: number | undefined;
 }
 
 export interface ObjectMeta_LabelsEntry {
@@ -49,6 +51,7 @@ function createBaseObjectMeta(): ObjectMeta {
     deletionTimestamp: '',
     labels: {},
     annotations: {},
+    deletionGracePeriodSeconds: undefined,
   };
 }
 
@@ -81,6 +84,9 @@ export const ObjectMeta: MessageFns<ObjectMeta> = {
     globalThis.Object.entries(message.annotations).forEach(([key, value]: [string, string]) => {
       ObjectMeta_AnnotationsEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
     });
+    if (message.deletionGracePeriodSeconds !== undefined) {
+      writer.uint32(80).int64(message.deletionGracePeriodSeconds);
+    }
     return writer;
   },
 
@@ -175,6 +181,14 @@ export const ObjectMeta: MessageFns<ObjectMeta> = {
             }
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.deletionGracePeriodSeconds = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -224,6 +238,9 @@ export const ObjectMeta: MessageFns<ObjectMeta> = {
             {},
           )
         : {},
+      deletionGracePeriodSeconds: isSet(object.deletionGracePeriodSeconds)
+        ? globalThis.Number(object.deletionGracePeriodSeconds)
+        : undefined,
     };
   },
 
@@ -267,6 +284,9 @@ export const ObjectMeta: MessageFns<ObjectMeta> = {
           obj.annotations[k] = v;
         });
       }
+    }
+    if (message.deletionGracePeriodSeconds !== undefined) {
+      obj.deletionGracePeriodSeconds = Math.round(message.deletionGracePeriodSeconds);
     }
     return obj;
   },

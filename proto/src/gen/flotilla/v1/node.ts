@@ -43,6 +43,7 @@ export interface NodeStatus {
   conditions: NodeCondition[];
   addresses: NodeAddress[];
   nodeInfo: NodeSystemInfo | undefined;
+  daemonEndpoints: NodeDaemonEndpoints | undefined;
 }
 
 export interface NodeStatus_CapacityEntry {
@@ -53,6 +54,15 @@ export interface NodeStatus_CapacityEntry {
 export interface NodeStatus_AllocatableEntry {
   key: string;
   value: string;
+}
+
+export interface NodeDaemonEndpoints {
+  /** The agent's own gRPC server (logs, exec, attach), on the node's InternalIP. */
+  agentEndpoint: DaemonEndpoint | undefined;
+}
+
+export interface DaemonEndpoint {
+  port: number;
 }
 
 export interface NodeCondition {
@@ -406,7 +416,14 @@ export const Taint: MessageFns<Taint> = {
 };
 
 function createBaseNodeStatus(): NodeStatus {
-  return { capacity: {}, allocatable: {}, conditions: [], addresses: [], nodeInfo: undefined };
+  return {
+    capacity: {},
+    allocatable: {},
+    conditions: [],
+    addresses: [],
+    nodeInfo: undefined,
+    daemonEndpoints: undefined,
+  };
 }
 
 export const NodeStatus: MessageFns<NodeStatus> = {
@@ -425,6 +442,9 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     }
     if (message.nodeInfo !== undefined) {
       NodeSystemInfo.encode(message.nodeInfo, writer.uint32(42).fork()).join();
+    }
+    if (message.daemonEndpoints !== undefined) {
+      NodeDaemonEndpoints.encode(message.daemonEndpoints, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -488,6 +508,14 @@ export const NodeStatus: MessageFns<NodeStatus> = {
             message.nodeInfo = NodeSystemInfo.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.daemonEndpoints = NodeDaemonEndpoints.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -537,6 +565,9 @@ export const NodeStatus: MessageFns<NodeStatus> = {
         ? object.addresses.map((e: any) => NodeAddress.fromJSON(e))
         : [],
       nodeInfo: isSet(object.nodeInfo) ? NodeSystemInfo.fromJSON(object.nodeInfo) : undefined,
+      daemonEndpoints: isSet(object.daemonEndpoints)
+        ? NodeDaemonEndpoints.fromJSON(object.daemonEndpoints)
+        : undefined,
     };
   },
 
@@ -568,6 +599,9 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     }
     if (message.nodeInfo !== undefined) {
       obj.nodeInfo = NodeSystemInfo.toJSON(message.nodeInfo);
+    }
+    if (message.daemonEndpoints !== undefined) {
+      obj.daemonEndpoints = NodeDaemonEndpoints.toJSON(message.daemonEndpoints);
     }
     return obj;
   },
@@ -718,6 +752,124 @@ export const NodeStatus_AllocatableEntry: MessageFns<NodeStatus_AllocatableEntry
     }
     if (message.value !== '') {
       obj.value = message.value;
+    }
+    return obj;
+  },
+};
+
+function createBaseNodeDaemonEndpoints(): NodeDaemonEndpoints {
+  return { agentEndpoint: undefined };
+}
+
+export const NodeDaemonEndpoints: MessageFns<NodeDaemonEndpoints> = {
+  encode(message: NodeDaemonEndpoints, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.agentEndpoint !== undefined) {
+      DaemonEndpoint.encode(message.agentEndpoint, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeDaemonEndpoints {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodeDaemonEndpoints();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.agentEndpoint = DaemonEndpoint.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodeDaemonEndpoints {
+    return {
+      agentEndpoint: isSet(object.agentEndpoint) ? DaemonEndpoint.fromJSON(object.agentEndpoint) : undefined,
+    };
+  },
+
+  toJSON(message: NodeDaemonEndpoints): unknown {
+    const obj: any = {};
+    if (message.agentEndpoint !== undefined) {
+      obj.agentEndpoint = DaemonEndpoint.toJSON(message.agentEndpoint);
+    }
+    return obj;
+  },
+};
+
+function createBaseDaemonEndpoint(): DaemonEndpoint {
+  return { port: 0 };
+}
+
+export const DaemonEndpoint: MessageFns<DaemonEndpoint> = {
+  encode(message: DaemonEndpoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.port !== 0) {
+      writer.uint32(8).int32(message.port);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DaemonEndpoint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDaemonEndpoint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.port = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DaemonEndpoint {
+    return { port: isSet(object.port) ? globalThis.Number(object.port) : 0 };
+  },
+
+  toJSON(message: DaemonEndpoint): unknown {
+    const obj: any = {};
+    if (message.port !== 0) {
+      obj.port = Math.round(message.port);
     }
     return obj;
   },

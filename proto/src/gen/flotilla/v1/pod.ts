@@ -29,11 +29,86 @@ export interface PodSpec {
   nodeSelector: { [key: string]: string };
   terminationGracePeriodSeconds?: number | undefined;
   hostname: string;
+  volumes: Volume[];
+  /**
+   * Flotilla's extension for `deploy stop` / `deploy start`: while true the agent keeps the
+   * pod's containers stopped but does not remove them, their logs or their status.
+   */
+  stopped: boolean;
 }
 
 export interface PodSpec_NodeSelectorEntry {
   key: string;
   value: string;
+}
+
+export interface Volume {
+  name: string;
+  /** Exactly one source is set. */
+  hostPath: HostPathVolumeSource | undefined;
+  emptyDir: EmptyDirVolumeSource | undefined;
+}
+
+export interface HostPathVolumeSource {
+  /** An absolute path on the node. */
+  path: string;
+  /** "" (no check), DirectoryOrCreate, Directory, FileOrCreate, File, Socket. */
+  type: string;
+}
+
+export interface EmptyDirVolumeSource {
+  /** "" (the node's disk) or Memory (tmpfs). */
+  medium: string;
+  /** A quantity such as "64Mi"; for Memory it sizes the tmpfs. */
+  sizeLimit: string;
+}
+
+export interface VolumeMount {
+  /** The name of one of the pod's volumes. */
+  name: string;
+  mountPath: string;
+  readOnly: boolean;
+  /** A path inside the volume to mount instead of its root (relative, no ".."). */
+  subPath: string;
+}
+
+export interface Probe {
+  /** Exactly one action is set. */
+  exec: ExecAction | undefined;
+  httpGet: HTTPGetAction | undefined;
+  tcpSocket: TCPSocketAction | undefined;
+  /** Unset means Kubernetes' defaults: 0, 1, 10, 1 and 3. */
+  initialDelaySeconds?: number | undefined;
+  timeoutSeconds?: number | undefined;
+  periodSeconds?: number | undefined;
+  successThreshold?: number | undefined;
+  failureThreshold?: number | undefined;
+}
+
+export interface ExecAction {
+  command: string[];
+}
+
+export interface HTTPGetAction {
+  path: string;
+  /** A port number ("8080") or the name of one of the container's ports ("http"). */
+  port: string;
+  /** Defaults to the pod IP. */
+  host: string;
+  /** HTTP (the default) or HTTPS. */
+  scheme: string;
+  httpHeaders: HTTPHeader[];
+}
+
+export interface HTTPHeader {
+  name: string;
+  value: string;
+}
+
+export interface TCPSocketAction {
+  /** A port number or the name of one of the container's ports. */
+  port: string;
+  host: string;
 }
 
 export interface Container {
@@ -47,6 +122,16 @@ export interface Container {
   resources: ResourceRequirements | undefined;
   /** Always, IfNotPresent or Never. */
   imagePullPolicy: string;
+  volumeMounts: VolumeMount[];
+  livenessProbe: Probe | undefined;
+  readinessProbe: Probe | undefined;
+  startupProbe: Probe | undefined;
+  /** Keep a stdin open for the container (deploy run -i, attach). */
+  stdin: boolean;
+  /** Close stdin after the first attach ends (deploy run -i without -d). */
+  stdinOnce: boolean;
+  /** Give the container a terminal (deploy run -t). */
+  tty: boolean;
 }
 
 export interface ContainerPort {
@@ -86,6 +171,91 @@ export interface PodStatus {
   hostIP: string;
   podIP: string;
   startTime: string;
+  /** PodScheduled, Initialized, ContainersReady, Ready. */
+  conditions: PodCondition[];
+  containerStatuses: ContainerStatus[];
+}
+
+export interface PodCondition {
+  type: string;
+  /** "True", "False" or "Unknown". */
+  status: string;
+  lastProbeTime: string;
+  lastTransitionTime: string;
+  reason: string;
+  message: string;
+}
+
+export interface ContainerStatus {
+  name: string;
+  state: ContainerState | undefined;
+  /** The previous run's termination, once the container restarted. */
+  lastState: ContainerState | undefined;
+  ready: boolean;
+  restartCount: number;
+  /** The image as the spec names it, and the digest it resolved to. */
+  image: string;
+  imageID: string;
+  /** "runc://<id>" of the current run. */
+  containerID: string;
+  /** True once the startup probe (if any) passed and the process runs. */
+  started?: boolean | undefined;
+}
+
+/** At most one of the three is set; none means not known yet. */
+export interface ContainerState {
+  waiting: ContainerStateWaiting | undefined;
+  running: ContainerStateRunning | undefined;
+  terminated: ContainerStateTerminated | undefined;
+}
+
+export interface ContainerStateWaiting {
+  /** ContainerCreating, PullBackOff, ErrImagePull, CrashLoopBackOff, CreateContainerError... */
+  reason: string;
+  message: string;
+}
+
+export interface ContainerStateRunning {
+  startedAt: string;
+}
+
+export interface ContainerStateTerminated {
+  exitCode: number;
+  signal: number;
+  /** Completed, Error, OOMKilled, ContainerCannotRun... */
+  reason: string;
+  message: string;
+  startedAt: string;
+  finishedAt: string;
+  containerID: string;
+}
+
+export interface PodList {
+  resourceVersion: string;
+  items: Pod[];
+}
+
+/**
+ * Published by an agent on flotilla.v1.node.<node>.status whenever a pod's status changes,
+ * and for every pod it holds when the controller asks for a resync.
+ */
+export interface PodStatusReport {
+  nodeName: string;
+  namespace: string;
+  name: string;
+  /** The pod the status is about; the controller ignores a report for another uid. */
+  uid: string;
+  status: PodStatus | undefined;
+  /**
+   * The agent stopped every container of this pod and removed what it made for it: a
+   * pod being deleted may now leave etcd.
+   */
+  removed: boolean;
+  agentInstance: string;
+  /** Increments per report of one agent process, so stale reports can be dropped. */
+  sequence: number;
+  /** Agent clock, RFC 3339. */
+  time: string;
 }
 
 function createBasePod(): Pod {
@@ -216,6 +386,8 @@ function createBasePodSpec(): PodSpec {
     nodeSelector: {},
     terminationGracePeriodSeconds: undefined,
     hostname: '',
+    volumes: [],
+    stopped: false,
   };
 }
 
@@ -238,6 +410,12 @@ export const PodSpec: MessageFns<PodSpec> = {
     }
     if (message.hostname !== '') {
       writer.uint32(50).string(message.hostname);
+    }
+    for (const v of message.volumes) {
+      Volume.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.stopped !== false) {
+      writer.uint32(64).bool(message.stopped);
     }
     return writer;
   },
@@ -306,6 +484,22 @@ export const PodSpec: MessageFns<PodSpec> = {
             message.hostname = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.volumes.push(Volume.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.stopped = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -343,6 +537,10 @@ export const PodSpec: MessageFns<PodSpec> = {
         ? globalThis.Number(object.terminationGracePeriodSeconds)
         : undefined,
       hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : '',
+      volumes: globalThis.Array.isArray(object?.volumes)
+        ? object.volumes.map((e: any) => Volume.fromJSON(e))
+        : [],
+      stopped: isSet(object.stopped) ? globalThis.Boolean(object.stopped) : false,
     };
   },
 
@@ -371,6 +569,12 @@ export const PodSpec: MessageFns<PodSpec> = {
     }
     if (message.hostname !== '') {
       obj.hostname = message.hostname;
+    }
+    if (message.volumes?.length) {
+      obj.volumes = message.volumes.map((e) => Volume.toJSON(e));
+    }
+    if (message.stopped !== false) {
+      obj.stopped = message.stopped;
     }
     return obj;
   },
@@ -451,6 +655,865 @@ export const PodSpec_NodeSelectorEntry: MessageFns<PodSpec_NodeSelectorEntry> = 
   },
 };
 
+function createBaseVolume(): Volume {
+  return { name: '', hostPath: undefined, emptyDir: undefined };
+}
+
+export const Volume: MessageFns<Volume> = {
+  encode(message: Volume, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== '') {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.hostPath !== undefined) {
+      HostPathVolumeSource.encode(message.hostPath, writer.uint32(18).fork()).join();
+    }
+    if (message.emptyDir !== undefined) {
+      EmptyDirVolumeSource.encode(message.emptyDir, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Volume {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVolume();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hostPath = HostPathVolumeSource.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.emptyDir = EmptyDirVolumeSource.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Volume {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      hostPath: isSet(object.hostPath) ? HostPathVolumeSource.fromJSON(object.hostPath) : undefined,
+      emptyDir: isSet(object.emptyDir) ? EmptyDirVolumeSource.fromJSON(object.emptyDir) : undefined,
+    };
+  },
+
+  toJSON(message: Volume): unknown {
+    const obj: any = {};
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    if (message.hostPath !== undefined) {
+      obj.hostPath = HostPathVolumeSource.toJSON(message.hostPath);
+    }
+    if (message.emptyDir !== undefined) {
+      obj.emptyDir = EmptyDirVolumeSource.toJSON(message.emptyDir);
+    }
+    return obj;
+  },
+};
+
+function createBaseHostPathVolumeSource(): HostPathVolumeSource {
+  return { path: '', type: '' };
+}
+
+export const HostPathVolumeSource: MessageFns<HostPathVolumeSource> = {
+  encode(message: HostPathVolumeSource, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== '') {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.type !== '') {
+      writer.uint32(18).string(message.type);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HostPathVolumeSource {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHostPathVolumeSource();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HostPathVolumeSource {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : '',
+      type: isSet(object.type) ? globalThis.String(object.type) : '',
+    };
+  },
+
+  toJSON(message: HostPathVolumeSource): unknown {
+    const obj: any = {};
+    if (message.path !== '') {
+      obj.path = message.path;
+    }
+    if (message.type !== '') {
+      obj.type = message.type;
+    }
+    return obj;
+  },
+};
+
+function createBaseEmptyDirVolumeSource(): EmptyDirVolumeSource {
+  return { medium: '', sizeLimit: '' };
+}
+
+export const EmptyDirVolumeSource: MessageFns<EmptyDirVolumeSource> = {
+  encode(message: EmptyDirVolumeSource, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.medium !== '') {
+      writer.uint32(10).string(message.medium);
+    }
+    if (message.sizeLimit !== '') {
+      writer.uint32(18).string(message.sizeLimit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EmptyDirVolumeSource {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEmptyDirVolumeSource();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.medium = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sizeLimit = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EmptyDirVolumeSource {
+    return {
+      medium: isSet(object.medium) ? globalThis.String(object.medium) : '',
+      sizeLimit: isSet(object.sizeLimit) ? globalThis.String(object.sizeLimit) : '',
+    };
+  },
+
+  toJSON(message: EmptyDirVolumeSource): unknown {
+    const obj: any = {};
+    if (message.medium !== '') {
+      obj.medium = message.medium;
+    }
+    if (message.sizeLimit !== '') {
+      obj.sizeLimit = message.sizeLimit;
+    }
+    return obj;
+  },
+};
+
+function createBaseVolumeMount(): VolumeMount {
+  return { name: '', mountPath: '', readOnly: false, subPath: '' };
+}
+
+export const VolumeMount: MessageFns<VolumeMount> = {
+  encode(message: VolumeMount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== '') {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.mountPath !== '') {
+      writer.uint32(18).string(message.mountPath);
+    }
+    if (message.readOnly !== false) {
+      writer.uint32(24).bool(message.readOnly);
+    }
+    if (message.subPath !== '') {
+      writer.uint32(34).string(message.subPath);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VolumeMount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVolumeMount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.mountPath = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.readOnly = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.subPath = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VolumeMount {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      mountPath: isSet(object.mountPath) ? globalThis.String(object.mountPath) : '',
+      readOnly: isSet(object.readOnly) ? globalThis.Boolean(object.readOnly) : false,
+      subPath: isSet(object.subPath) ? globalThis.String(object.subPath) : '',
+    };
+  },
+
+  toJSON(message: VolumeMount): unknown {
+    const obj: any = {};
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    if (message.mountPath !== '') {
+      obj.mountPath = message.mountPath;
+    }
+    if (message.readOnly !== false) {
+      obj.readOnly = message.readOnly;
+    }
+    if (message.subPath !== '') {
+      obj.subPath = message.subPath;
+    }
+    return obj;
+  },
+};
+
+function createBaseProbe(): Probe {
+  return {
+    exec: undefined,
+    httpGet: undefined,
+    tcpSocket: undefined,
+    initialDelaySeconds: undefined,
+    timeoutSeconds: undefined,
+    periodSeconds: undefined,
+    successThreshold: undefined,
+    failureThreshold: undefined,
+  };
+}
+
+export const Probe: MessageFns<Probe> = {
+  encode(message: Probe, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.exec !== undefined) {
+      ExecAction.encode(message.exec, writer.uint32(10).fork()).join();
+    }
+    if (message.httpGet !== undefined) {
+      HTTPGetAction.encode(message.httpGet, writer.uint32(18).fork()).join();
+    }
+    if (message.tcpSocket !== undefined) {
+      TCPSocketAction.encode(message.tcpSocket, writer.uint32(26).fork()).join();
+    }
+    if (message.initialDelaySeconds !== undefined) {
+      writer.uint32(32).int32(message.initialDelaySeconds);
+    }
+    if (message.timeoutSeconds !== undefined) {
+      writer.uint32(40).int32(message.timeoutSeconds);
+    }
+    if (message.periodSeconds !== undefined) {
+      writer.uint32(48).int32(message.periodSeconds);
+    }
+    if (message.successThreshold !== undefined) {
+      writer.uint32(56).int32(message.successThreshold);
+    }
+    if (message.failureThreshold !== undefined) {
+      writer.uint32(64).int32(message.failureThreshold);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Probe {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProbe();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.exec = ExecAction.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.httpGet = HTTPGetAction.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tcpSocket = TCPSocketAction.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.initialDelaySeconds = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.timeoutSeconds = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.periodSeconds = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.successThreshold = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.failureThreshold = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Probe {
+    return {
+      exec: isSet(object.exec) ? ExecAction.fromJSON(object.exec) : undefined,
+      httpGet: isSet(object.httpGet) ? HTTPGetAction.fromJSON(object.httpGet) : undefined,
+      tcpSocket: isSet(object.tcpSocket) ? TCPSocketAction.fromJSON(object.tcpSocket) : undefined,
+      initialDelaySeconds: isSet(object.initialDelaySeconds)
+        ? globalThis.Number(object.initialDelaySeconds)
+        : undefined,
+      timeoutSeconds: isSet(object.timeoutSeconds) ? globalThis.Number(object.timeoutSeconds) : undefined,
+      periodSeconds: isSet(object.periodSeconds) ? globalThis.Number(object.periodSeconds) : undefined,
+      successThreshold: isSet(object.successThreshold)
+        ? globalThis.Number(object.successThreshold)
+        : undefined,
+      failureThreshold: isSet(object.failureThreshold)
+        ? globalThis.Number(object.failureThreshold)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Probe): unknown {
+    const obj: any = {};
+    if (message.exec !== undefined) {
+      obj.exec = ExecAction.toJSON(message.exec);
+    }
+    if (message.httpGet !== undefined) {
+      obj.httpGet = HTTPGetAction.toJSON(message.httpGet);
+    }
+    if (message.tcpSocket !== undefined) {
+      obj.tcpSocket = TCPSocketAction.toJSON(message.tcpSocket);
+    }
+    if (message.initialDelaySeconds !== undefined) {
+      obj.initialDelaySeconds = Math.round(message.initialDelaySeconds);
+    }
+    if (message.timeoutSeconds !== undefined) {
+      obj.timeoutSeconds = Math.round(message.timeoutSeconds);
+    }
+    if (message.periodSeconds !== undefined) {
+      obj.periodSeconds = Math.round(message.periodSeconds);
+    }
+    if (message.successThreshold !== undefined) {
+      obj.successThreshold = Math.round(message.successThreshold);
+    }
+    if (message.failureThreshold !== undefined) {
+      obj.failureThreshold = Math.round(message.failureThreshold);
+    }
+    return obj;
+  },
+};
+
+function createBaseExecAction(): ExecAction {
+  return { command: [] };
+}
+
+export const ExecAction: MessageFns<ExecAction> = {
+  encode(message: ExecAction, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.command) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecAction {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExecAction();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.command.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExecAction {
+    return {
+      command: globalThis.Array.isArray(object?.command)
+        ? object.command.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ExecAction): unknown {
+    const obj: any = {};
+    if (message.command?.length) {
+      obj.command = message.command;
+    }
+    return obj;
+  },
+};
+
+function createBaseHTTPGetAction(): HTTPGetAction {
+  return { path: '', port: '', host: '', scheme: '', httpHeaders: [] };
+}
+
+export const HTTPGetAction: MessageFns<HTTPGetAction> = {
+  encode(message: HTTPGetAction, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== '') {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.port !== '') {
+      writer.uint32(18).string(message.port);
+    }
+    if (message.host !== '') {
+      writer.uint32(26).string(message.host);
+    }
+    if (message.scheme !== '') {
+      writer.uint32(34).string(message.scheme);
+    }
+    for (const v of message.httpHeaders) {
+      HTTPHeader.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HTTPGetAction {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHTTPGetAction();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.port = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.scheme = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.httpHeaders.push(HTTPHeader.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HTTPGetAction {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : '',
+      port: isSet(object.port) ? globalThis.String(object.port) : '',
+      host: isSet(object.host) ? globalThis.String(object.host) : '',
+      scheme: isSet(object.scheme) ? globalThis.String(object.scheme) : '',
+      httpHeaders: globalThis.Array.isArray(object?.httpHeaders)
+        ? object.httpHeaders.map((e: any) => HTTPHeader.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: HTTPGetAction): unknown {
+    const obj: any = {};
+    if (message.path !== '') {
+      obj.path = message.path;
+    }
+    if (message.port !== '') {
+      obj.port = message.port;
+    }
+    if (message.host !== '') {
+      obj.host = message.host;
+    }
+    if (message.scheme !== '') {
+      obj.scheme = message.scheme;
+    }
+    if (message.httpHeaders?.length) {
+      obj.httpHeaders = message.httpHeaders.map((e) => HTTPHeader.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseHTTPHeader(): HTTPHeader {
+  return { name: '', value: '' };
+}
+
+export const HTTPHeader: MessageFns<HTTPHeader> = {
+  encode(message: HTTPHeader, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== '') {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.value !== '') {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HTTPHeader {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHTTPHeader();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HTTPHeader {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      value: isSet(object.value) ? globalThis.String(object.value) : '',
+    };
+  },
+
+  toJSON(message: HTTPHeader): unknown {
+    const obj: any = {};
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    if (message.value !== '') {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+};
+
+function createBaseTCPSocketAction(): TCPSocketAction {
+  return { port: '', host: '' };
+}
+
+export const TCPSocketAction: MessageFns<TCPSocketAction> = {
+  encode(message: TCPSocketAction, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.port !== '') {
+      writer.uint32(10).string(message.port);
+    }
+    if (message.host !== '') {
+      writer.uint32(18).string(message.host);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TCPSocketAction {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTCPSocketAction();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.port = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TCPSocketAction {
+    return {
+      port: isSet(object.port) ? globalThis.String(object.port) : '',
+      host: isSet(object.host) ? globalThis.String(object.host) : '',
+    };
+  },
+
+  toJSON(message: TCPSocketAction): unknown {
+    const obj: any = {};
+    if (message.port !== '') {
+      obj.port = message.port;
+    }
+    if (message.host !== '') {
+      obj.host = message.host;
+    }
+    return obj;
+  },
+};
+
 function createBaseContainer(): Container {
   return {
     name: '',
@@ -462,6 +1525,13 @@ function createBaseContainer(): Container {
     env: [],
     resources: undefined,
     imagePullPolicy: '',
+    volumeMounts: [],
+    livenessProbe: undefined,
+    readinessProbe: undefined,
+    startupProbe: undefined,
+    stdin: false,
+    stdinOnce: false,
+    tty: false,
   };
 }
 
@@ -493,6 +1563,27 @@ export const Container: MessageFns<Container> = {
     }
     if (message.imagePullPolicy !== '') {
       writer.uint32(74).string(message.imagePullPolicy);
+    }
+    for (const v of message.volumeMounts) {
+      VolumeMount.encode(v!, writer.uint32(82).fork()).join();
+    }
+    if (message.livenessProbe !== undefined) {
+      Probe.encode(message.livenessProbe, writer.uint32(90).fork()).join();
+    }
+    if (message.readinessProbe !== undefined) {
+      Probe.encode(message.readinessProbe, writer.uint32(98).fork()).join();
+    }
+    if (message.startupProbe !== undefined) {
+      Probe.encode(message.startupProbe, writer.uint32(106).fork()).join();
+    }
+    if (message.stdin !== false) {
+      writer.uint32(112).bool(message.stdin);
+    }
+    if (message.stdinOnce !== false) {
+      writer.uint32(120).bool(message.stdinOnce);
+    }
+    if (message.tty !== false) {
+      writer.uint32(128).bool(message.tty);
     }
     return writer;
   },
@@ -582,6 +1673,62 @@ export const Container: MessageFns<Container> = {
             message.imagePullPolicy = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.volumeMounts.push(VolumeMount.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.livenessProbe = Probe.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.readinessProbe = Probe.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.startupProbe = Probe.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.stdin = reader.bool();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.stdinOnce = reader.bool();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.tty = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -609,6 +1756,15 @@ export const Container: MessageFns<Container> = {
       env: globalThis.Array.isArray(object?.env) ? object.env.map((e: any) => EnvVar.fromJSON(e)) : [],
       resources: isSet(object.resources) ? ResourceRequirements.fromJSON(object.resources) : undefined,
       imagePullPolicy: isSet(object.imagePullPolicy) ? globalThis.String(object.imagePullPolicy) : '',
+      volumeMounts: globalThis.Array.isArray(object?.volumeMounts)
+        ? object.volumeMounts.map((e: any) => VolumeMount.fromJSON(e))
+        : [],
+      livenessProbe: isSet(object.livenessProbe) ? Probe.fromJSON(object.livenessProbe) : undefined,
+      readinessProbe: isSet(object.readinessProbe) ? Probe.fromJSON(object.readinessProbe) : undefined,
+      startupProbe: isSet(object.startupProbe) ? Probe.fromJSON(object.startupProbe) : undefined,
+      stdin: isSet(object.stdin) ? globalThis.Boolean(object.stdin) : false,
+      stdinOnce: isSet(object.stdinOnce) ? globalThis.Boolean(object.stdinOnce) : false,
+      tty: isSet(object.tty) ? globalThis.Boolean(object.tty) : false,
     };
   },
 
@@ -640,6 +1796,27 @@ export const Container: MessageFns<Container> = {
     }
     if (message.imagePullPolicy !== '') {
       obj.imagePullPolicy = message.imagePullPolicy;
+    }
+    if (message.volumeMounts?.length) {
+      obj.volumeMounts = message.volumeMounts.map((e) => VolumeMount.toJSON(e));
+    }
+    if (message.livenessProbe !== undefined) {
+      obj.livenessProbe = Probe.toJSON(message.livenessProbe);
+    }
+    if (message.readinessProbe !== undefined) {
+      obj.readinessProbe = Probe.toJSON(message.readinessProbe);
+    }
+    if (message.startupProbe !== undefined) {
+      obj.startupProbe = Probe.toJSON(message.startupProbe);
+    }
+    if (message.stdin !== false) {
+      obj.stdin = message.stdin;
+    }
+    if (message.stdinOnce !== false) {
+      obj.stdinOnce = message.stdinOnce;
+    }
+    if (message.tty !== false) {
+      obj.tty = message.tty;
     }
     return obj;
   },
@@ -1113,7 +2290,16 @@ export const ResourceRequirements_RequestsEntry: MessageFns<ResourceRequirements
 };
 
 function createBasePodStatus(): PodStatus {
-  return { phase: '', reason: '', message: '', hostIP: '', podIP: '', startTime: '' };
+  return {
+    phase: '',
+    reason: '',
+    message: '',
+    hostIP: '',
+    podIP: '',
+    startTime: '',
+    conditions: [],
+    containerStatuses: [],
+  };
 }
 
 export const PodStatus: MessageFns<PodStatus> = {
@@ -1135,6 +2321,12 @@ export const PodStatus: MessageFns<PodStatus> = {
     }
     if (message.startTime !== '') {
       writer.uint32(50).string(message.startTime);
+    }
+    for (const v of message.conditions) {
+      PodCondition.encode(v!, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.containerStatuses) {
+      ContainerStatus.encode(v!, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -1200,6 +2392,22 @@ export const PodStatus: MessageFns<PodStatus> = {
             message.startTime = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.conditions.push(PodCondition.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.containerStatuses.push(ContainerStatus.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1220,6 +2428,12 @@ export const PodStatus: MessageFns<PodStatus> = {
       hostIP: isSet(object.hostIP) ? globalThis.String(object.hostIP) : '',
       podIP: isSet(object.podIP) ? globalThis.String(object.podIP) : '',
       startTime: isSet(object.startTime) ? globalThis.String(object.startTime) : '',
+      conditions: globalThis.Array.isArray(object?.conditions)
+        ? object.conditions.map((e: any) => PodCondition.fromJSON(e))
+        : [],
+      containerStatuses: globalThis.Array.isArray(object?.containerStatuses)
+        ? object.containerStatuses.map((e: any) => ContainerStatus.fromJSON(e))
+        : [],
     };
   },
 
@@ -1242,6 +2456,977 @@ export const PodStatus: MessageFns<PodStatus> = {
     }
     if (message.startTime !== '') {
       obj.startTime = message.startTime;
+    }
+    if (message.conditions?.length) {
+      obj.conditions = message.conditions.map((e) => PodCondition.toJSON(e));
+    }
+    if (message.containerStatuses?.length) {
+      obj.containerStatuses = message.containerStatuses.map((e) => ContainerStatus.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBasePodCondition(): PodCondition {
+  return { type: '', status: '', lastProbeTime: '', lastTransitionTime: '', reason: '', message: '' };
+}
+
+export const PodCondition: MessageFns<PodCondition> = {
+  encode(message: PodCondition, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== '') {
+      writer.uint32(10).string(message.type);
+    }
+    if (message.status !== '') {
+      writer.uint32(18).string(message.status);
+    }
+    if (message.lastProbeTime !== '') {
+      writer.uint32(26).string(message.lastProbeTime);
+    }
+    if (message.lastTransitionTime !== '') {
+      writer.uint32(34).string(message.lastTransitionTime);
+    }
+    if (message.reason !== '') {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.message !== '') {
+      writer.uint32(50).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PodCondition {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePodCondition();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.lastProbeTime = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.lastTransitionTime = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PodCondition {
+    return {
+      type: isSet(object.type) ? globalThis.String(object.type) : '',
+      status: isSet(object.status) ? globalThis.String(object.status) : '',
+      lastProbeTime: isSet(object.lastProbeTime) ? globalThis.String(object.lastProbeTime) : '',
+      lastTransitionTime: isSet(object.lastTransitionTime)
+        ? globalThis.String(object.lastTransitionTime)
+        : '',
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : '',
+      message: isSet(object.message) ? globalThis.String(object.message) : '',
+    };
+  },
+
+  toJSON(message: PodCondition): unknown {
+    const obj: any = {};
+    if (message.type !== '') {
+      obj.type = message.type;
+    }
+    if (message.status !== '') {
+      obj.status = message.status;
+    }
+    if (message.lastProbeTime !== '') {
+      obj.lastProbeTime = message.lastProbeTime;
+    }
+    if (message.lastTransitionTime !== '') {
+      obj.lastTransitionTime = message.lastTransitionTime;
+    }
+    if (message.reason !== '') {
+      obj.reason = message.reason;
+    }
+    if (message.message !== '') {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+};
+
+function createBaseContainerStatus(): ContainerStatus {
+  return {
+    name: '',
+    state: undefined,
+    lastState: undefined,
+    ready: false,
+    restartCount: 0,
+    image: '',
+    imageID: '',
+    containerID: '',
+    started: undefined,
+  };
+}
+
+export const ContainerStatus: MessageFns<ContainerStatus> = {
+  encode(message: ContainerStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== '') {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.state !== undefined) {
+      ContainerState.encode(message.state, writer.uint32(18).fork()).join();
+    }
+    if (message.lastState !== undefined) {
+      ContainerState.encode(message.lastState, writer.uint32(26).fork()).join();
+    }
+    if (message.ready !== false) {
+      writer.uint32(32).bool(message.ready);
+    }
+    if (message.restartCount !== 0) {
+      writer.uint32(40).int32(message.restartCount);
+    }
+    if (message.image !== '') {
+      writer.uint32(50).string(message.image);
+    }
+    if (message.imageID !== '') {
+      writer.uint32(58).string(message.imageID);
+    }
+    if (message.containerID !== '') {
+      writer.uint32(66).string(message.containerID);
+    }
+    if (message.started !== undefined) {
+      writer.uint32(72).bool(message.started);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContainerStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.state = ContainerState.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.lastState = ContainerState.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ready = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.restartCount = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.image = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.imageID = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.containerID = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.started = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContainerStatus {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      state: isSet(object.state) ? ContainerState.fromJSON(object.state) : undefined,
+      lastState: isSet(object.lastState) ? ContainerState.fromJSON(object.lastState) : undefined,
+      ready: isSet(object.ready) ? globalThis.Boolean(object.ready) : false,
+      restartCount: isSet(object.restartCount) ? globalThis.Number(object.restartCount) : 0,
+      image: isSet(object.image) ? globalThis.String(object.image) : '',
+      imageID: isSet(object.imageID) ? globalThis.String(object.imageID) : '',
+      containerID: isSet(object.containerID) ? globalThis.String(object.containerID) : '',
+      started: isSet(object.started) ? globalThis.Boolean(object.started) : undefined,
+    };
+  },
+
+  toJSON(message: ContainerStatus): unknown {
+    const obj: any = {};
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    if (message.state !== undefined) {
+      obj.state = ContainerState.toJSON(message.state);
+    }
+    if (message.lastState !== undefined) {
+      obj.lastState = ContainerState.toJSON(message.lastState);
+    }
+    if (message.ready !== false) {
+      obj.ready = message.ready;
+    }
+    if (message.restartCount !== 0) {
+      obj.restartCount = Math.round(message.restartCount);
+    }
+    if (message.image !== '') {
+      obj.image = message.image;
+    }
+    if (message.imageID !== '') {
+      obj.imageID = message.imageID;
+    }
+    if (message.containerID !== '') {
+      obj.containerID = message.containerID;
+    }
+    if (message.started !== undefined) {
+      obj.started = message.started;
+    }
+    return obj;
+  },
+};
+
+function createBaseContainerState(): ContainerState {
+  return { waiting: undefined, running: undefined, terminated: undefined };
+}
+
+export const ContainerState: MessageFns<ContainerState> = {
+  encode(message: ContainerState, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.waiting !== undefined) {
+      ContainerStateWaiting.encode(message.waiting, writer.uint32(10).fork()).join();
+    }
+    if (message.running !== undefined) {
+      ContainerStateRunning.encode(message.running, writer.uint32(18).fork()).join();
+    }
+    if (message.terminated !== undefined) {
+      ContainerStateTerminated.encode(message.terminated, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerState {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContainerState();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.waiting = ContainerStateWaiting.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.running = ContainerStateRunning.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.terminated = ContainerStateTerminated.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContainerState {
+    return {
+      waiting: isSet(object.waiting) ? ContainerStateWaiting.fromJSON(object.waiting) : undefined,
+      running: isSet(object.running) ? ContainerStateRunning.fromJSON(object.running) : undefined,
+      terminated: isSet(object.terminated) ? ContainerStateTerminated.fromJSON(object.terminated) : undefined,
+    };
+  },
+
+  toJSON(message: ContainerState): unknown {
+    const obj: any = {};
+    if (message.waiting !== undefined) {
+      obj.waiting = ContainerStateWaiting.toJSON(message.waiting);
+    }
+    if (message.running !== undefined) {
+      obj.running = ContainerStateRunning.toJSON(message.running);
+    }
+    if (message.terminated !== undefined) {
+      obj.terminated = ContainerStateTerminated.toJSON(message.terminated);
+    }
+    return obj;
+  },
+};
+
+function createBaseContainerStateWaiting(): ContainerStateWaiting {
+  return { reason: '', message: '' };
+}
+
+export const ContainerStateWaiting: MessageFns<ContainerStateWaiting> = {
+  encode(message: ContainerStateWaiting, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== '') {
+      writer.uint32(10).string(message.reason);
+    }
+    if (message.message !== '') {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerStateWaiting {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContainerStateWaiting();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContainerStateWaiting {
+    return {
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : '',
+      message: isSet(object.message) ? globalThis.String(object.message) : '',
+    };
+  },
+
+  toJSON(message: ContainerStateWaiting): unknown {
+    const obj: any = {};
+    if (message.reason !== '') {
+      obj.reason = message.reason;
+    }
+    if (message.message !== '') {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+};
+
+function createBaseContainerStateRunning(): ContainerStateRunning {
+  return { startedAt: '' };
+}
+
+export const ContainerStateRunning: MessageFns<ContainerStateRunning> = {
+  encode(message: ContainerStateRunning, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.startedAt !== '') {
+      writer.uint32(10).string(message.startedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerStateRunning {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContainerStateRunning();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.startedAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContainerStateRunning {
+    return { startedAt: isSet(object.startedAt) ? globalThis.String(object.startedAt) : '' };
+  },
+
+  toJSON(message: ContainerStateRunning): unknown {
+    const obj: any = {};
+    if (message.startedAt !== '') {
+      obj.startedAt = message.startedAt;
+    }
+    return obj;
+  },
+};
+
+function createBaseContainerStateTerminated(): ContainerStateTerminated {
+  return { exitCode: 0, signal: 0, reason: '', message: '', startedAt: '', finishedAt: '', containerID: '' };
+}
+
+export const ContainerStateTerminated: MessageFns<ContainerStateTerminated> = {
+  encode(message: ContainerStateTerminated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.exitCode !== 0) {
+      writer.uint32(8).int32(message.exitCode);
+    }
+    if (message.signal !== 0) {
+      writer.uint32(16).int32(message.signal);
+    }
+    if (message.reason !== '') {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.message !== '') {
+      writer.uint32(34).string(message.message);
+    }
+    if (message.startedAt !== '') {
+      writer.uint32(42).string(message.startedAt);
+    }
+    if (message.finishedAt !== '') {
+      writer.uint32(50).string(message.finishedAt);
+    }
+    if (message.containerID !== '') {
+      writer.uint32(58).string(message.containerID);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerStateTerminated {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContainerStateTerminated();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.exitCode = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.signal = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.startedAt = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.finishedAt = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.containerID = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContainerStateTerminated {
+    return {
+      exitCode: isSet(object.exitCode) ? globalThis.Number(object.exitCode) : 0,
+      signal: isSet(object.signal) ? globalThis.Number(object.signal) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : '',
+      message: isSet(object.message) ? globalThis.String(object.message) : '',
+      startedAt: isSet(object.startedAt) ? globalThis.String(object.startedAt) : '',
+      finishedAt: isSet(object.finishedAt) ? globalThis.String(object.finishedAt) : '',
+      containerID: isSet(object.containerID) ? globalThis.String(object.containerID) : '',
+    };
+  },
+
+  toJSON(message: ContainerStateTerminated): unknown {
+    const obj: any = {};
+    if (message.exitCode !== 0) {
+      obj.exitCode = Math.round(message.exitCode);
+    }
+    if (message.signal !== 0) {
+      obj.signal = Math.round(message.signal);
+    }
+    if (message.reason !== '') {
+      obj.reason = message.reason;
+    }
+    if (message.message !== '') {
+      obj.message = message.message;
+    }
+    if (message.startedAt !== '') {
+      obj.startedAt = message.startedAt;
+    }
+    if (message.finishedAt !== '') {
+      obj.finishedAt = message.finishedAt;
+    }
+    if (message.containerID !== '') {
+      obj.containerID = message.containerID;
+    }
+    return obj;
+  },
+};
+
+function createBasePodList(): PodList {
+  return { resourceVersion: '', items: [] };
+}
+
+export const PodList: MessageFns<PodList> = {
+  encode(message: PodList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.resourceVersion !== '') {
+      writer.uint32(10).string(message.resourceVersion);
+    }
+    for (const v of message.items) {
+      Pod.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PodList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePodList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.resourceVersion = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.items.push(Pod.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PodList {
+    return {
+      resourceVersion: isSet(object.resourceVersion) ? globalThis.String(object.resourceVersion) : '',
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => Pod.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: PodList): unknown {
+    const obj: any = {};
+    if (message.resourceVersion !== '') {
+      obj.resourceVersion = message.resourceVersion;
+    }
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => Pod.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBasePodStatusReport(): PodStatusReport {
+  return {
+    nodeName: '',
+    namespace: '',
+    name: '',
+    uid: '',
+    status: undefined,
+    removed: false,
+    agentInstance: '',
+    sequence: 0,
+    time: '',
+  };
+}
+
+export const PodStatusReport: MessageFns<PodStatusReport> = {
+  encode(message: PodStatusReport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeName !== '') {
+      writer.uint32(10).string(message.nodeName);
+    }
+    if (message.namespace !== '') {
+      writer.uint32(18).string(message.namespace);
+    }
+    if (message.name !== '') {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.uid !== '') {
+      writer.uint32(34).string(message.uid);
+    }
+    if (message.status !== undefined) {
+      PodStatus.encode(message.status, writer.uint32(42).fork()).join();
+    }
+    if (message.removed !== false) {
+      writer.uint32(48).bool(message.removed);
+    }
+    if (message.agentInstance !== '') {
+      writer.uint32(58).string(message.agentInstance);
+    }
+    if (message.sequence !== 0) {
+      writer.uint32(64).uint64(message.sequence);
+    }
+    if (message.time !== '') {
+      writer.uint32(74).string(message.time);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PodStatusReport {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePodStatusReport();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.uid = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.status = PodStatus.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.removed = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.agentInstance = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.time = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PodStatusReport {
+    return {
+      nodeName: isSet(object.nodeName) ? globalThis.String(object.nodeName) : '',
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : '',
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      uid: isSet(object.uid) ? globalThis.String(object.uid) : '',
+      status: isSet(object.status) ? PodStatus.fromJSON(object.status) : undefined,
+      removed: isSet(object.removed) ? globalThis.Boolean(object.removed) : false,
+      agentInstance: isSet(object.agentInstance) ? globalThis.String(object.agentInstance) : '',
+      sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
+      time: isSet(object.time) ? globalThis.String(object.time) : '',
+    };
+  },
+
+  toJSON(message: PodStatusReport): unknown {
+    const obj: any = {};
+    if (message.nodeName !== '') {
+      obj.nodeName = message.nodeName;
+    }
+    if (message.namespace !== '') {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    if (message.uid !== '') {
+      obj.uid = message.uid;
+    }
+    if (message.status !== undefined) {
+      obj.status = PodStatus.toJSON(message.status);
+    }
+    if (message.removed !== false) {
+      obj.removed = message.removed;
+    }
+    if (message.agentInstance !== '') {
+      obj.agentInstance = message.agentInstance;
+    }
+    if (message.sequence !== 0) {
+      obj.sequence = Math.round(message.sequence);
+    }
+    if (message.time !== '') {
+      obj.time = message.time;
     }
     return obj;
   },
