@@ -87,5 +87,15 @@ export * from './runtime/spec/index.js';
 // Containers under conmon (runc + conmon): create/start/stop/remove, state, CRI logs
 export * from './runtime/conmon/index.js';
 
+// The Agent gRPC service (logs, exec, attach) and its TLS server
+export { createAgentService, type AgentServiceDeps } from './server/agent-service.js';
+export type { ContainerHandle, PodRuntimeView } from './pods/types.js';
+export {
+  startAgentServer,
+  defaultAgentPort,
+  type AgentServerOptions,
+  type RunningAgentServer,
+} from './server/agent-server.js';
+
 // Lifecycle: restart policy with crash-loop back-off, probes and their scheduler
 export * from './lifecycle/index.js';

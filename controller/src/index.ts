@@ -96,3 +96,4 @@ export {
 export { createClusterService, type ClusterDeps, type ComponentProbes } from './api/cluster-service.js';
 export { createNodeGatewayService, signNodeJwt, type NodeGatewayDeps } from './api/node-gateway-service.js';
 export { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from './api/server.js';
+export { AgentClients, agentChannel, checkNodeIdentity, type AgentDialTls } from './api/agent-clients.js';

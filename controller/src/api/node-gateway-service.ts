@@ -84,7 +84,8 @@ export function createNodeGatewayService(deps: NodeGatewayDeps): NodeGatewayServ
         throw invalidArgument('csrPem is required: a PEM certificate signing request', { field: 'csrPem' });
       const certificatePem = await signCertificateRequest(ca, req.csrPem, {
         subject: { commonName: nodeCommonName(req.nodeName), organization: nodeOrganization },
-        usage: 'client',
+        // Server too: the agent serves the Agent service (logs, exec, attach) with it.
+        usage: 'both',
         validDays: nodeCertificateDays,
       });
       const natsUserJwt = signNodeJwt(natsKeys, req.nodeName, req.natsUserPublicKey, now());

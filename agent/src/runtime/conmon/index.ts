@@ -1,7 +1,7 @@
 // Containers under conmon: runc runs them, conmon monitors them (logs, exit codes) and
 // keeps them alive across agent restarts.
 export type * from './types.js';
-export { validateContainerId, containerPaths, conmonArgs, type ConmonArgsInput } from './paths.js';
+export { validateContainerId, containerPaths, conmonArgs, attachPaths, type ConmonArgsInput } from './paths.js';
 export { parseExitFile, exitReason, decideState, joinStates, parseRuncList } from './state.js';
 export {
   parseCriLine,
@@ -19,3 +19,12 @@ export {
   type CreateContainerInput,
   type CreatedContainer,
 } from './runner.js';
+export {
+  startExec,
+  attachContainer,
+  type StdioSession,
+  type SessionEnd,
+  type ExecOptions,
+  type AttachOptions,
+} from './exec-session.js';
+export { RelayProcess, relayScript } from './stdio-relay.js';

@@ -41,6 +41,12 @@ export interface ConmonArgsInput {
   logSizeMax?: number;
   runc: string;
   roots: RunnerRoots;
+  /** config.json has process.terminal: conmon takes the terminal's master side (-t). */
+  terminal?: boolean;
+  /** Keep a pipe (or the terminal) open to the container's stdin for attach (-i). */
+  stdin?: boolean;
+  /** Close that stdin when the first attached client goes away; otherwise it stays open. */
+  stdinOnce?: boolean;
 }
 
 /** conmon's arguments to create a container with runc (the caller then runs `runc start`). */
@@ -86,5 +92,23 @@ export function conmonArgs(input: ConmonArgsInput): string[] {
     }
     args.push('--log-size-max', String(input.logSizeMax));
   }
+  if (input.terminal === true) args.push('--terminal');
+  if (input.stdin === true) {
+    args.push('--stdin');
+    // conmon closes the container's stdin when an attached client disconnects, unless
+    // told to leave it open: that is stdinOnce's behaviour, so only stdinOnce omits it.
+    if (input.stdinOnce !== true) args.push('--leave-stdin-open');
+  }
   return args;
+}
+
+/**
+ * Where a client reaches a container's main process: conmon links <socket dir>/<id> to the
+ * bundle and listens there on "attach" (SOCK_SEQPACKET; each packet from conmon starts
+ * with a byte naming the stream, 2 stdout, 3 stderr; writes are stdin), and reads terminal
+ * resizes ("1 <rows> <cols>\n") from the "ctl" fifo beside it.
+ */
+export function attachPaths(roots: RunnerRoots, id: string): { dir: string; socket: string; ctl: string } {
+  const dir = join(containerPaths(roots, id).socketDir, id);
+  return { dir, socket: join(dir, 'attach'), ctl: join(dir, 'ctl') };
 }

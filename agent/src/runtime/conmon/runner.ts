@@ -106,6 +106,9 @@ export class ContainerRunner {
       runc: this.runc,
       roots: this.roots,
       ...(input.logSizeMax !== undefined ? { logSizeMax: input.logSizeMax } : {}),
+      ...(input.terminal !== undefined ? { terminal: input.terminal } : {}),
+      ...(input.stdin !== undefined ? { stdin: input.stdin } : {}),
+      ...(input.stdinOnce !== undefined ? { stdinOnce: input.stdinOnce } : {}),
     });
     const child = spawn(this.conmon, args, {
       // fd 3 is the sync pipe. No pipe on stderr: the daemon would keep it and die of
