@@ -14,6 +14,7 @@ import { formatHostPort, hostPortOfUrl, type HostPort } from './options/parse.js
 import { LastSeen } from './reconcile/node-liveness.js';
 import { NodeLifecycleLoop } from './reconcile/node-lifecycle.js';
 import { HeartbeatIngest } from './status/heartbeat-ingest.js';
+import { PodStatusIngest } from './status/pod-status-ingest.js';
 import { ControllerNats } from './status/nats-client.js';
 import { nodeCodec } from './store/codecs.js';
 import { EtcdStore } from './store/etcd-store.js';
@@ -141,8 +142,13 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const nats = new ControllerNats(options.natsUrls, natsKeys, log.child({ layer: 'nats' }));
     const ingest = new HeartbeatIngest({ store, nodes, lastSeen, log: log.child({ layer: 'ingest' }) });
     nats.subscribe(subjects.allHeartbeats, (subject, data) => ingest.handle(subject, data));
+    const podStatus = new PodStatusIngest({ store, nodes, log: log.child({ layer: 'pod-status' }) });
+    nats.subscribe(subjects.allPodStatus, (subject, data) => podStatus.handle(subject, data));
+    // Statuses published while this controller was not listening: ask every node again.
+    nats.onConnect(() => void podStatus.resyncAll(nats));
     nats.start();
     onStop('heartbeat ingest', () => ingest.settle());
+    onStop('pod status ingest', () => podStatus.settle());
     onStop('NATS connection', () => nats.close());
 
     const lifecycle = new NodeLifecycleLoop({
@@ -166,7 +172,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       certChainPem: serving.certChainPem,
       keyPem: serving.keyPem,
       cluster: {
-        ...createPodService(),
+        ...createPodService({ store, caPem: ca.certPem, streams, log: apiLog }),
         ...createPodStreamService(),
         ...createClusterService({
           store,

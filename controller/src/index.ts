@@ -73,6 +73,33 @@ export { decideNodeLiveness, LastSeen, type NodeLivenessUpdate } from './reconci
 export { NodeLifecycleLoop, type NodeLifecycleOptions } from './reconcile/node-lifecycle.js';
 export { heartbeatUpdate, heartbeatProblem, heartbeatRefreshMs } from './status/heartbeat-decision.js';
 export { HeartbeatIngest } from './status/heartbeat-ingest.js';
+export {
+  decideStatusReport,
+  reportProblem,
+  ReportSequences,
+  type StatusDecision,
+} from './status/pod-status-decision.js';
+export { PodStatusIngest, type PodStatusIngestOptions } from './status/pod-status-ingest.js';
+export {
+  podProblems,
+  validatePod,
+  metadataProblems,
+  validateDnsLabel,
+  validatePortName,
+  hostPortsCollide,
+  type PodProblem,
+} from './pods/validate-pod.js';
+export {
+  newPod,
+  defaultImagePullPolicy,
+  podAnnotations,
+  defaultNamespace,
+  defaultTerminationGracePeriodSeconds,
+} from './pods/defaults.js';
+export { placePod, unfitReasons, podRequests, isPodFinished, type Placement } from './pods/place-pod.js';
+export { mergePodUpdate, markDeleted, deletionGrace, jsonDifferences } from './pods/lifecycle.js';
+export { podEventFor, podMatches, type PodFilter } from './pods/pod-events.js';
+export { scaledQuantity, resourceAmount } from './pods/quantity.js';
 export { assignmentForEvent, streamAssignments, defaultBookmarkIntervalMs } from './api/assignments.js';
 export {
   parseLabelSelector,
@@ -95,5 +122,6 @@ export {
 // API pieces, for tests that serve them over an in-memory store
 export { createClusterService, type ClusterDeps, type ComponentProbes } from './api/cluster-service.js';
 export { createNodeGatewayService, signNodeJwt, type NodeGatewayDeps } from './api/node-gateway-service.js';
+export { createPodService, type PodServiceDeps } from './api/pod-service.js';
 export { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from './api/server.js';
 export { AgentClients, agentChannel, checkNodeIdentity, type AgentDialTls } from './api/agent-clients.js';

@@ -1,19 +1,298 @@
-// The pod half of the Cluster service (create, get, list, update, delete, watch).
-// Placeholder until the pod API lands: every call answers Unimplemented.
-import * as grpc from '@grpc/grpc-js';
-import type { ClusterServer } from '@flotilla/proto';
+// The pod half of the Cluster service: create (with placement), get, list, update,
+// delete (the graceful deletion flow of docs/CONTRACTS.md) and watch. Every call needs an
+// admin certificate. The decisions are pure functions in pods/; this file reads and
+// writes etcd around them with guarded writes.
+import { randomUUID } from 'node:crypto';
+import { PodEvent_Type, type ClusterServer, type Pod } from '@flotilla/proto';
+import {
+  alreadyExists,
+  conflict,
+  failedPrecondition,
+  invalidArgument,
+  isFlotillaError,
+  notFound,
+  validateDnsSubdomain,
+  type Logger,
+} from '@flotilla/common';
+import { parseLabelSelector } from '../labels/labels.js';
+import { nodeCodec, podCodec } from '../store/codecs.js';
+import { keys } from '../store/keys.js';
+import { isCompactedError, type Entry, type Store } from '../store/types.js';
+import { defaultNamespace, newPod, scheduledCondition } from '../pods/defaults.js';
+import { checkUidPrecondition, markDeleted, mergePodUpdate } from '../pods/lifecycle.js';
+import { placePod } from '../pods/place-pod.js';
+import { podEventFor, podMatches, type PodFilter } from '../pods/pod-events.js';
+import { invalidPod, metadataProblems, validateDnsLabel, validatePod } from '../pods/validate-pod.js';
+import { requireAdmin } from './auth.js';
+import { serverStream, unary, type StreamRegistry } from './handlers.js';
 
 export type PodMethods = 'createPod' | 'getPod' | 'listPods' | 'updatePod' | 'deletePod' | 'watchPods';
 
-const unimplemented = { code: grpc.status.UNIMPLEMENTED, details: 'pods are not served yet' };
+export interface PodServiceDeps {
+  store: Store;
+  caPem: string;
+  streams: StreamRegistry;
+  log: Logger;
+  now?: () => Date;
+}
 
-export function createPodService(): Pick<ClusterServer, PodMethods> {
+const attempts = 10;
+
+/** The namespace (default "default") and name of a request, checked. */
+function podKey(namespace: string, name: string, field = ''): { ns: string; name: string; key: string } {
+  const ns = namespace || defaultNamespace;
+  const nsWhy = validateDnsLabel(ns);
+  if (nsWhy) {
+    throw invalidArgument(`${field}namespace "${ns}" ${nsWhy}`, { field: `${field}namespace`, value: ns });
+  }
+  const nameWhy = validateDnsSubdomain(name);
+  if (nameWhy) {
+    throw invalidArgument(`pod ${field}name "${name}" ${nameWhy}`, { field: `${field}name`, value: name });
+  }
+  return { ns, name, key: keys.pod(ns, name) };
+}
+
+function podNotFound(ns: string, name: string): Error {
+  return notFound(`pod "${ns}/${name}" not found`, { object: `pod/${ns}/${name}` });
+}
+
+function parseRevision(text: string, field: string): number {
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw invalidArgument(`${field} "${text}" must be a resourceVersion the cluster returned (a number)`, {
+      field,
+      value: text,
+    });
+  }
+  return Number(text);
+}
+
+/** Retries fn while a guarded write conflicts: each attempt decides again on a fresh read. */
+async function retryOnConflict<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isFlotillaError(err, 'Conflict') || attempt >= attempts) throw err;
+    }
+  }
+}
+
+export function createPodService(deps: PodServiceDeps): Pick<ClusterServer, PodMethods> {
+  const { store, caPem, streams, log } = deps;
+  const now = deps.now ?? (() => new Date());
+  const admin = (call: Parameters<typeof requireAdmin>[0], method: string): void => {
+    requireAdmin(call, caPem, `Cluster.${method}`);
+  };
+
+  /** Binds the pod: to spec.nodeName when given (the node must exist), else to the first node that fits. */
+  async function place(pod: Pod, at: Date): Promise<Pod> {
+    const spec = pod.spec;
+    const status = pod.status;
+    if (!spec || !status) return pod;
+    if (spec.nodeName !== '') {
+      if (!(await store.get(nodeCodec, keys.node(spec.nodeName)))) {
+        throw notFound(
+          `spec.nodeName: node "${spec.nodeName}" not found; name a node of the cluster (deploy nodes lists them) or leave it empty`,
+          { object: `node/${spec.nodeName}`, field: 'spec.nodeName', value: spec.nodeName },
+        );
+      }
+      return { ...pod, status: { ...status, conditions: [scheduledCondition(true, at)] } };
+    }
+    const [nodes, pods] = await Promise.all([
+      store.list(nodeCodec, keys.nodes),
+      store.list(podCodec, keys.pods),
+    ]);
+    const placement = placePod(
+      pod,
+      nodes.entries.map((e) => e.value),
+      pods.entries.map((e) => e.value),
+    );
+    if (placement.nodeName !== undefined) {
+      return {
+        ...pod,
+        spec: { ...spec, nodeName: placement.nodeName },
+        status: { ...status, conditions: [scheduledCondition(true, at)] },
+      };
+    }
+    return {
+      ...pod,
+      status: { ...status, conditions: [scheduledCondition(false, at, placement.message)] },
+    };
+  }
+
   return {
-    createPod: (_call, cb) => cb(unimplemented),
-    getPod: (_call, cb) => cb(unimplemented),
-    listPods: (_call, cb) => cb(unimplemented),
-    updatePod: (_call, cb) => cb(unimplemented),
-    deletePod: (_call, cb) => cb(unimplemented),
-    watchPods: (call) => call.destroy(Object.assign(new Error(unimplemented.details), unimplemented)),
+    createPod: unary('Cluster.CreatePod', log, async (req, call) => {
+      admin(call, 'CreatePod');
+      if (!req.pod) throw invalidArgument('pod is required', { field: 'pod' });
+      const at = now();
+      const pod = newPod(req.pod, { uid: randomUUID(), now: at });
+      validatePod(pod);
+      const ns = pod.metadata?.namespace ?? defaultNamespace;
+      const name = pod.metadata?.name ?? '';
+      const key = keys.pod(ns, name);
+      const taken = (): Error =>
+        alreadyExists(
+          `pod "${ns}/${name}" already exists; choose another name or remove the existing pod first`,
+          { object: `pod/${ns}/${name}`, field: 'metadata.name', value: name },
+        );
+      if (await store.get(podCodec, key)) throw taken();
+      const placed = await place(pod, at);
+      if (req.dryRun) return placed;
+      const created = await store.create(podCodec, key, placed);
+      if (!created.created) throw taken();
+      const node = placed.spec?.nodeName ?? '';
+      if (node !== '') log.info('pod created', { pod: `${ns}/${name}`, node, uid: pod.metadata?.uid });
+      else {
+        log.info('pod created but not placed', {
+          pod: `${ns}/${name}`,
+          reason: placed.status?.conditions[0]?.message,
+        });
+      }
+      return created.entry.value;
+    }),
+
+    getPod: unary('Cluster.GetPod', log, async (req, call) => {
+      admin(call, 'GetPod');
+      const { ns, name, key } = podKey(req.namespace, req.name);
+      const entry = await store.get(podCodec, key);
+      if (!entry) throw podNotFound(ns, name);
+      return entry.value;
+    }),
+
+    listPods: unary('Cluster.ListPods', log, async (req, call) => {
+      admin(call, 'ListPods');
+      if (req.namespace !== '') {
+        const why = validateDnsLabel(req.namespace);
+        if (why) {
+          throw invalidArgument(`namespace "${req.namespace}" ${why}`, {
+            field: 'namespace',
+            value: req.namespace,
+          });
+        }
+      }
+      const filter: PodFilter = {
+        namespace: req.namespace,
+        name: '',
+        selector: parseLabelSelector(req.labelSelector),
+        nodeName: req.nodeName,
+      };
+      const prefix = req.namespace !== '' ? keys.pod(req.namespace, '') : keys.pods;
+      const { entries, revision } = await store.list(podCodec, prefix);
+      const items = entries.map((e) => e.value).filter((p) => podMatches(filter, p));
+      return { resourceVersion: String(revision), items };
+    }),
+
+    updatePod: unary('Cluster.UpdatePod', log, async (req, call) => {
+      admin(call, 'UpdatePod');
+      const incoming = req.pod;
+      if (!incoming?.metadata) throw invalidArgument('pod.metadata is required', { field: 'pod.metadata' });
+      const { ns, name, key } = podKey(incoming.metadata.namespace, incoming.metadata.name, 'metadata.');
+      const rvText = incoming.metadata.resourceVersion;
+      if (rvText === '') {
+        throw invalidArgument(
+          'metadata.resourceVersion is required: send the pod as read (GetPod) with your changes, so a concurrent change is not overwritten',
+          { field: 'metadata.resourceVersion' },
+        );
+      }
+      const rv = parseRevision(rvText, 'metadata.resourceVersion');
+      const entry = await store.get(podCodec, key);
+      if (!entry) throw podNotFound(ns, name);
+      const stale = (): Error =>
+        conflict(
+          `pod "${ns}/${name}" changed since resourceVersion ${rv}; read it again and apply your change to what it is now`,
+          { object: `pod/${ns}/${name}`, field: 'metadata.resourceVersion', value: rvText },
+        );
+      if (entry.modRevision !== rv) throw stale();
+      const { pod, problems } = mergePodUpdate(entry.value, incoming);
+      problems.push(...metadataProblems(pod));
+      if (problems.length > 0) throw invalidPod(`update of pod "${ns}/${name}"`, problems);
+      let written: Entry<Pod>;
+      try {
+        written = await store.update(podCodec, key, pod, rv);
+      } catch (err) {
+        if (isFlotillaError(err, 'Conflict')) throw stale();
+        throw err;
+      }
+      log.info('pod updated', { pod: `${ns}/${name}`, stopped: pod.spec?.stopped ?? false });
+      return written.value;
+    }),
+
+    deletePod: unary('Cluster.DeletePod', log, async (req, call) => {
+      admin(call, 'DeletePod');
+      const { ns, name, key } = podKey(req.namespace, req.name);
+      const grace = req.gracePeriodSeconds;
+      if (grace !== undefined && (!Number.isInteger(grace) || grace < 0)) {
+        throw invalidArgument(`gracePeriodSeconds ${grace} must be 0 or more`, {
+          field: 'gracePeriodSeconds',
+          value: grace,
+        });
+      }
+      return retryOnConflict(async () => {
+        const entry = await store.get(podCodec, key);
+        if (!entry) throw podNotFound(ns, name);
+        checkUidPrecondition(entry.value, req.uid);
+        const marked = markDeleted(entry.value, now(), grace);
+        const pod = marked ?? entry.value;
+        if ((pod.spec?.nodeName ?? '') === '') {
+          // No agent runs it: nothing to wait for.
+          await store.delete(key, entry.modRevision);
+          log.info('pod deleted (it was on no node)', { pod: `${ns}/${name}` });
+          return pod;
+        }
+        const written = marked ? await store.update(podCodec, key, marked, entry.modRevision) : entry;
+        if (req.force) {
+          await store.delete(key, written.modRevision);
+          log.info('pod deleted (forced)', { pod: `${ns}/${name}`, node: pod.spec?.nodeName });
+        } else {
+          log.info('pod marked deleted', {
+            pod: `${ns}/${name}`,
+            node: pod.spec?.nodeName,
+            graceSeconds: written.value.metadata?.deletionGracePeriodSeconds,
+          });
+        }
+        return written.value;
+      });
+    }),
+
+    watchPods: serverStream('Cluster.WatchPods', log, streams, async (req, call, send, signal) => {
+      admin(call, 'WatchPods');
+      if (req.namespace !== '') {
+        const why = validateDnsLabel(req.namespace);
+        if (why) {
+          throw invalidArgument(`namespace "${req.namespace}" ${why}`, {
+            field: 'namespace',
+            value: req.namespace,
+          });
+        }
+      }
+      const filter: PodFilter = {
+        namespace: req.namespace,
+        name: req.name,
+        selector: parseLabelSelector(req.labelSelector),
+      };
+      const prefix = req.namespace !== '' ? keys.pod(req.namespace, '') : keys.pods;
+      let after: number;
+      if (req.resourceVersion === '' || req.resourceVersion === '0') {
+        const list = await store.list(podCodec, prefix);
+        for (const e of list.entries) {
+          if (podMatches(filter, e.value)) await send({ type: PodEvent_Type.ADDED, pod: e.value });
+        }
+        after = list.revision;
+      } else {
+        after = parseRevision(req.resourceVersion, 'resourceVersion');
+      }
+      try {
+        for await (const ev of store.watch(podCodec, prefix, after, signal)) {
+          const event = podEventFor(filter, ev);
+          if (event) await send(event);
+        }
+      } catch (err) {
+        if (!isCompactedError(err)) throw err;
+        throw failedPrecondition(
+          `resourceVersion ${after} is too old: its history was compacted; list the pods again and watch from the list's resourceVersion`,
+          { field: 'resourceVersion', value: String(after) },
+        );
+      }
+    }),
   };
 }

@@ -18,6 +18,7 @@ export interface NatsState {
 export class ControllerNats {
   private connection: NatsConnection | undefined;
   private readonly subscriptions: { subject: string; handler: NatsHandler; sub?: Subscription }[] = [];
+  private readonly connectListeners: (() => void)[] = [];
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
   readonly state: NatsState = { connected: false, connectedSince: undefined, server: '', lastError: '' };
@@ -37,6 +38,29 @@ export class ControllerNats {
     const entry: { subject: string; handler: NatsHandler; sub?: Subscription } = { subject, handler };
     this.subscriptions.push(entry);
     if (this.connection) entry.sub = this.attach(this.connection, subject, handler);
+  }
+
+  /** Calls listener each time the connection comes up: first connect and every reconnect. */
+  onConnect(listener: () => void): void {
+    this.connectListeners.push(listener);
+  }
+
+  /** A request/reply round trip; rejects when disconnected, on no responders or after timeoutMs. */
+  async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const nc = this.connection;
+    if (!nc || !this.state.connected) throw new Error('not connected to NATS');
+    const reply = await nc.request(subject, data, { timeout: timeoutMs });
+    return reply.data;
+  }
+
+  private announceConnected(): void {
+    for (const listener of this.connectListeners) {
+      try {
+        listener();
+      } catch (err) {
+        this.log.warn('a NATS connect listener failed', { err: errorMessage(err) });
+      }
+    }
   }
 
   /** Drains a healthy connection (bounded by drainMs) and closes any other at once. */
@@ -100,6 +124,7 @@ export class ControllerNats {
         this.log.info('connected to NATS', { server: nc.getServer() });
         for (const entry of this.subscriptions) entry.sub = this.attach(nc, entry.subject, entry.handler);
         void this.watchStatus(nc);
+        this.announceConnected();
         const closed = await nc.closed();
         this.connection = undefined;
         this.state.connected = false;
@@ -138,6 +163,7 @@ export class ControllerNats {
         this.state.connectedSince = Date.now();
         this.state.server = nc.getServer();
         this.log.info('NATS reconnected', { server: data });
+        this.announceConnected();
       } else if (s.type === Events.Error) {
         this.state.lastError = data;
       }

@@ -1,0 +1,460 @@
+// What a pod must look like before the controller stores it: Kubernetes' validation rules
+// for the fields Flotilla has. Pure. Every problem names the field path, the value and
+// what would be valid; all problems are collected so one answer lists them all.
+import { isIP } from 'node:net';
+import type { Container, Pod, Probe } from '@flotilla/proto';
+import { invalidArgument, validateDnsSubdomain, type FlotillaError } from '@flotilla/common';
+import { parseReference } from '@flotilla/images';
+import { validateLabelKey, validateLabelValue } from '../labels/labels.js';
+import { isResourceName, resourceAmount, resourceNames, type ResourceName } from './quantity.js';
+
+export interface PodProblem {
+  /** e.g. spec.containers[0].ports[1].containerPort */
+  field: string;
+  value: unknown;
+  /** "<field>: <value> <what is wrong and what is valid>" */
+  message: string;
+}
+
+export const restartPolicies = ['Always', 'OnFailure', 'Never'] as const;
+export const imagePullPolicies = ['Always', 'IfNotPresent', 'Never'] as const;
+export const protocols = ['TCP', 'UDP', 'SCTP'] as const;
+export const hostPathTypes = [
+  '',
+  'DirectoryOrCreate',
+  'Directory',
+  'FileOrCreate',
+  'File',
+  'Socket',
+] as const;
+
+const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const envName = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const maxAnnotationBytes = 256 * 1024;
+
+/** Why value is not a DNS-1123 label (container, volume and namespace names), or undefined. */
+export function validateDnsLabel(value: string): string | undefined {
+  if (value.length === 0) return 'must not be empty';
+  if (value.length > 63) return 'must be at most 63 characters';
+  if (!dns1123Label.test(value)) {
+    return 'must consist of lower case letters, digits and "-", and start and end with a letter or digit';
+  }
+  return undefined;
+}
+
+/** IANA_SVC_NAME as Kubernetes checks port names: 1-15 of [a-z0-9-], a letter, no "--". */
+export function validatePortName(value: string): string | undefined {
+  if (value.length > 15 || !dns1123Label.test(value) || value.includes('--') || !/[a-z]/.test(value)) {
+    return 'must be at most 15 lower-case letters, digits and "-", with at least one letter, not starting or ending with "-" and without "--"';
+  }
+  return undefined;
+}
+
+const show = (value: unknown): string => JSON.stringify(value) ?? String(value);
+
+function oneOf(values: readonly string[]): string {
+  return values
+    .filter((v) => v !== '')
+    .map((v) => `"${v}"`)
+    .join(', ');
+}
+
+class Problems {
+  readonly list: PodProblem[] = [];
+  add(field: string, value: unknown, why: string): void {
+    this.list.push({ field, value, message: `${field}: ${show(value)} ${why}` });
+  }
+  /** A problem about a field as a whole (missing, empty list): no value to show. */
+  missing(field: string, why: string): void {
+    this.list.push({ field, value: undefined, message: `${field}: ${why}` });
+  }
+}
+
+function isAbsolute(path: string): boolean {
+  return path.startsWith('/');
+}
+
+function hasBackstep(path: string): boolean {
+  return path.split('/').includes('..');
+}
+
+function checkLabels(p: Problems, field: string, labels: Record<string, string>): void {
+  for (const [key, value] of Object.entries(labels)) {
+    const keyWhy = validateLabelKey(key);
+    if (keyWhy) p.add(`${field}`, key, `is not a valid label key: ${keyWhy}`);
+    const valueWhy = validateLabelValue(value);
+    if (valueWhy) p.add(`${field}.${key}`, value, `is not a valid label value: ${valueWhy}`);
+  }
+}
+
+function checkAnnotations(p: Problems, field: string, annotations: Record<string, string>): void {
+  let size = 0;
+  for (const [key, value] of Object.entries(annotations)) {
+    const keyWhy = validateLabelKey(key);
+    if (keyWhy) p.add(field, key, `is not a valid annotation key: ${keyWhy}`);
+    size += Buffer.byteLength(key) + Buffer.byteLength(value);
+  }
+  if (size > maxAnnotationBytes) {
+    p.missing(field, `annotations total ${size} bytes, more than the ${maxAnnotationBytes} allowed`);
+  }
+}
+
+/** Metadata a create or an update must carry. */
+export function metadataProblems(pod: Pod): PodProblem[] {
+  const p = new Problems();
+  const meta = pod.metadata;
+  if (!meta) {
+    p.missing('metadata', 'is required (metadata.name at least)');
+    return p.list;
+  }
+  const nameWhy = validateDnsSubdomain(meta.name);
+  if (nameWhy) p.add('metadata.name', meta.name, `${nameWhy} (a DNS-1123 subdomain)`);
+  const nsWhy = validateDnsLabel(meta.namespace);
+  if (nsWhy) p.add('metadata.namespace', meta.namespace, `${nsWhy} (a DNS-1123 label)`);
+  checkLabels(p, 'metadata.labels', meta.labels);
+  checkAnnotations(p, 'metadata.annotations', meta.annotations);
+  return p.list;
+}
+
+/** A probe's port: a number 1-65535, or the name of one of the container's ports. */
+function checkProbePort(p: Problems, field: string, port: string, container: Container): void {
+  if (port === '') {
+    p.missing(field, "is required: a port number or the name of one of the container's ports");
+    return;
+  }
+  if (/^\d+$/.test(port)) {
+    const n = Number(port);
+    if (n < 1 || n > 65535) p.add(field, port, 'must be between 1 and 65535');
+    return;
+  }
+  const names = container.ports.map((x) => x.name).filter((n) => n !== '');
+  if (!names.includes(port)) {
+    p.add(
+      field,
+      port,
+      `is neither a port number nor the name of one of the container's ports (${names.length ? names.join(', ') : 'it names none'})`,
+    );
+  }
+}
+
+type ProbeKind = 'livenessProbe' | 'readinessProbe' | 'startupProbe';
+
+function checkProbe(p: Problems, field: string, kind: ProbeKind, probe: Probe, container: Container): void {
+  const actions = (['exec', 'httpGet', 'tcpSocket'] as const).filter((a) => probe[a] !== undefined);
+  if (actions.length === 0) p.missing(field, 'must specify exactly one of exec, httpGet or tcpSocket');
+  if (actions.length > 1) {
+    p.missing(field, `must specify only one of exec, httpGet or tcpSocket, not ${actions.join(' and ')}`);
+  }
+  const minimum = (
+    name:
+      'initialDelaySeconds' | 'timeoutSeconds' | 'periodSeconds' | 'successThreshold' | 'failureThreshold',
+    min: number,
+  ): void => {
+    const value = probe[name];
+    if (value !== undefined && value < min) p.add(`${field}.${name}`, value, `must be at least ${min}`);
+  };
+  minimum('initialDelaySeconds', 0);
+  minimum('timeoutSeconds', 1);
+  minimum('periodSeconds', 1);
+  minimum('successThreshold', 1);
+  minimum('failureThreshold', 1);
+  if (kind !== 'readinessProbe' && probe.successThreshold !== undefined && probe.successThreshold !== 1) {
+    p.add(`${field}.successThreshold`, probe.successThreshold, `must be 1 for a ${kind}`);
+  }
+  if (probe.exec) {
+    if (probe.exec.command.length === 0) p.missing(`${field}.exec.command`, 'must not be empty');
+    else if (probe.exec.command[0] === '') p.add(`${field}.exec.command[0]`, '', 'must name a program');
+  }
+  if (probe.httpGet) {
+    const f = `${field}.httpGet`;
+    checkProbePort(p, `${f}.port`, probe.httpGet.port, container);
+    const path = probe.httpGet.path;
+    if (path !== '' && !path.startsWith('/')) p.add(`${f}.path`, path, 'must start with "/"');
+    const scheme = probe.httpGet.scheme;
+    if (scheme !== '' && scheme !== 'HTTP' && scheme !== 'HTTPS') {
+      p.add(`${f}.scheme`, scheme, 'must be "HTTP" or "HTTPS"');
+    }
+    probe.httpGet.httpHeaders.forEach((h, i) => {
+      if (!headerName.test(h.name))
+        p.add(`${f}.httpHeaders[${i}].name`, h.name, 'is not an HTTP header name');
+      if (/[\r\n]/.test(h.value))
+        p.add(`${f}.httpHeaders[${i}].value`, h.value, 'must not contain line breaks');
+    });
+  }
+  if (probe.tcpSocket) checkProbePort(p, `${field}.tcpSocket.port`, probe.tcpSocket.port, container);
+}
+
+/** The amounts of one requests or limits map, checking names and quantities. */
+function checkResourceMap(
+  p: Problems,
+  field: string,
+  map: Record<string, string>,
+): Map<ResourceName, bigint> {
+  const out = new Map<ResourceName, bigint>();
+  for (const [name, text] of Object.entries(map)) {
+    if (!isResourceName(name)) {
+      p.add(field, name, `is not a resource this cluster knows (valid: ${oneOf(resourceNames)})`);
+      continue;
+    }
+    const amount = resourceAmount(name, text);
+    if (amount === undefined) {
+      const example = name === 'cpu' ? '500m, 0.5 or 2' : '256Mi, 1G or 500000000';
+      p.add(`${field}.${name}`, text, `is not a quantity (want e.g. ${example})`);
+      continue;
+    }
+    out.set(name, amount);
+  }
+  return out;
+}
+
+interface HostPortUse {
+  field: string;
+  ip: string;
+  port: number;
+  protocol: string;
+}
+
+const wildcard = (ip: string): boolean => ip === '' || ip === '0.0.0.0' || ip === '::';
+
+/** Whether two host port bindings collide: same protocol and port, and overlapping addresses. */
+export function hostPortsCollide(
+  a: { ip: string; port: number; protocol: string },
+  b: { ip: string; port: number; protocol: string },
+): boolean {
+  return (
+    a.port === b.port &&
+    (a.protocol || 'TCP') === (b.protocol || 'TCP') &&
+    (wildcard(a.ip) || wildcard(b.ip) || a.ip === b.ip)
+  );
+}
+
+function checkContainer(
+  p: Problems,
+  field: string,
+  c: Container,
+  volumes: Set<string>,
+  hostPorts: HostPortUse[],
+  portNames: Set<string>,
+): void {
+  const nameWhy = validateDnsLabel(c.name);
+  if (nameWhy) p.add(`${field}.name`, c.name, `${nameWhy} (a DNS-1123 label)`);
+
+  if (c.image === '') p.missing(`${field}.image`, 'is required: an image reference such as busybox:1.36');
+  else {
+    try {
+      parseReference(c.image);
+    } catch (err) {
+      p.add(
+        `${field}.image`,
+        c.image,
+        `is not a valid image reference: ${(err as FlotillaError).message.replace(/^invalid image reference "[^"]*": /, '')}`,
+      );
+    }
+  }
+  if (c.imagePullPolicy !== '' && !(imagePullPolicies as readonly string[]).includes(c.imagePullPolicy)) {
+    p.add(`${field}.imagePullPolicy`, c.imagePullPolicy, `must be one of ${oneOf(imagePullPolicies)}`);
+  }
+
+  if (c.command.length > 0 && c.command[0] === '') {
+    p.add(`${field}.command[0]`, '', 'must name the program to run');
+  }
+  c.command.forEach((arg, i) => {
+    if (arg.includes('\0')) p.add(`${field}.command[${i}]`, arg, 'must not contain a NUL character');
+  });
+  c.args.forEach((arg, i) => {
+    if (arg.includes('\0')) p.add(`${field}.args[${i}]`, arg, 'must not contain a NUL character');
+  });
+  if (c.workingDir !== '' && !isAbsolute(c.workingDir)) {
+    p.add(`${field}.workingDir`, c.workingDir, 'must be an absolute path');
+  }
+
+  c.env.forEach((e, i) => {
+    if (!envName.test(e.name)) {
+      p.add(
+        `${field}.env[${i}].name`,
+        e.name,
+        'must consist of letters, digits, "_", "-" and ".", and must not start with a digit',
+      );
+    }
+    if (e.value.includes('\0'))
+      p.add(`${field}.env[${i}].value`, e.value, 'must not contain a NUL character');
+  });
+
+  c.ports.forEach((port, i) => {
+    const f = `${field}.ports[${i}]`;
+    if (!Number.isInteger(port.containerPort) || port.containerPort < 1 || port.containerPort > 65535) {
+      p.add(`${f}.containerPort`, port.containerPort, 'must be between 1 and 65535');
+    }
+    if (port.hostPort !== 0 && (port.hostPort < 1 || port.hostPort > 65535)) {
+      p.add(`${f}.hostPort`, port.hostPort, 'must be between 1 and 65535 (or 0 for none)');
+    }
+    if (port.protocol !== '' && !(protocols as readonly string[]).includes(port.protocol)) {
+      p.add(`${f}.protocol`, port.protocol, `must be one of ${oneOf(protocols)}`);
+    }
+    if (port.hostIP !== '' && isIP(port.hostIP) === 0) {
+      p.add(`${f}.hostIP`, port.hostIP, 'must be an IP address');
+    }
+    if (port.hostIP !== '' && port.hostPort === 0) {
+      p.add(`${f}.hostIP`, port.hostIP, 'needs a hostPort to bind');
+    }
+    if (port.name !== '') {
+      const why = validatePortName(port.name);
+      if (why) p.add(`${f}.name`, port.name, why);
+      else if (portNames.has(port.name))
+        p.add(`${f}.name`, port.name, 'is already the name of another port of the pod');
+      portNames.add(port.name);
+    }
+    if (port.hostPort >= 1 && port.hostPort <= 65535) {
+      const use = { field: f, ip: port.hostIP, port: port.hostPort, protocol: port.protocol || 'TCP' };
+      const clash = hostPorts.find((u) => hostPortsCollide(u, use));
+      if (clash) {
+        p.add(
+          `${f}.hostPort`,
+          port.hostPort,
+          `is already bound by ${clash.field} (${use.protocol} ${clash.ip || '0.0.0.0'}:${clash.port}), and a host port can be bound once per pod`,
+        );
+      }
+      hostPorts.push(use);
+    }
+  });
+
+  if (c.resources) {
+    const requests = checkResourceMap(p, `${field}.resources.requests`, c.resources.requests);
+    const limits = checkResourceMap(p, `${field}.resources.limits`, c.resources.limits);
+    for (const [name, request] of requests) {
+      const limit = limits.get(name);
+      if (limit !== undefined && request > limit) {
+        p.add(
+          `${field}.resources.requests.${name}`,
+          c.resources.requests[name],
+          `must not exceed the limit ${show(c.resources.limits[name])}`,
+        );
+      }
+    }
+  }
+
+  const mountPaths = new Set<string>();
+  c.volumeMounts.forEach((m, i) => {
+    const f = `${field}.volumeMounts[${i}]`;
+    if (m.name === '') p.missing(`${f}.name`, 'is required: the name of one of spec.volumes');
+    else if (!volumes.has(m.name)) {
+      p.add(
+        `${f}.name`,
+        m.name,
+        `is not one of spec.volumes (${volumes.size ? [...volumes].join(', ') : 'the pod has none'})`,
+      );
+    }
+    if (!isAbsolute(m.mountPath)) p.add(`${f}.mountPath`, m.mountPath, 'must be an absolute path');
+    else if (mountPaths.has(m.mountPath)) {
+      p.add(`${f}.mountPath`, m.mountPath, 'is already mounted by another volumeMount of this container');
+    }
+    mountPaths.add(m.mountPath);
+    if (m.subPath !== '' && (isAbsolute(m.subPath) || hasBackstep(m.subPath))) {
+      p.add(`${f}.subPath`, m.subPath, 'must be a relative path without ".."');
+    }
+  });
+
+  for (const kind of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
+    const probe = c[kind];
+    if (probe) checkProbe(p, `${field}.${kind}`, kind, probe, c);
+  }
+
+  if (c.stdinOnce && !c.stdin) p.add(`${field}.stdinOnce`, true, 'needs stdin: true');
+}
+
+/** Every problem with a pod (after defaults); empty when it may be stored. */
+export function podProblems(pod: Pod): PodProblem[] {
+  const p = new Problems();
+  p.list.push(...metadataProblems(pod));
+  const spec = pod.spec;
+  if (!spec) {
+    p.missing('spec', 'is required (spec.containers at least)');
+    return p.list;
+  }
+  if (spec.restartPolicy !== '' && !(restartPolicies as readonly string[]).includes(spec.restartPolicy)) {
+    p.add('spec.restartPolicy', spec.restartPolicy, `must be one of ${oneOf(restartPolicies)}`);
+  }
+  if (spec.terminationGracePeriodSeconds !== undefined && spec.terminationGracePeriodSeconds < 0) {
+    p.add('spec.terminationGracePeriodSeconds', spec.terminationGracePeriodSeconds, 'must be 0 or more');
+  }
+  if (spec.nodeName !== '') {
+    const why = validateDnsSubdomain(spec.nodeName);
+    if (why) p.add('spec.nodeName', spec.nodeName, why);
+  }
+  if (spec.hostname !== '') {
+    const why = validateDnsLabel(spec.hostname);
+    if (why) p.add('spec.hostname', spec.hostname, `${why} (a DNS-1123 label)`);
+  }
+  checkLabels(p, 'spec.nodeSelector', spec.nodeSelector);
+
+  const volumes = new Set<string>();
+  spec.volumes.forEach((v, i) => {
+    const f = `spec.volumes[${i}]`;
+    const why = validateDnsLabel(v.name);
+    if (why) p.add(`${f}.name`, v.name, `${why} (a DNS-1123 label)`);
+    else if (volumes.has(v.name)) p.add(`${f}.name`, v.name, 'is already the name of another volume');
+    volumes.add(v.name);
+    const sources = (['hostPath', 'emptyDir'] as const).filter((s) => v[s] !== undefined);
+    if (sources.length !== 1) {
+      p.missing(
+        f,
+        sources.length === 0
+          ? 'must have exactly one source: hostPath or emptyDir'
+          : 'must have exactly one source, not both hostPath and emptyDir',
+      );
+    }
+    if (v.hostPath) {
+      const path = v.hostPath.path;
+      if (!isAbsolute(path)) p.add(`${f}.hostPath.path`, path, 'must be an absolute path on the node');
+      else if (hasBackstep(path)) p.add(`${f}.hostPath.path`, path, 'must not contain ".."');
+      if (!(hostPathTypes as readonly string[]).includes(v.hostPath.type)) {
+        p.add(`${f}.hostPath.type`, v.hostPath.type, `must be empty or one of ${oneOf(hostPathTypes)}`);
+      }
+    }
+    if (v.emptyDir) {
+      if (v.emptyDir.medium !== '' && v.emptyDir.medium !== 'Memory') {
+        p.add(`${f}.emptyDir.medium`, v.emptyDir.medium, 'must be "" (the node\'s disk) or "Memory"');
+      }
+      if (v.emptyDir.sizeLimit !== '' && resourceAmount('memory', v.emptyDir.sizeLimit) === undefined) {
+        p.add(`${f}.emptyDir.sizeLimit`, v.emptyDir.sizeLimit, 'is not a quantity (want e.g. 64Mi or 1G)');
+      }
+    }
+  });
+
+  if (spec.containers.length === 0) {
+    p.missing('spec.containers', 'must have at least one container');
+  }
+  const names = new Set<string>();
+  const hostPorts: HostPortUse[] = [];
+  const portNames = new Set<string>();
+  spec.containers.forEach((c, i) => {
+    const f = `spec.containers[${i}]`;
+    checkContainer(p, f, c, volumes, hostPorts, portNames);
+    if (c.name !== '' && names.has(c.name)) {
+      p.add(`${f}.name`, c.name, 'is already the name of another container of the pod');
+    }
+    names.add(c.name);
+  });
+  return p.list;
+}
+
+/** One InvalidArgument listing every problem, naming the first problem's field. */
+export function invalidPod(what: string, problems: PodProblem[]): FlotillaError {
+  const first = problems[0];
+  return invalidArgument(`${what} is invalid: ${problems.map((x) => x.message).join('; ')}`, {
+    object: what.replace(/^pod "(.*)"$/, 'pod/$1'),
+    field: first?.field,
+    value: first?.value,
+  });
+}
+
+/** Throws invalidPod when the pod has any problem. */
+export function validatePod(pod: Pod): void {
+  const problems = podProblems(pod);
+  if (problems.length > 0) {
+    const ns = pod.metadata?.namespace ?? '';
+    const name = pod.metadata?.name ?? '';
+    throw invalidPod(`pod "${ns}/${name}"`, problems);
+  }
+}
