@@ -3,6 +3,7 @@
 import type { Node } from '@flotilla/proto';
 import { createLogger, errorMessage, isFlotillaError, subjects, type Logger } from '@flotilla/common';
 import { createClusterService } from './api/cluster-service.js';
+import { AgentClients } from './api/agent-clients.js';
 import { StreamRegistry } from './api/handlers.js';
 import { createPodService } from './api/pod-service.js';
 import { createPodStreamService } from './api/pod-stream-service.js';
@@ -165,6 +166,9 @@ export async function startController(options: ControllerOptions): Promise<Runni
 
     const tokens = new JoinTokenStore(store);
     const streams = new StreamRegistry();
+    // Logs, exec and attach go on to the agents, dialled with the controller's own certificate.
+    const agents = new AgentClients({ caPem: ca.certPem, certPem: serving.certChainPem, keyPem: serving.keyPem });
+    onStop('agent connections', async () => agents.close());
     const apiLog = log.child({ layer: 'api' });
     const server = await startGrpcServer({
       listen: options.listen,
@@ -173,7 +177,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       keyPem: serving.keyPem,
       cluster: {
         ...createPodService({ store, caPem: ca.certPem, streams, log: apiLog }),
-        ...createPodStreamService(),
+        ...createPodStreamService({ store, caPem: ca.certPem, agents, log: apiLog }),
         ...createClusterService({
           store,
           tokens,

@@ -125,3 +125,9 @@ export { createNodeGatewayService, signNodeJwt, type NodeGatewayDeps } from './a
 export { createPodService, type PodServiceDeps } from './api/pod-service.js';
 export { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from './api/server.js';
 export { AgentClients, agentChannel, checkNodeIdentity, type AgentDialTls } from './api/agent-clients.js';
+export {
+  createPodStreamService,
+  agentAddressOf,
+  type PodStreamDeps,
+  type PodTarget,
+} from './api/pod-stream-service.js';

@@ -1,8 +1,8 @@
 // The Agent gRPC service end to end with the host's runc and conmon: a real TLS server
 // with test certificates, dialled the way the controller dials it (CA + CN node:<name>),
 // containers run by the conmon runner. Attach to a tty shell (input, resize, exit code),
-// exec with and without a terminal, cancelling an exec, logs with tail and follow, and
-// who may call.
+// exec with and without a terminal, cancelling an exec, logs with tail and follow, who
+// may call; then the same through the controller's Cluster proxy (pods and nodes in etcd).
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
@@ -17,7 +17,15 @@ import {
   type PodRuntimeView,
   type RunningAgentServer,
 } from '@flotilla/agent';
-import { agentChannel } from '@flotilla/controller';
+import {
+  AgentClients,
+  EtcdStore,
+  agentChannel,
+  createPodStreamService,
+  keys,
+  nodeCodec,
+  podCodec,
+} from '@flotilla/controller';
 import {
   adminOrganization,
   controllerOrganization,
@@ -26,17 +34,23 @@ import {
   nodeCommonName,
   nodeOrganization,
   notFound,
+  controllerChannel,
+  serverCredentials,
   silentLogger,
   type KeyAndCert,
 } from '@flotilla/common';
 import {
   AgentClient,
+  ClusterClient,
+  ClusterService,
+  Node,
+  Pod,
   type LogsRequest,
   type LogsResponse,
   type StreamRequest,
   type StreamResponse,
 } from '@flotilla/proto';
-import { makeRunDir, waitFor } from '../lib/index.js';
+import { freePort, makeRunDir, startEtcd, waitFor } from '../lib/index.js';
 
 const tools = ['/usr/sbin/runc', '/usr/bin/conmon', '/usr/bin/python3'].every((p) => existsSync(p));
 const skip =
@@ -161,6 +175,7 @@ t.before(async () => {
   controllerCert = await issueCertificate(ca, {
     subject: { commonName: 'flotilla-controller', organization: controllerOrganization },
     usage: 'both',
+    ipAddresses: ['127.0.0.1'],
     validDays: 1,
   });
   server = await startAgentServer({
@@ -405,4 +420,124 @@ t.test('who may call', skip, async (t) => {
 
   const missing = await logs({ pod: 'nope' }).catch((e: grpc.ServiceError) => e);
   t.equal((missing as grpc.ServiceError).code, grpc.status.NOT_FOUND);
+});
+
+t.test("through the controller's Cluster proxy", skip, async (t) => {
+  const etcd = await startEtcd(run);
+  t.teardown(() => etcd.stop());
+  const store = new EtcdStore({ endpoints: [etcd.endpoint], logger: silentLogger });
+  t.teardown(() => store.close());
+  const node = (name: string, port: number): Node =>
+    Node.fromJSON({
+      metadata: { name },
+      status: {
+        addresses: [{ type: 'InternalIP', address: '127.0.0.1' }],
+        daemonEndpoints: { agentEndpoint: { port } },
+      },
+    });
+  const pod = (name: string, nodeName: string): Pod =>
+    Pod.fromJSON({ metadata: { name, namespace: 'default', uid: `uid-${name}` }, spec: { nodeName } });
+  await store.create(nodeCodec, keys.node(nodeName), node(nodeName, server.port));
+  const closed = await freePort();
+  await store.create(nodeCodec, keys.node('gone-node'), node('gone-node', closed));
+  await store.create(podCodec, keys.pod('default', 'sleeper'), pod('sleeper', nodeName));
+  await store.create(podCodec, keys.pod('default', 'talker'), pod('talker', nodeName));
+  await store.create(podCodec, keys.pod('default', 'pending'), pod('pending', ''));
+  await store.create(podCodec, keys.pod('default', 'lost'), pod('lost', 'gone-node'));
+
+  const agents = new AgentClients({ caPem: ca.certPem, ...controllerCert });
+  t.teardown(() => agents.close());
+  const api = new grpc.Server();
+  api.addService(
+    ClusterService,
+    createPodStreamService({ store, caPem: ca.certPem, agents, log: silentLogger }),
+  );
+  const apiPort = await new Promise<number>((resolve, reject) =>
+    api.bindAsync(
+      '127.0.0.1:0',
+      serverCredentials(ca.certPem, controllerCert.certPem, controllerCert.keyPem),
+      (err, port) => (err ? reject(err) : resolve(port)),
+    ),
+  );
+  t.teardown(() => api.forceShutdown());
+  const admin = await issueCertificate(ca, {
+    subject: { commonName: 'admin', organization: adminOrganization },
+    usage: 'client',
+    validDays: 1,
+  });
+  const address = `127.0.0.1:${apiPort}`;
+  const channel = controllerChannel(address, { caPem: ca.certPem, ...admin });
+  const cluster = new ClusterClient(address, channel.credentials, channel.options);
+  t.teardown(() => cluster.close());
+
+  const podLogs = (name: string): Promise<string[]> =>
+    new Promise((resolve, reject) => {
+      const lines: string[] = [];
+      const call = cluster.podLogs({
+        namespace: '',
+        pod: name,
+        container: '',
+        follow: false,
+        tailLines: undefined,
+        sinceTime: '',
+        previous: false,
+        uid: '',
+      });
+      call.on('data', (r: LogsResponse) => lines.push(...r.entries.map((e) => e.content.toString())));
+      call.on('error', reject);
+      call.on('end', () => resolve(lines));
+    });
+  t.same(
+    await podLogs('talker'),
+    ['line-1', 'line-2', 'line-3', 'oops', 'after-now'],
+    'logs through the proxy',
+  );
+
+  const s = open(cluster.exec());
+  s.send({
+    exec: {
+      namespace: 'default',
+      pod: 'sleeper',
+      container: '',
+      uid: '',
+      size: undefined,
+      command: ['sh', '-c', 'read x; echo got-$x; exit 4'],
+      stdin: true,
+      tty: false,
+    },
+  });
+  s.send({ stdin: Buffer.from('it\n') });
+  const end = await s.ended;
+  t.same(end.exit, { exitCode: 4, reason: 'Error' }, 'exec through the proxy');
+  t.equal(s.out(), 'got-it\n');
+
+  const failure = (name: string) =>
+    podLogs(name).then(
+      () => undefined,
+      (e: grpc.ServiceError) => e,
+    );
+  t.match(await failure('absent'), { code: grpc.status.NOT_FOUND, details: /pod default\/absent not found/ });
+  t.match(await failure('pending'), { code: grpc.status.FAILED_PRECONDITION, details: /not on a node yet/ });
+  t.match(await failure('lost'), {
+    code: grpc.status.UNAVAILABLE,
+    details: /cannot reach the agent of node "gone-node" at 127\.0\.0\.1:\d+ for pod default\/lost/,
+  });
+
+  const asController = controllerChannel(address, { caPem: ca.certPem, ...controllerCert });
+  const notAdmin = new ClusterClient(address, asController.credentials, asController.options);
+  const denied = await new Promise<grpc.ServiceError>((resolve) => {
+    const call = notAdmin.podLogs({
+      namespace: 'default',
+      pod: 'talker',
+      container: '',
+      follow: false,
+      sinceTime: '',
+      previous: false,
+      uid: '',
+    });
+    call.on('data', () => undefined);
+    call.on('error', resolve);
+  });
+  t.equal(denied.code, grpc.status.PERMISSION_DENIED, 'Cluster.PodLogs needs an admin');
+  notAdmin.close();
 });

@@ -119,6 +119,8 @@ export class ControlPlane {
       agentMain,
       `--state-dir=${options.stateDir}`,
       `--heartbeat-interval=${options.heartbeatInterval ?? '300ms'}`,
+      // Several agents share this host: each Agent service on a free port.
+      '--agent-listen=:0',
     ];
     if (options.join !== false) args.push(`--join=${this.apiAddress}`);
     if (options.token !== undefined) args.push(`--token=${options.token}`);

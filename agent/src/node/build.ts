@@ -19,6 +19,8 @@ export interface NodeSettings {
   labels: Record<string, string>;
   /** --address; otherwise the first non-loopback IPv4, else 127.0.0.1. */
   address?: string;
+  /** The port the Agent service is bound to (status.daemonEndpoints.agentEndpoint). */
+  agentPort?: number;
 }
 
 export function internalAddress(facts: HostFacts, override?: string): string {
@@ -37,6 +39,12 @@ export function nodeLabels(facts: HostFacts, labels: Record<string, string>): Re
 /** Memory as Kubernetes writes it for nodes: whole KiB, "24563716Ki". */
 export function memoryQuantity(bytes: number): string {
   return `${Math.floor(bytes / 1024)}Ki`;
+}
+
+/** The node as registered once the Agent service is bound: its port in daemonEndpoints. */
+export function withAgentPort(node: Node, port: number): Node {
+  if (!node.status) return node;
+  return { ...node, status: { ...node.status, daemonEndpoints: { agentEndpoint: { port } } } };
 }
 
 export function buildNode(facts: HostFacts, settings: NodeSettings): Node {
@@ -81,7 +89,8 @@ export function buildNode(facts: HostFacts, settings: NodeSettings): Node {
         containerRuntimeVersion: facts.runcVersion ? `runc://${facts.runcVersion}` : '',
         agentVersion: facts.agentVersion,
       },
-      daemonEndpoints: undefined,
+      daemonEndpoints:
+        settings.agentPort !== undefined ? { agentEndpoint: { port: settings.agentPort } } : undefined,
     },
   };
 }

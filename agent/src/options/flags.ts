@@ -10,6 +10,7 @@ import {
   defaultStateDir,
 } from './types.js';
 import { UsageError } from './usage-error.js';
+import { parseAgentListen } from '../server/listen.js';
 import {
   parseCaCertHash,
   parseDuration,
@@ -81,6 +82,12 @@ const flagSpecs: FlagSpec[] = [
     value: 'IP',
     help: "the node's InternalIP (default: the first non-loopback IPv4, else 127.0.0.1)",
     apply: (o, v, f) => (o.address = parseIpAddress(f, v)),
+  },
+  {
+    name: 'agent-listen',
+    value: 'IP:PORT',
+    help: 'where the Agent service (logs, exec, attach) listens; ":PORT" = the node address, port 0 = any free port (default <address>:10250)',
+    apply: (o, v, f) => (o.agentListen = parseAgentListen(f, v)),
   },
   {
     name: 'nats-url',

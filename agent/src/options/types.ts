@@ -1,4 +1,5 @@
 import type { LogLevel } from '@flotilla/common';
+import type { AgentListen } from '../server/listen.js';
 
 /** Everything the agent is told, after validation. Absent means "not given". */
 export interface AgentOptions {
@@ -17,6 +18,8 @@ export interface AgentOptions {
   labels: Record<string, string>;
   /** The node's InternalIP; default: the host's first non-loopback IPv4. */
   address?: string;
+  /** Where the Agent gRPC service listens (--agent-listen); default the node's address, port 10250. */
+  agentListen?: AgentListen;
   /** Overrides the NATS URLs the controller hands out. */
   natsUrls?: string[];
   heartbeatIntervalMs: number;

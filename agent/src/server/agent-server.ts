@@ -6,8 +6,7 @@ import { unavailable } from '@flotilla/common';
 import { AgentService } from '@flotilla/proto';
 import { createAgentService, type AgentServiceDeps } from './agent-service.js';
 
-/** Kubernetes' kubelet port. */
-export const defaultAgentPort = 10250;
+export { defaultAgentPort } from './listen.js';
 
 export interface AgentServerOptions extends AgentServiceDeps {
   host: string;

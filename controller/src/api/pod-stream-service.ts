@@ -1,17 +1,256 @@
 // The streaming pod calls of the Cluster service (logs, exec, attach), proxied to the
-// pod's agent. Placeholder until the proxy lands: every call answers Unimplemented.
+// Agent service of the pod's node: the pod is looked up in the store, its node's
+// InternalIP and agent port dialled with the controller's own certificate, the pod's
+// uid filled in, and frames piped both ways unchanged. Either side ending ends the other.
 import * as grpc from '@grpc/grpc-js';
-import type { ClusterServer } from '@flotilla/proto';
+import {
+  FlotillaError,
+  errorMessage,
+  fromServiceError,
+  invalidArgument,
+  isFlotillaError,
+  notFound,
+  toServiceError,
+  unavailable,
+  type Logger,
+} from '@flotilla/common';
+import type {
+  ClusterServer,
+  LogsRequest,
+  LogsResponse,
+  Node,
+  StreamRequest,
+  StreamResponse,
+} from '@flotilla/proto';
+import { formatHostPort } from '../options/parse.js';
+import { nodeCodec, podCodec } from '../store/codecs.js';
+import { keys } from '../store/keys.js';
+import type { Store } from '../store/types.js';
+import type { AgentClients } from './agent-clients.js';
+import { requireAdmin } from './auth.js';
 
 export type PodStreamMethods = 'podLogs' | 'exec' | 'attach';
 
-const unimplemented = (): Error =>
-  Object.assign(new Error('pod streams are not served yet'), { code: grpc.status.UNIMPLEMENTED });
+export interface PodStreamDeps {
+  store: Store;
+  caPem: string;
+  agents: AgentClients;
+  log: Logger;
+}
 
-export function createPodStreamService(): Pick<ClusterServer, PodStreamMethods> {
+/** Where a pod's streams go: its uid, its node and that node's Agent service. */
+export interface PodTarget {
+  namespace: string;
+  pod: string;
+  uid: string;
+  nodeName: string;
+  address: string;
+}
+
+/** The Agent service address a node reports; an error naming what is missing otherwise. Pure. */
+export function agentAddressOf(node: Node, pod: string): string {
+  const name = node.metadata?.name ?? '';
+  const ip = node.status?.addresses.find((a) => a.type === 'InternalIP')?.address ?? '';
+  const port = node.status?.daemonEndpoints?.agentEndpoint?.port ?? 0;
+  if (ip === '') {
+    throw unavailable(`pod ${pod} runs on node "${name}", which reports no InternalIP address`, {
+      object: `node/${name}`,
+    });
+  }
+  if (port === 0) {
+    throw unavailable(
+      `pod ${pod} runs on node "${name}", whose agent reports no Agent service port (status.daemonEndpoints.agentEndpoint.port); upgrade or restart that agent`,
+      { object: `node/${name}` },
+    );
+  }
+  return formatHostPort({ host: ip, port });
+}
+
+type Duplex = grpc.ServerDuplexStream<StreamRequest, StreamResponse>;
+
+function isServiceError(err: unknown): err is grpc.ServiceError {
+  return err instanceof Error && typeof (err as Partial<grpc.ServiceError>).code === 'number';
+}
+
+/** An agent-side failure for the CLI: the agent's own refusals as they are, transport ones naming pod and node. */
+function agentFailure(err: unknown, target: PodTarget): FlotillaError {
+  const pod = `${target.namespace}/${target.pod}`;
+  if (
+    isServiceError(err) &&
+    (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED)
+  ) {
+    return unavailable(
+      `cannot reach the agent of node "${target.nodeName}" at ${target.address} for pod ${pod}: ${err.details || err.message}`,
+      { object: `pod/${pod}` },
+      err,
+    );
+  }
+  return fromServiceError(err);
+}
+
+/** The first frame of a bidi call; the call is paused after it so that nothing is lost. */
+function firstFrame(call: Duplex): Promise<StreamRequest | undefined> {
+  return new Promise((resolve) => {
+    const done = (frame: StreamRequest | undefined): void => {
+      call.off('data', onData);
+      call.off('end', onEnd);
+      call.off('cancelled', onEnd);
+      call.pause();
+      resolve(frame);
+    };
+    const onData = (frame: StreamRequest): void => done(frame);
+    const onEnd = (): void => done(undefined);
+    call.on('data', onData);
+    call.once('end', onEnd);
+    call.once('cancelled', onEnd);
+  });
+}
+
+export function createPodStreamService(deps: PodStreamDeps): Pick<ClusterServer, PodStreamMethods> {
+  const { store, caPem, agents, log } = deps;
+
+  const resolve = async (namespace: string, pod: string): Promise<PodTarget> => {
+    const ns = namespace === '' ? 'default' : namespace;
+    if (pod === '') throw invalidArgument('pod is required: the name of the pod', { field: 'pod' });
+    const entry = await store.get(podCodec, keys.pod(ns, pod));
+    if (!entry) throw notFound(`pod ${ns}/${pod} not found`, { object: `pod/${ns}/${pod}` });
+    const nodeName = entry.value.spec?.nodeName ?? '';
+    if (nodeName === '') {
+      throw new FlotillaError(
+        'FailedPrecondition',
+        `pod ${ns}/${pod} is not on a node yet (not scheduled); wait until it is, e.g. with "deploy ps"`,
+        { object: `pod/${ns}/${pod}`, field: 'spec.nodeName' },
+      );
+    }
+    const node = await store.get(nodeCodec, keys.node(nodeName));
+    if (!node) {
+      throw unavailable(`pod ${ns}/${pod} is bound to node "${nodeName}", which is not registered`, {
+        object: `node/${nodeName}`,
+      });
+    }
+    return {
+      namespace: ns,
+      pod,
+      uid: entry.value.metadata?.uid ?? '',
+      nodeName,
+      address: agentAddressOf(node.value, `${ns}/${pod}`),
+    };
+  };
+
+  const logFailure = (method: string, err: unknown): void => {
+    const expected = isFlotillaError(err) && err.code !== 'Internal' && err.code !== 'Unavailable';
+    const fields = { method, err: errorMessage(err), code: isFlotillaError(err) ? err.code : 'Internal' };
+    if (expected) log.debug('call refused', fields);
+    else log.warn('call failed', fields);
+  };
+
+  const fail = (
+    call: grpc.ServerWritableStream<LogsRequest, LogsResponse> | Duplex,
+    method: string,
+    err: unknown,
+  ): void => {
+    if (call.cancelled || call.writableEnded) return;
+    logFailure(method, err);
+    call.emit('error', toServiceError(err));
+  };
+
+  async function podLogs(call: grpc.ServerWritableStream<LogsRequest, LogsResponse>): Promise<void> {
+    requireAdmin(call, caPem, 'Cluster.PodLogs');
+    const target = await resolve(call.request.namespace, call.request.pod);
+    const upstream = agents
+      .get(target.nodeName, target.address)
+      .logs({ ...call.request, namespace: target.namespace, uid: target.uid });
+    const cancel = (): void => upstream.cancel();
+    call.once('cancelled', cancel);
+    call.once('close', cancel);
+    await new Promise<void>((resolve, reject) => {
+      upstream.on('data', (message: LogsResponse) => {
+        // A slow client slows the agent down rather than filling the controller's memory.
+        if (!call.write(message)) {
+          upstream.pause();
+          call.once('drain', () => upstream.resume());
+        }
+      });
+      upstream.once('end', () => resolve());
+      upstream.once('error', (err: unknown) => {
+        if (call.cancelled) resolve();
+        else reject(agentFailure(err, target));
+      });
+    });
+    call.off('cancelled', cancel);
+    call.off('close', cancel);
+    if (!call.cancelled && !call.writableEnded) call.end();
+  }
+
+  async function proxyDuplex(call: Duplex, method: 'Exec' | 'Attach'): Promise<void> {
+    requireAdmin(call, caPem, `Cluster.${method}`);
+    const first = await firstFrame(call);
+    if (first === undefined) return;
+    const start = method === 'Exec' ? first.exec : first.attach;
+    if (start === undefined) {
+      throw invalidArgument(
+        `the first frame of ${method} must carry ${method === 'Exec' ? 'exec (an ExecStart)' : 'attach (an AttachStart)'}`,
+        { field: method === 'Exec' ? 'exec' : 'attach' },
+      );
+    }
+    const target = await resolve(start.namespace, start.pod);
+    const fill = { namespace: target.namespace, uid: target.uid };
+    const client = agents.get(target.nodeName, target.address);
+    const upstream = method === 'Exec' ? client.exec() : client.attach();
+    upstream.write(
+      first.exec !== undefined && method === 'Exec'
+        ? { ...first, exec: { ...first.exec, ...fill } }
+        : { ...first, attach: first.attach && { ...first.attach, ...fill } },
+    );
+    log.debug('proxying', { method, pod: `${target.namespace}/${target.pod}`, node: target.nodeName });
+
+    const cancel = (): void => upstream.cancel();
+    call.once('cancelled', cancel);
+    call.once('close', () => {
+      if (!call.writableEnded) cancel();
+    });
+    let upstreamDone = false;
+    call.on('data', (frame: StreamRequest) => {
+      if (!upstreamDone) upstream.write(frame);
+    });
+    call.once('end', () => {
+      if (!upstreamDone) upstream.end();
+    });
+    call.resume();
+    await new Promise<void>((resolve, reject) => {
+      upstream.once('close', () => (upstreamDone = true));
+      upstream.on('data', (message: StreamResponse) => {
+        if (!call.write(message)) {
+          upstream.pause();
+          call.once('drain', () => upstream.resume());
+        }
+      });
+      upstream.once('end', () => resolve());
+      upstream.once('error', (err: unknown) => {
+        if (call.cancelled) resolve();
+        else reject(agentFailure(err, target));
+      });
+    });
+    if (!call.cancelled && !call.writableEnded) call.end();
+  }
+
+  const serve =
+    <C extends grpc.ServerWritableStream<LogsRequest, LogsResponse> | Duplex>(
+      method: string,
+      fn: (call: C) => Promise<void>,
+    ) =>
+    (call: C): void => {
+      fn(call).then(
+        () => {
+          if (!call.cancelled && !call.writableEnded) call.end();
+        },
+        (err: unknown) => fail(call, `Cluster.${method}`, err),
+      );
+    };
+
   return {
-    podLogs: (call) => call.destroy(unimplemented()),
-    exec: (call) => call.destroy(unimplemented()),
-    attach: (call) => call.destroy(unimplemented()),
+    podLogs: serve('PodLogs', podLogs),
+    exec: serve('Exec', (call: Duplex) => proxyDuplex(call, 'Exec')),
+    attach: serve('Attach', (call: Duplex) => proxyDuplex(call, 'Attach')),
   };
 }

@@ -147,6 +147,10 @@ export function localClusterPlan(layout: Layout, ports: LocalPorts, exe: Executa
         layout.caCert,
         '--state-dir',
         layout.agentDir,
+        // The Agent service (logs, exec, attach) on the node's address, any free port: the
+        // node reports it, and the controller dials what the node reports.
+        '--agent-listen',
+        ':0',
       ],
       address: '',
       log: componentLog(layout, 'agent'),
