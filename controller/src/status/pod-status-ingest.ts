@@ -32,7 +32,7 @@ export interface PodStatusIngestOptions {
 }
 
 export class PodStatusIngest {
-  /** The newest report per pod key not yet written. */
+  /** The newest report per (node, pod key) not yet written, under "<node> <key>". */
   private pending = new Map<string, PodStatusReport>();
   private readonly sequences = new ReportSequences();
   private timer: NodeJS.Timeout | undefined;
@@ -70,7 +70,9 @@ export class PodStatusIngest {
       });
       return;
     }
-    this.pending.set(keys.pod(report.namespace, report.name), report);
+    // Per node as well as per pod: a node's reports about a pod it does not run must
+    // never displace the report of the node that does.
+    this.pending.set(`${report.nodeName} ${keys.pod(report.namespace, report.name)}`, report);
     this.schedule(batchWindowMs);
   }
 
@@ -132,8 +134,9 @@ export class PodStatusIngest {
   }
 
   /** Applies one report with guarded writes, deciding again after each conflict. */
-  private async apply(key: string, report: PodStatusReport): Promise<void> {
+  private async apply(pendingKey: string, report: PodStatusReport): Promise<void> {
     const { store, log } = this.options;
+    const key = keys.pod(report.namespace, report.name);
     const pod = `${report.namespace}/${report.name}`;
     try {
       for (let attempt = 1; ; attempt++) {
@@ -160,7 +163,7 @@ export class PodStatusIngest {
       this.failing = false;
     } catch (err) {
       // Keep it for the next batch unless a newer report for the pod came meanwhile.
-      if (!this.pending.has(key) && !this.stopped) this.pending.set(key, report);
+      if (!this.pending.has(pendingKey) && !this.stopped) this.pending.set(pendingKey, report);
       if (this.failing) log.debug('cannot record pod status', { pod, err: errorMessage(err) });
       else log.warn('cannot record pod status', { pod, err: errorMessage(err), retryInMs: retryDelayMs });
       this.failing = true;
