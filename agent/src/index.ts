@@ -33,6 +33,7 @@ export {
 } from './host/parse.js';
 export {
   buildNode,
+  withAgentPort,
   nodeLabels,
   internalAddress,
   memoryQuantity,
@@ -96,6 +97,15 @@ export {
   type AgentServerOptions,
   type RunningAgentServer,
 } from './server/agent-server.js';
+export { parseAgentListen, agentListenAddress, type AgentListen } from './server/listen.js';
+export {
+  parseSinceTime,
+  parseTailLines,
+  execStartOf,
+  attachStartOf,
+  validSize,
+  toWireEntry,
+} from './server/requests.js';
 
 // Lifecycle: restart policy with crash-loop back-off, probes and their scheduler
 export * from './lifecycle/index.js';

@@ -20,8 +20,9 @@ export function parseAgentListen(flag: string, value: string): AgentListen {
   if (!m || port > 65535) {
     throw new UsageError(`${flag} "${value}" is not valid: ${valid}`, { field: flag, value });
   }
-  if (host !== '' && isIP(host) === 0) {
-    throw new UsageError(`${flag} "${value}" is not valid: ${host} is not an IP address; ${valid}`, {
+  // Brackets are for IPv6 only; anything else must be an IP address, not a name.
+  if ((m[1] !== undefined && isIP(host) !== 6) || (host !== '' && isIP(host) === 0)) {
+    throw new UsageError(`${flag} "${value}" is not valid: ${host} is not an IP address here; ${valid}`, {
       field: flag,
       value,
     });
