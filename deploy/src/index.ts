@@ -83,3 +83,53 @@ export { filterImages } from './commands/images.js';
 export { pruneSummary } from './commands/prune.js';
 export { passwordFromStdin } from './commands/login.js';
 export { seedPlan, seededExamples, examplesDir, imagesDirOf } from './local/seed-images.js';
+
+export {
+  buildRunPod,
+  parsePublish,
+  parseVolume,
+  parseMemory,
+  memoryQuantity,
+  parseCpus,
+  parseEnvAssignment,
+  parseEnvFile,
+  checkPodName,
+  randomPodName,
+  autoRemoveAnnotation,
+  restartedAtAnnotation,
+  type RunOptions,
+} from './pods/run-spec.js';
+export {
+  runProgress,
+  dockerState,
+  cannotRunCode,
+  exitCodeOf,
+  hasRunningContainer,
+  allContainersStopped,
+  splitPodContainer,
+  type RunProgress,
+} from './pods/state.js';
+export {
+  dockerDuration,
+  psStatus,
+  psCommand as psCommandColumn,
+  psPorts,
+  psRow,
+  psTable,
+  psNames,
+  psVisible,
+  parsePsFilter,
+  matchesPsFilters,
+} from './format/ps.js';
+export { inspectPod } from './format/inspect.js';
+export {
+  renderTemplate,
+  parseTemplate,
+  executeTemplate,
+  goString,
+  TemplateError,
+} from './format/template.js';
+export { runCommand, runOptionsFromFlags } from './commands/run.js';
+export { parseTail, parseSince } from './commands/logs.js';
+export { stoppedPod, startedPod } from './commands/lifecycle.js';
+export { flagReader } from './cli/parse.js';

@@ -137,7 +137,7 @@ t.test('an unknown command with no close match lists the valid ones', async (t) 
   t.equal(result.code, 2);
   t.equal(
     result.stderr,
-    'error: unknown command "xyzzy" for "deploy". Valid commands: up, down, status, nodes, get, token, build, push, pull, images, rmi, tag, image, login, logout or prune\n' +
+    'error: unknown command "xyzzy" for "deploy". Valid commands: up, down, status, nodes, get, token, run, ps, logs, inspect, stop, start, rm, exec, build, push, pull, images, rmi, tag, image, login, logout or prune\n' +
       'Run "deploy --help" for usage.\n',
   );
 });

@@ -70,6 +70,8 @@ export function parseCommandLine(
     const token = argv[i] ?? '';
     if (onlyArgs || token === '-' || !token.startsWith('-')) {
       const cmd = current();
+      // run IMAGE CMD -x: after the first argument everything belongs to CMD (docker's rule).
+      if (cmd.flagsBeforeArgs && cmd.run && !cmd.subcommands?.length) onlyArgs = true;
       if (!onlyArgs && args.length === 0 && cmd.subcommands && cmd.subcommands.length > 0) {
         const sub = cmd.subcommands.find((c) => c.name === token || c.aliases?.includes(token));
         if (sub) {
@@ -115,7 +117,7 @@ export function parseCommandLine(
       continue;
     }
     const specs = [...(current().flags ?? []), ...globalFlags];
-    const spec = findFlag(specs, name, !long);
+    let spec = findFlag(specs, name, !long);
     if (!spec) {
       const valid = [...specs, helpFlag].map((s) => `--${s.name}`);
       const guess = long
@@ -131,6 +133,29 @@ export function parseCommandLine(
         pathName(path),
         { field: name },
       );
+    }
+    if (spec.kind === 'boolean' && !long && inline !== undefined && !body.slice(1).startsWith('=')) {
+      // -it, -dit: short boolean flags written together; the last may take a value (-dp 80:80).
+      const letters = [name, ...inline];
+      let valueFlag: { spec: FlagSpec; rest: string } | undefined;
+      for (const [index, letter] of letters.entries()) {
+        const each = findFlag(specs, letter, true);
+        if (!each) {
+          throw new UsageError(
+            `invalid flag group -${body} for "${pathName(path)}": -${letter} is not a flag`,
+            pathName(path),
+            { field: letter, value: token },
+          );
+        }
+        if (each.kind !== 'boolean') {
+          valueFlag = { spec: each, rest: letters.slice(index + 1).join('') };
+          break;
+        }
+        given.set(each.name, true);
+      }
+      if (!valueFlag) continue;
+      spec = valueFlag.spec;
+      inline = valueFlag.rest === '' ? undefined : valueFlag.rest.replace(/^=/, '');
     }
     let text: string | undefined = inline;
     if (spec.kind === 'boolean') {

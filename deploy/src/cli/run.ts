@@ -34,6 +34,7 @@ export function processIo(): CliIo {
     stderr: (text) => process.stderr.write(text),
     env: process.env,
     cwd: process.cwd(),
+    stdio: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
   };
 }
 

@@ -12,6 +12,14 @@ export interface CliIo {
   cwd: string;
   /** Aborted on Ctrl-C: long commands (up, down) clean up and return. */
   signal?: AbortSignal;
+  /** The process's own streams, for commands that pass bytes or a terminal through (run, exec). */
+  stdio?: ProcessStdio;
+}
+
+export interface ProcessStdio {
+  stdin: NodeJS.ReadStream;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
 }
 
 export type FlagKind = 'string' | 'boolean' | 'int' | 'port' | 'duration' | 'enum';
@@ -87,6 +95,8 @@ export interface Command {
   flags?: readonly FlagSpec[];
   examples?: readonly string[];
   subcommands?: readonly Command[];
+  /** Flags end at the first argument, the rest are arguments: `run IMAGE CMD -x` (docker's rule). */
+  flagsBeforeArgs?: boolean;
   /** Returns the exit code. A command with subcommands and no run needs a subcommand. */
   run?: (ctx: CommandContext) => Promise<number>;
 }

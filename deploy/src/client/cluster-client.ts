@@ -16,10 +16,35 @@ import {
   type CreateJoinTokenResponse,
   type JoinToken,
   type ListJoinTokensResponse,
+  type DeletePodRequest,
   type ListNodesRequest,
+  type ListPodsRequest,
+  type LogsRequest,
+  type LogsResponse,
   type Node,
   type NodeList,
+  type Pod,
+  type PodEvent,
+  type PodList,
+  type StreamRequest,
+  type StreamResponse,
+  type WatchPodsRequest,
 } from '@flotilla/proto';
+
+/** A server stream: iterate it; cancel ends it from this side (the iteration then just ends). */
+export interface ServerStream<T> extends AsyncIterable<T> {
+  cancel(): void;
+}
+
+/** A bidirectional Exec or Attach call: frames out, responses in; errors as FlotillaError. */
+export interface PodStream {
+  send(request: StreamRequest): void;
+  /** No more frames from this side. */
+  end(): void;
+  /** Ends the call from this side (detach). */
+  cancel(): void;
+  responses: AsyncIterable<StreamResponse>;
+}
 
 export interface ClusterApi {
   /** host:port of the controller. */
@@ -30,6 +55,17 @@ export interface ClusterApi {
   listJoinTokens(): Promise<ListJoinTokensResponse>;
   revokeJoinToken(id: string): Promise<JoinToken>;
   getClusterStatus(): Promise<ClusterStatus>;
+  createPod(pod: Pod, dryRun?: boolean): Promise<Pod>;
+  getPod(namespace: string, name: string): Promise<Pod>;
+  listPods(request: ListPodsRequest): Promise<PodList>;
+  /** Guarded by metadata.resourceVersion: Conflict when the pod changed since it was read. */
+  updatePod(pod: Pod): Promise<Pod>;
+  deletePod(request: DeletePodRequest): Promise<Pod>;
+  /** The current pods as ADDED, then changes, until the caller stops iterating. */
+  watchPods(request: WatchPodsRequest): ServerStream<PodEvent>;
+  podLogs(request: LogsRequest): ServerStream<LogsResponse>;
+  exec(): PodStream;
+  attach(): PodStream;
   close(): void;
 }
 
@@ -44,6 +80,10 @@ type UnaryMethod<Req, Res> = (
   options: Partial<grpc.CallOptions>,
   callback: (error: grpc.ServiceError | null, response: Res) => void,
 ) => grpc.ClientUnaryCall;
+
+function isServiceError(error: unknown): error is grpc.ServiceError {
+  return error instanceof Error && typeof (error as Partial<grpc.ServiceError>).code === 'number';
+}
 
 /** grpc-js's "No connection established. Last error: Error: connect ECONNREFUSED …" made readable. */
 export function unavailableMessage(server: string, details: string): string {
@@ -65,33 +105,77 @@ export function connectCluster(config: ClientConfig, options: ClusterApiOptions 
     keyPem: config.clientKey,
   });
   const client = new ClusterClient(config.server, channel.credentials, channel.options);
+  const mapError = (error: grpc.ServiceError): FlotillaError => {
+    const err = fromServiceError(error, config.server);
+    if (err.code === 'Unavailable') {
+      return new FlotillaError(
+        'Unavailable',
+        unavailableMessage(config.server, error.details),
+        {},
+        { cause: error },
+      );
+    }
+    if (err.code === 'DeadlineExceeded') {
+      return new FlotillaError(
+        'DeadlineExceeded',
+        `the controller at ${config.server} did not answer within ${timeoutMs / 1000}s`,
+        {},
+        { cause: error },
+      );
+    }
+    return err;
+  };
   const call = <Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> =>
     new Promise((resolve, reject) => {
       const deadline = new Date(Date.now() + timeoutMs);
       method(request, new grpc.Metadata(), { deadline }, (error, response) => {
         if (!error) return resolve(response);
-        const err = fromServiceError(error, config.server);
-        if (err.code === 'Unavailable') {
-          reject(
-            new FlotillaError(
-              'Unavailable',
-              unavailableMessage(config.server, error.details),
-              {},
-              { cause: error },
-            ),
-          );
-        } else if (err.code === 'DeadlineExceeded') {
-          reject(
-            new FlotillaError(
-              'DeadlineExceeded',
-              `the controller at ${config.server} did not answer within ${timeoutMs / 1000}s`,
-              {},
-              { cause: error },
-            ),
-          );
-        } else reject(err);
+        reject(mapError(error));
       });
     });
+  // A server stream as an async iterable; leaving the loop early or cancel() ends the call.
+  const serverStream = <T>(
+    stream: grpc.ClientReadableStream<T> | grpc.ClientDuplexStream<StreamRequest, T>,
+  ): ServerStream<T> => {
+    let cancelled = false;
+    // The iterator reports errors; this keeps a late one (after cancel) from going unhandled.
+    stream.on('error', () => undefined);
+    async function* read(): AsyncGenerator<T> {
+      try {
+        for await (const item of stream) yield item as T;
+      } catch (error) {
+        if (cancelled) return;
+        if (isServiceError(error)) throw mapError(error);
+        throw error;
+      } finally {
+        stream.cancel();
+      }
+    }
+    const iterable = read();
+    return {
+      [Symbol.asyncIterator]: () => iterable,
+      cancel: () => {
+        cancelled = true;
+        stream.cancel();
+      },
+    };
+  };
+  const duplex = (stream: grpc.ClientDuplexStream<StreamRequest, StreamResponse>): PodStream => {
+    // A write after the call ended (the container exited) is not an error worth reporting.
+    const responses = serverStream<StreamResponse>(stream);
+    let ended = false;
+    return {
+      send: (request) => {
+        if (!ended && stream.writable) stream.write(request);
+      },
+      end: () => {
+        if (!ended) stream.end();
+        ended = true;
+      },
+      cancel: () => responses.cancel(),
+      responses,
+    };
+  };
   return {
     server: config.server,
     listNodes: (request) => call(client.listNodes.bind(client), request),
@@ -100,6 +184,15 @@ export function connectCluster(config: ClientConfig, options: ClusterApiOptions 
     listJoinTokens: () => call(client.listJoinTokens.bind(client), {}),
     revokeJoinToken: (id) => call(client.revokeJoinToken.bind(client), { id }),
     getClusterStatus: () => call(client.getClusterStatus.bind(client), {}),
+    createPod: (pod, dryRun = false) => call(client.createPod.bind(client), { pod, dryRun }),
+    getPod: (namespace, name) => call(client.getPod.bind(client), { namespace, name }),
+    listPods: (request) => call(client.listPods.bind(client), request),
+    updatePod: (pod) => call(client.updatePod.bind(client), { pod }),
+    deletePod: (request) => call(client.deletePod.bind(client), request),
+    watchPods: (request) => serverStream(client.watchPods(request)),
+    podLogs: (request) => serverStream(client.podLogs(request)),
+    exec: () => duplex(client.exec()),
+    attach: () => duplex(client.attach()),
     close: () => client.close(),
   };
 }

@@ -12,6 +12,12 @@ import { imagesCommand, rmiCommand, tagCommand } from './images.js';
 import { loginCommand, logoutCommand } from './login.js';
 import { pruneCommand } from './prune.js';
 import { pullCommand, pushCommand } from './pull.js';
+import { runCommand } from './run.js';
+import { psCommand } from './ps.js';
+import { logsCommand } from './logs.js';
+import { inspectCommand } from './inspect.js';
+import { rmCommand, startCommand, stopCommand } from './lifecycle.js';
+import { execCommand } from './exec.js';
 
 export const rootCommand: Command = {
   name: 'deploy',
@@ -26,6 +32,14 @@ export const rootCommand: Command = {
     nodesCommand,
     getCommand,
     tokenCommand,
+    runCommand,
+    psCommand,
+    logsCommand,
+    inspectCommand,
+    stopCommand,
+    startCommand,
+    rmCommand,
+    execCommand,
     buildCommand,
     pushCommand,
     pullCommand,

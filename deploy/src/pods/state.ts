@@ -1,0 +1,149 @@
+// What a pod's status means in Docker's words, and what `deploy run` does about it. Pure.
+import type { Container, ContainerStatus, Pod } from '@flotilla/proto';
+
+/** The container `deploy run` made (named like the pod), else the first one. */
+export function mainContainer(pod: Pod): Container | undefined {
+  const containers = pod.spec?.containers ?? [];
+  return containers.find((c) => c.name === pod.metadata?.name) ?? containers[0];
+}
+
+export function containerStatusOf(pod: Pod, name?: string): ContainerStatus | undefined {
+  const want = name ?? mainContainer(pod)?.name;
+  const statuses = pod.status?.containerStatuses ?? [];
+  return statuses.find((s) => s.name === want) ?? (name === undefined ? statuses[0] : undefined);
+}
+
+/** Docker's State.Status words. */
+export type DockerState = 'created' | 'running' | 'restarting' | 'exited' | 'removing' | 'dead';
+
+export function dockerState(pod: Pod): DockerState {
+  if (pod.metadata?.deletionTimestamp) return 'removing';
+  const status = containerStatusOf(pod);
+  if (!status)
+    return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed' ? 'exited' : 'created';
+  if (status.state?.running) return 'running';
+  if (status.state?.terminated) return 'exited';
+  if (status.state?.waiting?.reason === 'CrashLoopBackOff') return 'restarting';
+  if (status.state?.waiting && status.lastState?.terminated) {
+    return pod.spec?.stopped ? 'exited' : 'restarting';
+  }
+  return 'created';
+}
+
+/** The exit code as a shell shows it: a signal death is 128 + the signal. */
+export function exitCodeOf(terminated: { exitCode: number; signal: number }): number {
+  if (terminated.exitCode === 0 && terminated.signal > 0) return 128 + terminated.signal;
+  return terminated.exitCode;
+}
+
+/** Waiting reasons that mean the container will not run without the user fixing something. */
+const failedWaiting = new Set([
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'ErrImageNeverPull',
+  'RegistryUnavailable',
+  'CreateContainerError',
+  'CreateContainerConfigError',
+  'RunContainerError',
+  'ContainerCannotRun',
+]);
+
+/** Failures after which docker would not have created a container at all. */
+const imageFailures = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
+
+export type RunProgress =
+  | { kind: 'waiting' }
+  | { kind: 'running' }
+  | { kind: 'exited'; code: number }
+  /** The container could not start: 125 (daemon side), 126 (cannot run), 127 (not found). */
+  | { kind: 'failed'; code: number; reason: string; message: string; noContainer: boolean }
+  | { kind: 'gone' };
+
+/** docker's exit code for a container that could not run, from the reason and message. */
+export function cannotRunCode(reason: string, message: string): number {
+  const text = `${reason} ${message}`;
+  if (
+    /executable file not found|no such file or directory|command not found|not found in \$PATH/i.test(text)
+  ) {
+    return 127;
+  }
+  if (/permission denied|exec format error|cannot execute|is a directory/i.test(text)) return 126;
+  return 125;
+}
+
+/**
+ * Where the run of the main container stands. restartsBefore is its restartCount when the
+ * CLI created or attached to it: a higher count with a terminated lastState is an exit
+ * the CLI missed between two events.
+ */
+export function runProgress(pod: Pod | undefined, restartsBefore = 0): RunProgress {
+  if (!pod) return { kind: 'gone' };
+  const scheduled = pod.status?.conditions.find((c) => c.type === 'PodScheduled');
+  if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
+    return {
+      kind: 'failed',
+      code: 125,
+      reason: 'Unschedulable',
+      message: scheduled.message || 'no node fits the pod',
+      noContainer: true,
+    };
+  }
+  const status = containerStatusOf(pod);
+  const terminated = status?.state?.terminated;
+  if (terminated) {
+    if (terminated.reason === 'ContainerCannotRun' || terminated.reason === 'StartError') {
+      return {
+        kind: 'failed',
+        code: cannotRunCode(terminated.reason, terminated.message),
+        reason: terminated.reason,
+        message: terminated.message,
+        noContainer: false,
+      };
+    }
+    return { kind: 'exited', code: exitCodeOf(terminated) };
+  }
+  const last = status?.lastState?.terminated;
+  if (last && status && status.restartCount > restartsBefore)
+    return { kind: 'exited', code: exitCodeOf(last) };
+  const waiting = status?.state?.waiting;
+  if (waiting && failedWaiting.has(waiting.reason)) {
+    return {
+      kind: 'failed',
+      code: cannotRunCode(waiting.reason, waiting.message),
+      reason: waiting.reason,
+      message: waiting.message,
+      noContainer: imageFailures.has(waiting.reason),
+    };
+  }
+  if (status?.state?.running) return { kind: 'running' };
+  const phase = pod.status?.phase;
+  if ((phase === 'Failed' || phase === 'Succeeded') && !status) {
+    return {
+      kind: 'failed',
+      code: 125,
+      reason: pod.status?.reason || phase,
+      message:
+        pod.status?.message || `the pod ${phase === 'Failed' ? 'failed' : 'ended'} before its container ran`,
+      noContainer: false,
+    };
+  }
+  return { kind: 'waiting' };
+}
+
+/** True while any container of the pod runs (what `deploy ps` without -a lists, and rm refuses). */
+export function hasRunningContainer(pod: Pod): boolean {
+  return (pod.status?.containerStatuses ?? []).some((s) => s.state?.running !== undefined);
+}
+
+/** True once every container stopped (deploy stop waits for it). */
+export function allContainersStopped(pod: Pod): boolean {
+  return (pod.status?.containerStatuses ?? []).every((s) => s.state?.running === undefined);
+}
+
+/** "web" or "web/sidecar" -> the pod and the container (undefined: the pod's only one). */
+export function splitPodContainer(text: string): { pod: string; container?: string } {
+  const slash = text.indexOf('/');
+  if (slash < 0) return { pod: text };
+  return { pod: text.slice(0, slash), container: text.slice(slash + 1) };
+}
