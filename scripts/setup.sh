@@ -45,7 +45,8 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 
 # --- Debian packages -------------------------------------------------------------------
 packages=(etcd-server nats-server runc conmon containernetworking-plugins iptables iproute2
-  docker-registry busybox-static protobuf-compiler skopeo apache2-utils attr zstd)
+  docker-registry busybox-static protobuf-compiler skopeo apache2-utils attr zstd
+  python3) # python3: the agent's attach and terminal relay (agent/src/runtime/conmon/stdio-relay.ts)
 
 missing=()
 for pkg in "${packages[@]}"; do
