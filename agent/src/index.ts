@@ -109,3 +109,6 @@ export {
 
 // Lifecycle: restart policy with crash-loop back-off, probes and their scheduler
 export * from './lifecycle/index.js';
+
+// The pod manager: the reconcile loop from desired pods to containers, their status
+export * from './pods/index.js';

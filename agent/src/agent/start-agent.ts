@@ -8,9 +8,14 @@ import { probeHost } from '../host/probe.js';
 import { ensureIdentity } from '../identity/ensure.js';
 import { writeNatsJwt, writeNodeRecord } from '../identity/state-store.js';
 import { ImageService } from '../images/image-service.js';
-import { buildNode, internalAddress } from '../node/build.js';
+import { buildNode, internalAddress, withAgentPort } from '../node/build.js';
 import type { AgentOptions } from '../options/types.js';
+import { PodManager } from '../pods/manager.js';
+import { podRuntimePaths } from '../pods/options.js';
 import { NatsReporter } from '../report/nats-reporter.js';
+import { startAgentServer } from '../server/agent-server.js';
+import { agentListenAddress } from '../server/listen.js';
+import { ContainerRunner } from '../runtime/conmon/runner.js';
 import { DesiredSet } from '../sync/desired-set.js';
 import { GatewaySession } from '../sync/gateway-session.js';
 
@@ -28,6 +33,10 @@ export interface RunningAgent {
   desired: DesiredSet;
   /** Pulls and unpacks the images the desired pods need; image GC. */
   images: ImageService;
+  /** Runs the desired pods; the PodRuntimeView the agent's gRPC server reads. */
+  pods: PodManager;
+  /** host:port the Agent service is bound to. */
+  agentAddress: string;
   /** Closes the stream, drains NATS. Idempotent. */
   stop(): Promise<void>;
 }
@@ -37,7 +46,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   const identity = await ensureIdentity(options, baseLog, options.signal);
   const log = baseLog.child({ node: identity.nodeName });
   const facts = await probeHost();
-  const node = buildNode(facts, {
+  let node = buildNode(facts, {
     nodeName: identity.nodeName,
     labels: options.labels,
     ...(options.address ? { address: options.address } : {}),
@@ -50,6 +59,8 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   });
 
   const desired = new DesiredSet();
+  // Created after the reporter, which only calls back into it once NATS is connected.
+  const started: { pods?: PodManager } = {};
   const agentInstance = randomUUID();
   const reporter = new NatsReporter({
     nodeName: identity.nodeName,
@@ -59,13 +70,13 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     seed: identity.natsSeed,
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     cpuCount: facts.cpuCount,
-    // Nothing runs containers yet (issue 4).
     state: () => ({
       revision: desired.revision,
       synced: desired.synced,
       desiredPods: desired.keys(),
-      runningPods: 0,
+      runningPods: started.pods?.runningPods() ?? 0,
     }),
+    podReports: () => started.pods?.reports() ?? [],
     log: log.child({ part: 'report' }),
   });
   // NATS first: heartbeats must not wait for the controller's gRPC.
@@ -86,6 +97,47 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     ...(options.registryAuthFile !== undefined ? { registryAuthFile: options.registryAuthFile } : {}),
   });
   images.start();
+
+  // Containers under conmon outlive the agent; the manager re-adopts them from its records.
+  const runtime = podRuntimePaths({ ...options, nodeName: identity.nodeName });
+  const runc = '/usr/sbin/runc';
+  const runner = new ContainerRunner({
+    runcRoot: runtime.runcRoot,
+    stateDir: runtime.runnerStateDir,
+    runc,
+    logger: log.child({ part: 'conmon' }),
+  });
+  const manager = new PodManager({
+    nodeName: identity.nodeName,
+    desired,
+    images,
+    runner,
+    runnerStateDir: runtime.runnerStateDir,
+    runc,
+    runcRoot: runtime.runcRoot,
+    network: runtime.network,
+    podsDir: runtime.podsDir,
+    cgroupParent: runtime.cgroupParent,
+    hostIP: internalAddress(facts, options.address),
+    logger: log.child({ part: 'pods' }),
+  });
+  manager.events.on('status', (update) => reporter.publishPodStatus(update));
+  await manager.start();
+  started.pods = manager;
+
+  // The Agent service (logs, exec, attach) is bound before registering: the node names its port.
+  const agentServer = await startAgentServer({
+    ...agentListenAddress(options.agentListen, internalAddress(facts, options.address)),
+    keyPem: identity.keyPem,
+    certPem: identity.certPem,
+    caPem: identity.caPem,
+    pods: manager,
+    roots: { runcRoot: runtime.runcRoot, stateDir: runtime.runnerStateDir },
+    runc,
+    log: log.child({ part: 'server' }),
+  });
+  node = withAgentPort(node, agentServer.port);
+  log.info('agent service listening', { address: agentServer.address });
 
   const onRegistered = async (res: RegisterNodeResponse): Promise<void> => {
     if (res.natsUserJwt && res.natsUserJwt !== identity.natsJwt) {
@@ -116,10 +168,21 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     agentInstance,
     desired,
     images,
+    pods: manager,
+    agentAddress: agentServer.address,
     stop: () =>
       (stopping ??= (async () => {
         log.info('stopping');
-        const results = await Promise.allSettled([session.stop(), reporter.stop(), images.stop()]);
+        // The pod manager's loop ends; its containers keep running (conmon holds them).
+        await manager
+          .stop()
+          .catch((err: unknown) => log.warn('pod manager stop incomplete', { error: errorMessage(err) }));
+        const results = await Promise.allSettled([
+          session.stop(),
+          reporter.stop(),
+          images.stop(),
+          agentServer.stop(),
+        ]);
         for (const r of results)
           if (r.status === 'rejected') log.warn('stop incomplete', { error: errorMessage(r.reason) });
         log.info('stopped');

@@ -12,6 +12,16 @@ import {
 import { UsageError } from './usage-error.js';
 import { parseAgentListen } from '../server/listen.js';
 import {
+  defaultBridgeName,
+  defaultCgroupParent,
+  defaultNetnsPrefix,
+  defaultPodCidr,
+  parseBridgeName,
+  parseCgroupParent,
+  parseNetnsPrefix,
+  parsePodCidr,
+} from '../pods/options.js';
+import {
   parseCaCertHash,
   parseDuration,
   parseHostPort,
@@ -137,6 +147,36 @@ const flagSpecs: FlagSpec[] = [
     value: 'PATH',
     help: 'registry credentials, in Docker\'s config.json form ({"auths": {HOST: {"auth": base64(user:password)}}})',
     apply: (o, v, f) => (o.registryAuthFile = parsePath(f, v)),
+  },
+  {
+    name: 'pod-cidr',
+    value: 'CIDR',
+    help: `the node's pod addresses, for the CNI bridge's host-local IPAM (default ${defaultPodCidr})`,
+    apply: (o, v, f) => (o.podCidr = parsePodCidr(f, v)),
+  },
+  {
+    name: 'cgroup-parent',
+    value: 'PATH',
+    help: `the cgroup every pod container of this agent lives under (default ${defaultCgroupParent})`,
+    apply: (o, v, f) => (o.cgroupParent = parseCgroupParent(f, v)),
+  },
+  {
+    name: 'runc-root',
+    value: 'DIR',
+    help: "runc's state directory for this agent's containers (default /run/flotilla/<node>/runc)",
+    apply: (o, v, f) => (o.runcRoot = parsePath(f, v)),
+  },
+  {
+    name: 'bridge-name',
+    value: 'NAME',
+    help: `the node's CNI bridge, at most 15 characters (default ${defaultBridgeName})`,
+    apply: (o, v, f) => (o.bridgeName = parseBridgeName(f, v)),
+  },
+  {
+    name: 'netns-prefix',
+    value: 'PREFIX',
+    help: `prefix of the pods' network namespace names (default ${defaultNetnsPrefix})`,
+    apply: (o, v, f) => (o.netnsPrefix = parseNetnsPrefix(f, v)),
   },
   {
     name: 'log-level',

@@ -36,6 +36,16 @@ export interface AgentOptions {
   defaultRegistry?: string;
   /** Registry credentials in Docker's config.json form ({ "auths": { HOST: { "auth": … } } }). */
   registryAuthFile?: string;
+  /** Pods (pod manager): the node's pod CIDR (default 10.88.0.0/16). */
+  podCidr?: string;
+  /** The cgroup every pod of this agent lives under (default /flotilla). */
+  cgroupParent?: string;
+  /** runc's state directory (default /run/flotilla/<node>/runc). */
+  runcRoot?: string;
+  /** The node's CNI bridge (default flt0); the CNI network is flotilla-<bridge>. */
+  bridgeName?: string;
+  /** Prefix of the pods' netns names (default flt). */
+  netnsPrefix?: string;
 }
 
 export const defaultStateDir = '/var/lib/flotilla/agent';

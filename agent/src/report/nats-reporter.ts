@@ -2,7 +2,7 @@
 // independent of the controller's gRPC: heartbeats keep flowing while the controller is
 // down, and a NATS outage only pauses them.
 import { type Logger, errorMessage, subjects } from '@flotilla/common';
-import { NodeHeartbeat } from '@flotilla/proto';
+import { NodeHeartbeat, PodStatusReport } from '@flotilla/proto';
 import { type NatsConnection, type Status, Events, connect, jwtAuthenticator } from 'nats';
 import { readCpuTimes, readMemoryInfo } from '../host/probe.js';
 import type { CpuTimes } from '../host/types.js';
@@ -20,7 +20,18 @@ export interface NatsReporterParams {
   cpuCount: number;
   /** The agent's state for a resync answer, minus what the reporter adds itself. */
   state: () => Pick<ResyncSummary, 'revision' | 'synced' | 'desiredPods' | 'runningPods'>;
+  /** Every pod's latest status, published again on a resync request. */
+  podReports?: () => PodStatusInput[];
   log: Logger;
+}
+
+/** One pod's status as the pod manager hands it over; the reporter adds node, instance, sequence, time. */
+export interface PodStatusInput {
+  namespace: string;
+  name: string;
+  uid: string;
+  status: PodStatusReport['status'];
+  removed: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -38,6 +49,9 @@ export class NatsReporter {
   private beating = false;
   private lastCpu: CpuTimes | undefined;
   private wakeLoop: (() => void) | undefined;
+  private reportSequence = 0;
+  /** The latest report per pod that could not be published yet (NATS down): never lost, never stale. */
+  private readonly unsent = new Map<string, PodStatusInput>();
 
   constructor(private readonly params: NatsReporterParams) {
     this.servers = params.servers;
@@ -50,6 +64,45 @@ export class NatsReporter {
 
   get isConnected(): boolean {
     return this.connected;
+  }
+
+  /**
+   * Publishes a pod's status on subjects.podStatus(node). While NATS is down only the
+   * latest report per pod is kept, and sent at the next (re)connect.
+   */
+  publishPodStatus(input: PodStatusInput): void {
+    const key = `${input.namespace}/${input.name}`;
+    const nc = this.nc;
+    if (!nc || !this.connected || nc.isClosed()) {
+      this.unsent.set(key, input);
+      return;
+    }
+    this.unsent.delete(key);
+    try {
+      nc.publish(subjects.podStatus(this.params.nodeName), this.encodeReport(input));
+    } catch (err) {
+      this.unsent.set(key, input);
+      this.params.log.warn('pod status not published', { pod: key, error: errorMessage(err) });
+    }
+  }
+
+  private encodeReport(input: PodStatusInput): Uint8Array {
+    const report: PodStatusReport = {
+      nodeName: this.params.nodeName,
+      namespace: input.namespace,
+      name: input.name,
+      uid: input.uid,
+      status: input.status,
+      removed: input.removed,
+      agentInstance: this.params.agentInstance,
+      sequence: ++this.reportSequence,
+      time: new Date().toISOString(),
+    };
+    return PodStatusReport.encode(report).finish();
+  }
+
+  private flushUnsent(): void {
+    for (const input of [...this.unsent.values()]) this.publishPodStatus(input);
   }
 
   start(): void {
@@ -126,6 +179,7 @@ export class NatsReporter {
         this.answerResync(nc);
         void this.watchStatus(nc);
         void this.beat();
+        this.flushUnsent();
         const err = await nc.closed();
         this.connected = false;
         if (!signal.aborted)
@@ -156,6 +210,7 @@ export class NatsReporter {
           this.connected = true;
           log.info('reconnected to NATS', { server: statusData(s) });
           void this.beat();
+          this.flushUnsent();
         } else if (s.type === Events.Error) {
           log.warn('NATS error', { error: statusData(s), permission: s.permissionContext });
         }
@@ -184,9 +239,12 @@ export class NatsReporter {
           log.warn('resync request without a reply subject', { subject: msg.subject });
           return;
         }
+        const reports = this.params.podReports?.() ?? [];
+        for (const report of reports) this.publishPodStatus(report);
         log.info('answered a resync request', {
           revision: summary.revision,
           pods: summary.desiredPods.length,
+          statuses: reports.length,
         });
       },
     });

@@ -19,6 +19,7 @@ export {
   type CreateContainerInput,
   type CreatedContainer,
 } from './runner.js';
+export { execCapture, type ExecCaptureOptions, type ExecCaptureResult } from './exec.js';
 export {
   startExec,
   attachContainer,

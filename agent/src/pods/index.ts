@@ -1,0 +1,23 @@
+// The pod manager: desired pods → containers, and their status.
+export * from './model.js';
+export * from './decide.js';
+export * from './status.js';
+export * from './host-ports.js';
+export {
+  hostsFile,
+  podResolvConf,
+  checkHostPath,
+  preparePodFiles,
+  containerVolumes,
+  removePodDir,
+  removePodCgroups,
+  type PreparedPodFiles,
+} from './pod-files.js';
+export {
+  PodManager,
+  runcReason,
+  type PodManagerOptions,
+  type PodStatusUpdate,
+  type PodManagerEvents,
+  type PodImages,
+} from './manager.js';

@@ -1,0 +1,417 @@
+// The pod manager with real runc, conmon and CNI plugins, but no controller: a DesiredSet
+// fed SNAPSHOT/ADDED/MODIFIED/DELETED by hand, images committed straight into the
+// agent's image root. Pods run and report Running with their IP; two containers of a pod
+// talk over localhost; exits, crash loops, OOM kills, read-only hostPaths and a missing
+// command become statuses; a manager restarted over the same state re-adopts its
+// containers and collects an exit that happened while it was down; deletion leaves no
+// mount, netns, cgroup or directory. Every name carries this run's prefix.
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { appendFileSync } from 'node:fs';
+import { createLogger, silentLogger } from '@flotilla/common';
+import {
+  ContainerRunner,
+  DesiredSet,
+  ImageService,
+  PodManager,
+  deleteNodeBridge,
+  deletePodNetworkById,
+  listPodNetworks,
+  readCriLog,
+  type NodeNetworkOptions,
+  type PodStatusUpdate,
+} from '@flotilla/agent';
+import {
+  busyboxImageConfig,
+  busyboxRootfs,
+  commitBaseImage,
+  mountsUnder,
+  openLocalImages,
+  unmount,
+} from '@flotilla/images';
+import { AssignmentEvent_Type as Type, Pod, type ContainerStatus, type PodStatus } from '@flotilla/proto';
+import { makeRunDir, runCommand, waitFor } from '../lib/index.js';
+
+const tools = ['/usr/sbin/runc', '/usr/bin/conmon', '/usr/lib/cni/bridge'].every((p) => existsSync(p));
+const skip =
+  process.getuid?.() !== 0 ? 'needs root' : !tools ? 'needs runc, conmon and the CNI plugins' : false;
+
+const run = makeRunDir('pods');
+const prefix = `flt${randomBytes(3).toString('hex')}`;
+const cgroupParent = `/flt-test-${prefix}`;
+const runcRoot = join(run, 'runc');
+const runnerStateDir = join(run, 'runtime');
+const podsDir = join(run, 'pods');
+const imageRoot = join(run, 'images');
+const hostDir = join(run, 'host');
+
+function cgroupDirs(): string[] {
+  const out: string[] = [];
+  const root = '/sys/fs/cgroup';
+  for (const controller of existsSync(root) ? readdirSync(root) : []) {
+    const dir = join(root, controller, cgroupParent);
+    if (existsSync(dir)) out.push(dir);
+  }
+  return out;
+}
+
+/** Cgroup directories below dir, deepest first. */
+function cgroupTree(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
+    out.push(d);
+  };
+  if (existsSync(dir)) walk(dir);
+  return out;
+}
+
+async function netnsWithPrefix(): Promise<string[]> {
+  const list = (await runCommand('ip', ['netns', 'list'])).stdout;
+  return list
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n.startsWith(`${prefix}-`));
+}
+
+function ipv4ToInt(ip: string): number {
+  return ip.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
+}
+
+/** A random 10.x.y.0/24 that no route on the host overlaps. */
+async function unusedPodCidr(): Promise<string> {
+  const routes = (await runCommand('ip', ['-4', 'route', 'show', 'table', 'all'])).stdout
+    .split('\n')
+    .map((line) => line.split(' ').find((w) => /^\d+\.\d+\.\d+\.\d+(\/\d+)?$/.test(w)))
+    .filter((w): w is string => w !== undefined)
+    .map((w) => (w.includes('/') ? w : `${w}/32`));
+  const inCidr = (ip: string, cidr: string): boolean => {
+    const [base = '', bits = '32'] = cidr.split('/');
+    const size = 2 ** (32 - Number(bits));
+    return Math.floor(ipv4ToInt(ip) / size) === Math.floor(ipv4ToInt(base) / size);
+  };
+  for (;;) {
+    const [a = 0, b = 0] = randomBytes(2);
+    const cidr = `10.${a}.${b}.0/24`;
+    if (!routes.some((r) => inCidr(`10.${a}.${b}.1`, r) || inCidr(r.split('/')[0] ?? '', cidr))) return cidr;
+  }
+}
+
+let network: NodeNetworkOptions;
+const desired = new DesiredSet();
+let revision = 0;
+let images: ImageService;
+let manager: PodManager | undefined;
+const latest = new Map<string, PodStatusUpdate>();
+const all: PodStatusUpdate[] = [];
+
+function newManager(): PodManager {
+  const runner = new ContainerRunner({ runcRoot, stateDir: runnerStateDir, logger: silentLogger });
+  const m = new PodManager({
+    nodeName: 'pods-test',
+    desired,
+    images,
+    runner,
+    runnerStateDir,
+    runc: '/usr/sbin/runc',
+    runcRoot,
+    network,
+    podsDir,
+    cgroupParent,
+    hostIP: '127.0.0.1',
+    // FLOTILLA_TEST_POD_LOG=<file> keeps the manager's log for debugging.
+    logger: process.env.FLOTILLA_TEST_POD_LOG
+      ? createLogger(
+          { component: 'pods' },
+          { write: (line) => appendFileSync(process.env.FLOTILLA_TEST_POD_LOG!, `${line}\n`) },
+        )
+      : silentLogger,
+    resyncIntervalMs: 1_000,
+  });
+  m.events.on('status', (u) => {
+    latest.set(`${u.namespace}/${u.name}`, u);
+    all.push(u);
+  });
+  return m;
+}
+
+t.teardown(async () => {
+  await manager?.stop();
+  await images?.stop();
+  if (existsSync(runcRoot)) {
+    for (const id of readdirSync(runcRoot)) {
+      try {
+        execFileSync('/usr/sbin/runc', ['--root', runcRoot, 'delete', '--force', id], { stdio: 'ignore' });
+      } catch {
+        // gone already
+      }
+    }
+  }
+  for (const point of await mountsUnder(run)) await unmount(point).catch(() => undefined);
+  if (network !== undefined) {
+    for (const id of listPodNetworks(network)) await deletePodNetworkById(id, network).catch(() => undefined);
+    for (const name of await netnsWithPrefix()) await runCommand('ip', ['netns', 'delete', name]);
+    await deleteNodeBridge(network).catch(() => undefined);
+  }
+  for (const dir of cgroupDirs()) {
+    for (const d of cgroupTree(dir)) {
+      try {
+        execFileSync('rmdir', [d], { stdio: 'ignore' });
+      } catch {
+        // a controller linked to another (cpu,cpuacct) goes with it
+      }
+    }
+  }
+  rmSync(run, { recursive: true, force: true });
+});
+
+function pod(name: string, spec: Record<string, unknown>, meta: Record<string, unknown> = {}): Pod {
+  return Pod.fromJSON({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'default', uid: randomUUID(), resourceVersion: String(++revision), ...meta },
+    spec: { nodeName: 'pods-test', ...spec },
+  });
+}
+
+function sh(name: string, script: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { name, image: 'busybox', imagePullPolicy: 'Never', command: ['sh', '-c', script], ...extra };
+}
+
+function send(type: Type, pods: Pod[]): void {
+  desired.apply({ type, revision: ++revision, pods });
+}
+
+function statusOf(name: string): PodStatus | undefined {
+  const u = latest.get(`default/${name}`);
+  return u?.removed === false ? u.status : undefined;
+}
+
+function containerOf(name: string, container: string): ContainerStatus | undefined {
+  return statusOf(name)?.containerStatuses.find((c) => c.name === container);
+}
+
+async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  return waitFor(what, () => check(), { timeoutMs, intervalMs: 50 });
+}
+
+async function logOf(path: string): Promise<string> {
+  let text = '';
+  for await (const e of readCriLog(path)) text += `${e.text}\n`;
+  return text;
+}
+
+t.test('pods under the manager', { skip }, async (t) => {
+  network = {
+    networkName: `${prefix}-net`,
+    bridgeName: `${prefix}br`,
+    podCidr: await unusedPodCidr(),
+    ipamDataDir: join(run, 'cni'),
+    netnsPrefix: prefix,
+    cniBinDir: '/usr/lib/cni',
+  };
+  const local = openLocalImages(imageRoot, { logger: silentLogger });
+  await busyboxRootfs(join(run, 'busybox-rootfs'));
+  await commitBaseImage(
+    local,
+    'docker.io/library/busybox:latest',
+    join(run, 'busybox-rootfs'),
+    busyboxImageConfig(),
+  );
+  rmSync(join(run, 'busybox-rootfs'), { recursive: true, force: true });
+  images = new ImageService({ root: imageRoot, desired, logger: silentLogger });
+  images.start();
+  manager = newManager();
+  await manager.start();
+  mkdirSync(hostDir, { recursive: true });
+  writeFileSync(join(hostDir, 'greeting'), 'hello from the host\n');
+
+  const duo = pod('duo', {
+    restartPolicy: 'Never',
+    containers: [
+      sh('server', 'echo hello-over-localhost > /tmp/index.html; exec httpd -f -p 8080 -h /tmp'),
+      sh(
+        'client',
+        'for i in $(seq 1 100); do wget -qO- http://127.0.0.1:8080/index.html && exit 0; sleep 0.1; done; exit 1',
+      ),
+    ],
+  });
+  const crash = pod('crash', { restartPolicy: 'Always', containers: [sh('crash', 'echo crashing; exit 2')] });
+  const oom = pod('oom', {
+    restartPolicy: 'Never',
+    containers: [sh('oom', 'tail /dev/zero', { resources: { limits: { memory: '16Mi' } } })],
+  });
+  const ro = pod('ro', {
+    restartPolicy: 'Never',
+    volumes: [{ name: 'host', hostPath: { path: hostDir, type: 'Directory' } }],
+    containers: [
+      sh('ro', 'cat /data/greeting; echo changed > /data/greeting', {
+        volumeMounts: [{ name: 'host', mountPath: '/data', readOnly: true }],
+      }),
+    ],
+  });
+  const nosuch = pod('nosuch', {
+    restartPolicy: 'Never',
+    containers: [{ name: 'nosuch', image: 'busybox', imagePullPolicy: 'Never', command: ['nosuch'] }],
+  });
+  send(Type.SNAPSHOT, [duo, crash, oom, ro, nosuch]);
+
+  await t.test(
+    'a pod runs: Running with a pod IP, its containers reach each other on localhost',
+    async (t) => {
+      const status = await until('duo running with the client completed', () => {
+        const s = statusOf('duo');
+        const client = containerOf('duo', 'client');
+        return s?.phase === 'Running' && client?.state?.terminated !== undefined ? s : undefined;
+      });
+      t.match(status.podIP, /^10\.\d+\.\d+\.\d+$/, 'a pod IP from the pod CIDR');
+      t.equal(status.hostIP, '127.0.0.1');
+      const server = containerOf('duo', 'server');
+      t.ok(server?.state?.running, 'the server runs');
+      t.match(server?.containerID, /^runc:\/\//);
+      t.equal(server?.ready, true, 'ready without a readiness probe');
+      const client = containerOf('duo', 'client');
+      t.match(
+        client?.state?.terminated,
+        { exitCode: 0, reason: 'Completed' },
+        'the client got its page and exited 0',
+      );
+      const handle = manager!.container('default', 'duo', 'client');
+      t.match(await logOf(handle.logPath), /hello-over-localhost/, 'over localhost');
+      t.equal(
+        status.conditions.find((c) => c.type === 'Ready')?.status,
+        'False',
+        'not ready: the client ended',
+      );
+    },
+  );
+
+  await t.test('restartPolicy Always backs off with CrashLoopBackOff', async (t) => {
+    const c = await until('crash in CrashLoopBackOff', () => {
+      const s = containerOf('crash', 'crash');
+      return s?.state?.waiting?.reason === 'CrashLoopBackOff' ? s : undefined;
+    });
+    t.ok(c.restartCount >= 1, `restarted ${c.restartCount} times`);
+    t.match(c.lastState?.terminated, { exitCode: 2, reason: 'Error' });
+    t.equal(statusOf('crash')?.phase, 'Running', 'a restarting pod is Running');
+  });
+
+  await t.test('a memory limit exceeded ends in OOMKilled', async (t) => {
+    const c = await until('oom terminated', () => containerOf('oom', 'oom')?.state?.terminated);
+    t.equal(c.reason, 'OOMKilled');
+    t.equal(statusOf('oom')?.phase, 'Failed');
+  });
+
+  await t.test('a read-only hostPath cannot be written', async (t) => {
+    const c = await until('ro terminated', () => containerOf('ro', 'ro')?.state?.terminated);
+    t.not(c.exitCode, 0, 'the write failed');
+    const log = await logOf(manager!.container('default', 'ro', 'ro').logPath);
+    t.match(log, /hello from the host/, 'the host file is readable');
+    t.match(log, /Read-only file system/i, 'the write was refused');
+    t.equal(
+      readFileSync(join(hostDir, 'greeting'), 'utf8'),
+      'hello from the host\n',
+      'unchanged on the host',
+    );
+  });
+
+  await t.test("a command that does not exist is a waiting reason with runc's message", async (t) => {
+    const c = await until('nosuch waiting', () => {
+      const w = containerOf('nosuch', 'nosuch')?.state?.waiting;
+      return w !== undefined && w.reason !== 'ContainerCreating' ? w : undefined;
+    });
+    t.match(c.reason, /^(CreateContainerError|RunContainerError)$/);
+    t.match(c.message, /executable file not found/);
+    t.equal(statusOf('nosuch')?.phase, 'Pending');
+  });
+
+  await t.test(
+    'a restarted manager re-adopts its containers and sees exits from while it was down',
+    async (t) => {
+      const sleepers = pod('sleepers', {
+        restartPolicy: 'Never',
+        terminationGracePeriodSeconds: 1,
+        containers: [sh('stays', 'exec sleep 1000'), sh('killed', 'exec sleep 1000')],
+      });
+      send(Type.ADDED, [sleepers]);
+      await until('both sleepers running', () => {
+        const s = statusOf('sleepers');
+        return s?.containerStatuses.every((c) => c.state?.running !== undefined) ? s : undefined;
+      });
+      const before = statusOf('sleepers')!;
+      const stays = before.containerStatuses.find((c) => c.name === 'stays')!;
+      const killed = before.containerStatuses.find((c) => c.name === 'killed')!;
+      await manager!.stop();
+      manager = undefined;
+      const killedId = killed.containerID.replace('runc://', '');
+      const kill = await runCommand('/usr/sbin/runc', ['--root', runcRoot, 'kill', killedId, 'KILL']);
+      t.equal(kill.code, 0, `runc kill: ${kill.stderr}`);
+      await waitFor('conmon recorded the exit', () => existsSync(join(runnerStateDir, 'exits', killedId)));
+      latest.clear();
+      manager = newManager();
+      await manager.start();
+      const after = await until('the killed one reported terminated', () => {
+        const s = statusOf('sleepers');
+        return s?.containerStatuses.find((c) => c.name === 'killed')?.state?.terminated !== undefined
+          ? s
+          : undefined;
+      });
+      const stays2 = after.containerStatuses.find((c) => c.name === 'stays')!;
+      t.equal(stays2.containerID, stays.containerID, 'the same container');
+      t.equal(stays2.restartCount, 0, 'not restarted');
+      t.ok(stays2.state?.running, 'still running');
+      t.equal(stays2.state?.running?.startedAt, stays.state?.running?.startedAt, 'same start time');
+      t.match(after.containerStatuses.find((c) => c.name === 'killed')?.state?.terminated, {
+        exitCode: 137,
+        signal: 9,
+        containerID: killed.containerID,
+      });
+      const runcIds = readdirSync(runcRoot).filter((id) => id.includes('stays'));
+      t.equal(runcIds.length, 1, 'no duplicate of the running container');
+    },
+  );
+
+  await t.test('deletion removes every mount, netns, cgroup and directory', async (t) => {
+    const uid = duo.metadata!.uid;
+    const deleting: Pod = {
+      ...duo,
+      metadata: {
+        ...duo.metadata!,
+        resourceVersion: String(++revision),
+        deletionTimestamp: new Date().toISOString(),
+        deletionGracePeriodSeconds: 1,
+      },
+    };
+    send(Type.MODIFIED, [deleting]);
+    const removed = await until('duo removed', () => {
+      const u = latest.get('default/duo');
+      return u?.removed === true ? u : undefined;
+    });
+    t.equal(removed.uid, uid);
+    const token = uid.replace(/-/g, '').slice(0, 16);
+    t.notOk(existsSync(join(podsDir, token)), 'the pod directory is gone');
+    t.same(await mountsUnder(join(podsDir, token)), [], 'no mount left');
+    const nets = await netnsWithPrefix();
+    t.notOk(
+      nets.some((n) => n.endsWith(uid.replace(/-/g, '').slice(0, 12))),
+      'its netns is gone',
+    );
+    for (const dir of cgroupDirs()) t.notOk(existsSync(join(dir, uid)), `no cgroup ${join(dir, uid)}`);
+
+    // The rest: DELETED for one, then a snapshot without the others (fencing).
+    send(Type.DELETED, [crash]);
+    await until('crash removed', () => latest.get('default/crash')?.removed === true);
+    send(Type.SNAPSHOT, []);
+    for (const name of ['oom', 'ro', 'nosuch', 'sleepers'])
+      await until(`${name} removed`, () => latest.get(`default/${name}`)?.removed === true);
+    t.same(readdirSync(podsDir), [], 'no pod directory left');
+    t.same(await mountsUnder(podsDir), [], 'no mount left under the pods directory');
+    t.same(await netnsWithPrefix(), [], 'no netns left');
+    t.same(readdirSync(runcRoot), [], 'no runc container left');
+    for (const dir of cgroupDirs()) t.same(cgroupTree(dir), [dir], `only the (empty) parent ${dir} is left`);
+    t.same(listPodNetworks(network), [], 'no network record left');
+  });
+});
