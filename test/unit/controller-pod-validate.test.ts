@@ -8,7 +8,14 @@ type Json = Record<string, unknown>;
 
 function base(): Json {
   return {
-    metadata: { name: 'web', labels: { app: 'web' }, annotations: { 'flotilla.io/auto-remove': 'true' } },
+    metadata: {
+      name: 'web',
+      labels: { app: 'web' },
+      annotations: {
+        'flotilla.io/auto-remove': 'true',
+        'flotilla.io/restartedAt': '2026-01-02T15:04:05.123Z',
+      },
+    },
     spec: {
       restartPolicy: 'Never',
       volumes: [
@@ -278,6 +285,17 @@ const cases: [string, (p: Json & { spec: Json & { containers: Json[] } }) => voi
   ['stdinOnce without stdin', (p) => (c0(p).stdin = false), 'spec.containers[0].stdinOnce', /needs stdin/],
   ['bad nodeSelector', (p) => (p.spec.nodeSelector = { zone: 'a b' }), 'spec.nodeSelector.zone'],
   ['bad nodeName', (p) => (p.spec.nodeName = 'Node_1'), 'spec.nodeName'],
+  [
+    'restartedAt not a time',
+    (p) => ((p.metadata as Json).annotations = { 'flotilla.io/restartedAt': 'yesterday' }),
+    'metadata.annotations.flotilla.io/restartedAt',
+    /RFC 3339/,
+  ],
+  [
+    'auto-remove neither true nor false',
+    (p) => ((p.metadata as Json).annotations = { 'flotilla.io/auto-remove': 'yes' }),
+    'metadata.annotations.flotilla.io/auto-remove',
+  ],
 ];
 
 for (const [name, edit, field, message] of cases) {

@@ -6,6 +6,7 @@ import type { Container, Pod, Probe } from '@flotilla/proto';
 import { invalidArgument, validateDnsSubdomain, type FlotillaError } from '@flotilla/common';
 import { parseReference } from '@flotilla/images';
 import { validateLabelKey, validateLabelValue } from '../labels/labels.js';
+import { podAnnotations } from './defaults.js';
 import { isResourceName, resourceAmount, resourceNames, type ResourceName } from './quantity.js';
 
 export interface PodProblem {
@@ -32,6 +33,7 @@ const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const envName = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const maxAnnotationBytes = 256 * 1024;
+const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** Why value is not a DNS-1123 label (container, volume and namespace names), or undefined. */
 export function validateDnsLabel(value: string): string | undefined {
@@ -114,6 +116,18 @@ export function metadataProblems(pod: Pod): PodProblem[] {
   if (nsWhy) p.add('metadata.namespace', meta.namespace, `${nsWhy} (a DNS-1123 label)`);
   checkLabels(p, 'metadata.labels', meta.labels);
   checkAnnotations(p, 'metadata.annotations', meta.annotations);
+  const autoRemove = meta.annotations[podAnnotations.autoRemove];
+  if (autoRemove !== undefined && autoRemove !== 'true' && autoRemove !== 'false') {
+    p.add(`metadata.annotations.${podAnnotations.autoRemove}`, autoRemove, 'must be "true" or "false"');
+  }
+  const restartedAt = meta.annotations[podAnnotations.restartedAt];
+  if (restartedAt !== undefined && (!rfc3339.test(restartedAt) || Number.isNaN(Date.parse(restartedAt)))) {
+    p.add(
+      `metadata.annotations.${podAnnotations.restartedAt}`,
+      restartedAt,
+      'must be an RFC 3339 time such as 2026-01-02T15:04:05Z',
+    );
+  }
   return p.list;
 }
 

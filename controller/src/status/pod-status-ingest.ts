@@ -73,7 +73,8 @@ export class PodStatusIngest {
     // Per node as well as per pod: a node's reports about a pod it does not run must
     // never displace the report of the node that does.
     this.pending.set(`${report.nodeName} ${keys.pod(report.namespace, report.name)}`, report);
-    this.schedule(batchWindowMs);
+    // While etcd fails, batches wait out the retry delay: an outage must not become a write storm.
+    this.schedule(this.failing ? retryDelayMs : batchWindowMs);
   }
 
   /** Asks every known node to publish all its pod statuses again. */
