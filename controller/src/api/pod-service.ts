@@ -205,7 +205,8 @@ export function createPodService(deps: PodServiceDeps): Pick<ClusterServer, PodM
       if (entry.modRevision !== rv) throw stale();
       const { pod, problems } = mergePodUpdate(entry.value, incoming);
       problems.push(...metadataProblems(pod));
-      if (problems.length > 0) throw invalidPod(`update of pod "${ns}/${name}"`, problems);
+      if (problems.length > 0)
+        throw invalidPod(`update of pod "${ns}/${name}"`, `pod/${ns}/${name}`, problems);
       let written: Entry<Pod>;
       try {
         written = await store.update(podCodec, key, pod, rv);

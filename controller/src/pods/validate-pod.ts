@@ -454,10 +454,10 @@ export function podProblems(pod: Pod): PodProblem[] {
 }
 
 /** One InvalidArgument listing every problem, naming the first problem's field. */
-export function invalidPod(what: string, problems: PodProblem[]): FlotillaError {
+export function invalidPod(what: string, object: string, problems: PodProblem[]): FlotillaError {
   const first = problems[0];
   return invalidArgument(`${what} is invalid: ${problems.map((x) => x.message).join('; ')}`, {
-    object: what.replace(/^pod "(.*)"$/, 'pod/$1'),
+    object,
     field: first?.field,
     value: first?.value,
   });
@@ -469,6 +469,6 @@ export function validatePod(pod: Pod): void {
   if (problems.length > 0) {
     const ns = pod.metadata?.namespace ?? '';
     const name = pod.metadata?.name ?? '';
-    throw invalidPod(`pod "${ns}/${name}"`, problems);
+    throw invalidPod(`pod "${ns}/${name}"`, `pod/${ns}/${name}`, problems);
   }
 }
