@@ -207,7 +207,8 @@ export class PodManager implements PodRuntimeView {
   private resyncTimer: NodeJS.Timeout | undefined;
   private watcher: FSWatcher | undefined;
   private unsubscribe: (() => void) | undefined;
-  private listing: Promise<Map<string, RunState>> | undefined;
+  private listing: { covers: number; promise: Promise<Map<string, RunState>> } | undefined;
+  private listRequests = 0;
   private hostLimits: HostLimits | undefined;
   private seccomp: OciSeccomp | undefined;
   private stopped = false;
@@ -363,13 +364,32 @@ export class PodManager implements PodRuntimeView {
     } while (this.dirty.has(key) && !this.stopped);
   }
 
-  /** One runner listing shared by the reconciles that ask while it runs. */
+  /**
+   * The runner's view of every run, fresh for the caller: a listing is shared only by the
+   * callers that asked before it started, so a run created just before the call is never
+   * missed (which would read as a run that vanished).
+   */
   private async runStates(): Promise<Map<string, RunState>> {
-    this.listing ??= this.o.runner
-      .list()
-      .then((states) => new Map(states.map((s) => [s.id, s])))
-      .finally(() => (this.listing = undefined));
-    return this.listing;
+    const want = ++this.listRequests;
+    for (;;) {
+      const current = this.listing;
+      if (current !== undefined && current.covers >= want) return current.promise;
+      if (current !== undefined) {
+        await current.promise.catch(() => undefined);
+        continue;
+      }
+      const listing = {
+        covers: this.listRequests,
+        promise: this.o.runner.list().then((states) => new Map(states.map((s) => [s.id, s]))),
+      };
+      this.listing = listing;
+      void listing.promise
+        .finally(() => {
+          if (this.listing === listing) this.listing = undefined;
+        })
+        .catch(() => undefined);
+      return listing.promise;
+    }
   }
 
   // ---- one pass ----
