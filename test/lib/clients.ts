@@ -16,6 +16,8 @@ import {
   type JoinToken,
   type ListJoinTokensResponse,
   type ClusterStatus,
+  type Pod,
+  type PodList,
 } from '@flotilla/proto';
 import { Etcd3 } from 'etcd3';
 import { connect, jwtAuthenticator, type NatsConnection } from 'nats';
@@ -71,6 +73,18 @@ export class AdminClient {
   }
   clusterStatus(): Promise<ClusterStatus> {
     return unary(this.client.getClusterStatus.bind(this.client), {});
+  }
+  createPod(pod: Pod): Promise<Pod> {
+    return unary(this.client.createPod.bind(this.client), { pod, dryRun: false });
+  }
+  getPod(name: string, namespace = 'default'): Promise<Pod> {
+    return unary(this.client.getPod.bind(this.client), { namespace, name });
+  }
+  listPods(namespace = ''): Promise<PodList> {
+    return unary(this.client.listPods.bind(this.client), { namespace, labelSelector: '', nodeName: '' });
+  }
+  deletePod(name: string, namespace = 'default', force = false): Promise<Pod> {
+    return unary(this.client.deletePod.bind(this.client), { namespace, name, force, uid: '' });
   }
   close(): void {
     this.client.close();

@@ -6,3 +6,5 @@ export * from './cluster.js';
 export * from './clients.js';
 export * from './store-conformance.js';
 export * from './registry.js';
+export * from './docker-cluster.js';
+export * from './docker-inspect.js';
