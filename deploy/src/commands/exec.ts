@@ -1,9 +1,24 @@
 // deploy exec: run a command in a running container, as docker exec does.
+import type { ExitStatus } from '@flotilla/proto';
 import type { Command, CommandContext } from '../cli/types.js';
+import { cannotRunCode } from '../pods/state.js';
 import { withCluster } from '../client/cluster-client.js';
 import { pumpStream, stdioOf, streamFrame } from '../pods/stdio.js';
 import { checkPodArg, namespaceFlag, namespaceOf } from './pod-flags.js';
 import { interruptedCode, reportExitReason } from './run.js';
+
+/**
+ * The command's exit code; a command that could not be started at all (the status says
+ * why) is 127 when it was not found and 126 when it cannot be executed, as a shell says.
+ */
+export function execExitCode(status: ExitStatus): number {
+  const reason = status.reason;
+  if (status.exitCode !== 0 && reason && !['Completed', 'Error', 'OOMKilled'].includes(reason)) {
+    const code = cannotRunCode(reason, '');
+    if (code !== 125 && (status.exitCode === 255 || status.exitCode < 0)) return code;
+  }
+  return status.exitCode;
+}
 
 async function runExec(ctx: CommandContext): Promise<number> {
   const namespace = namespaceOf(ctx);
@@ -37,7 +52,7 @@ async function runExec(ctx: CommandContext): Promise<number> {
         return 1;
       }
       reportExitReason(ctx, end.status);
-      return end.status.exitCode;
+      return execExitCode(end.status);
     } finally {
       restore();
     }

@@ -217,7 +217,14 @@ function waitExited(
 }
 
 /** Output of the container from its start, stdout to stdout and stderr to stderr, until cancelled or ended. */
-function followLogs(api: ClusterApi, pod: Pod, stdio: Stdio, ctx: CommandContext, follow: boolean) {
+function followLogs(
+  api: ClusterApi,
+  pod: Pod,
+  stdio: Stdio,
+  ctx: CommandContext,
+  follow: boolean,
+  tty = false,
+) {
   const stream = api.podLogs({
     namespace: pod.metadata?.namespace ?? 'default',
     pod: pod.metadata?.name ?? '',
@@ -231,7 +238,9 @@ function followLogs(api: ClusterApi, pod: Pod, stdio: Stdio, ctx: CommandContext
     try {
       for await (const response of stream) {
         for (const entry of response.entries) {
-          const line = Buffer.concat([entry.content, Buffer.from('\n')]);
+          // A terminal ends its lines with \r\n; one without \r is a partial line (a prompt).
+          const partial = tty && entry.content[entry.content.length - 1] !== 0x0d;
+          const line = partial ? entry.content : Buffer.concat([entry.content, Buffer.from('\n')]);
           if (entry.stream === 'stderr') stdio.writeErr(line);
           else stdio.writeOut(line);
         }
@@ -291,6 +300,10 @@ async function runAttachedStream(
   const restartsBefore = containerStatusOf(current)?.restartCount ?? 0;
   const restore = opts.tty ? stdio.rawMode() : () => undefined;
   try {
+    if (opts.tty) {
+      // The shell printed its banner and prompt before the attach: show them from the log.
+      await followLogs(api, pod, stdio, ctx, false, true).done;
+    }
     const stream = api.attach();
     const size = opts.tty ? stdio.size() : undefined;
     stream.send(

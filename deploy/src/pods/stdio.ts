@@ -1,6 +1,7 @@
 // The local end of attach and exec: bytes to stdout/stderr, stdin to the stream, the
 // terminal in raw mode (restored on every way out) and its resizes. Without the process's
 // streams (tests) output goes through the io's text writers and there is no stdin.
+import { spawnSync } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import type { PodStream } from '../client/cluster-client.js';
 import type { CliIo } from '../cli/types.js';
@@ -54,6 +55,9 @@ export function stdioOf(io: CliIo): Stdio {
       if (!stdin.isTTY) return () => undefined;
       const was = stdin.isRaw;
       stdin.setRawMode(true);
+      // libuv's raw mode keeps ONLCR, which would turn the container's \r\n into \r\r\n;
+      // docker's raw mode (cfmakeraw) clears it. setRawMode(false) restores it with the rest.
+      spawnSync('stty', ['-onlcr'], { stdio: [stdin, 'ignore', 'ignore'] });
       let restored = false;
       const restore = (): void => {
         if (restored) return;
