@@ -525,3 +525,20 @@ t.test('a restarted controller asks every node to resync', async (t) => {
   await n2.report(zoned, { status: { phase: 'Running', podIP: '10.88.1.9' } });
   await waitFor('a report after the restart', async () => (await get('zoned')).status?.podIP === '10.88.1.9');
 });
+
+t.test('a pod whose node left the cluster is deleted at once', async (t) => {
+  await addNode('node-c', { cpu: '1', memory: '512Mi' });
+  await create(
+    makePod(
+      'orphan',
+      {},
+      { spec: { nodeName: 'node-c', containers: [{ name: 'orphan', image: 'busybox' }] } },
+    ),
+  );
+  const etcd = new Etcd3({ hosts: plane.etcd.endpoint });
+  t.teardown(() => etcd.close());
+  await etcd.delete().key('/flotilla/v1/nodes/node-c');
+  const marked = await remove('orphan');
+  t.ok(marked.metadata?.deletionTimestamp);
+  t.equal((await failure(get('orphan')))?.code, 'NotFound', 'no agent to wait for');
+});

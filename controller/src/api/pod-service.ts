@@ -234,10 +234,11 @@ export function createPodService(deps: PodServiceDeps): Pick<ClusterServer, PodM
         checkUidPrecondition(entry.value, req.uid);
         const marked = markDeleted(entry.value, now(), grace);
         const pod = marked ?? entry.value;
-        if ((pod.spec?.nodeName ?? '') === '') {
-          // No agent runs it: nothing to wait for.
+        const node = pod.spec?.nodeName ?? '';
+        // No agent runs it (unbound, or its node was removed from the cluster): nothing to wait for.
+        if (node === '' || !(await store.get(nodeCodec, keys.node(node)))) {
           await store.delete(key, entry.modRevision);
-          log.info('pod deleted (it was on no node)', { pod: `${ns}/${name}` });
+          log.info('pod deleted at once: no node runs it', { pod: `${ns}/${name}`, node });
           return pod;
         }
         const written = marked ? await store.update(podCodec, key, marked, entry.modRevision) : entry;
