@@ -1,5 +1,7 @@
 // What a local cluster runs, in start order, as data: the supervisor executes this plan,
 // and tests can read it without starting anything.
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import type { Layout, LocalPorts } from './layout.js';
 import { componentLog } from './layout.js';
 
@@ -151,6 +153,7 @@ export function localClusterPlan(layout: Layout, ports: LocalPorts, exe: Executa
         // node reports it, and the controller dials what the node reports.
         '--agent-listen',
         ':0',
+        ...localPodRuntimeFlags(layout),
       ],
       address: '',
       log: componentLog(layout, 'agent'),
@@ -158,6 +161,24 @@ export function localClusterPlan(layout: Layout, ports: LocalPorts, exe: Executa
       readyTimeoutMs: 30_000,
       oneShot: false,
     },
+  ];
+}
+
+/**
+ * The agent's pod runtime flags for a local cluster (pure). The host-wide names (bridge,
+ * netns prefix) carry a tag of the data dir and runc's root lies in it, so two local
+ * clusters (or a test's) on one host never share them; pod cgroups are keyed by pod uid
+ * under the default parent.
+ */
+export function localPodRuntimeFlags(layout: Pick<Layout, 'dataDir' | 'agentDir'>): string[] {
+  const tag = createHash('sha256').update(layout.dataDir).digest('hex').slice(0, 6);
+  return [
+    '--bridge-name',
+    `flt${tag}`,
+    '--netns-prefix',
+    `flt${tag}`,
+    '--runc-root',
+    join(layout.agentDir, 'runc'),
   ];
 }
 
