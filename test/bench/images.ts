@@ -42,7 +42,7 @@ interface Options {
   rebuild: boolean;
 }
 
-const usage = `Usage: node test/bench/images.mjs [--runs N] [--json FILE] [--no-rebuild] [--no-build]
+const usage = `Usage: node test/bench/run.mjs images [--runs N] [--json FILE] [--no-rebuild] [--no-build]
 
 Cold pull of a 3-layer image from a local docker-registry (Flotilla, skopeo copy + umoci
 unpack, podman pull) and an unchanged rebuild of examples/web (Flotilla, podman build).
@@ -51,7 +51,7 @@ Needs root; installs podman and umoci with apt-get when missing.
   --runs N       measured runs of each tool (default 7)
   --json FILE    also write the figures as JSON to FILE
   --no-rebuild   only the pull part
-  --no-build     do not run "tsc -b images test" first (handled by images.mjs)`;
+  --no-build     do not run "tsc -b" first (handled by run.mjs)`;
 
 function fail(message: string): never {
   process.stderr.write(`bench:images: ${message}\n\n${usage}\n`);

@@ -1,0 +1,427 @@
+// The container benchmark (issue 4): how fast Flotilla turns "run this image" into a
+// running container, measured in one run next to the floor (raw `runc run` of a prepared
+// bundle) and podman. Everything runs against one real cluster made by the e2e harness
+// (etcd, NATS, registry, controller, one agent; images built by `deploy build`).
+//
+//   1. `deploy run --rm BUSYBOX /bin/true`, end to end (CLI process start to exit), vs
+//      `podman run --rm` and raw `runc run` of a bundle with the same rootfs;
+//   2. the agent's own share: from the agent taking the pod on ("pod taken on" in its log)
+//      to conmon reporting the container started ("container started");
+//   3. `deploy run -d -p` of examples/web to the first HTTP 200 on 127.0.0.1, vs podman;
+//   4. 20 pods created at once through the API until all are Running, vs 20 concurrent
+//      `podman run -d`;
+//   5. the agent's RSS with 30 running containers, and conmon's RSS per container.
+// Not a test: it asserts nothing about times.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, release, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Pod } from '@flotilla/proto';
+import { busyboxRootfs } from '@flotilla/images';
+import { DockerCluster, freePort, runCommand, waitFor } from '../lib/index.js';
+import { podmanSandbox, type PodmanSandbox } from './podman.js';
+import { formatTable, summarize, type Series } from './stats.js';
+
+interface Options {
+  runs: number;
+  json?: string;
+  podman: boolean;
+}
+
+const usage = `Usage: node test/bench/run.mjs containers [--runs N] [--json FILE] [--no-podman] [--no-build]
+
+Container start-up on a real one-node cluster: deploy run --rm, the agent's share, run -d -p
+to the first HTTP 200, 20 pods at once, agent and conmon memory; next to raw runc and podman.
+Needs root; installs podman with apt-get when missing (unless --no-podman).
+
+  --runs N       measured runs of each sequential case (default 7)
+  --json FILE    also write the figures as JSON to FILE
+  --no-podman    skip the podman baseline
+  --no-build     do not run "tsc -b" first (handled by run.mjs)`;
+
+function fail(message: string): never {
+  process.stderr.write(`bench:containers: ${message}\n\n${usage}\n`);
+  process.exit(2);
+}
+
+export function parseOptions(argv: readonly string[]): Options {
+  const options: Options = { runs: 7, podman: true };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--runs') {
+      const n = Number(argv[++i]);
+      if (!Number.isInteger(n) || n < 1 || n > 100)
+        fail(`--runs must be a whole number from 1 to 100, got ${argv[i]}`);
+      options.runs = n;
+    } else if (arg === '--json') {
+      const file = argv[++i];
+      if (file === undefined) fail('--json needs a file name');
+      options.json = resolve(file);
+    } else if (arg === '--no-podman') options.podman = false;
+    else if (arg === '--no-build') continue;
+    else if (arg === '-h' || arg === '--help') {
+      process.stdout.write(`${usage}\n`);
+      process.exit(0);
+    } else fail(`unknown argument ${JSON.stringify(arg)}`);
+  }
+  return options;
+}
+
+const say = (line: string): void => void process.stderr.write(`bench:containers: ${line}\n`);
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+
+async function must(command: string, args: string[]): Promise<string> {
+  const out = await runCommand(command, args, { timeoutMs: 300_000 });
+  if (out.code !== 0)
+    throw new Error(`${command} ${args.join(' ')} exited with ${out.code}: ${out.stderr.trim()}`);
+  return out.stdout;
+}
+
+function hasCommand(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
+function ensurePodman(): void {
+  if (hasCommand('podman')) return;
+  say('installing podman (apt-get)');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = (): number | null =>
+    spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'podman'], {
+      stdio: 'inherit',
+      env,
+    }).status;
+  if (install() !== 0) {
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+    if (install() !== 0) throw new Error('apt-get install podman failed');
+  }
+}
+
+/** One GET; true on a 200. Only ever 127.0.0.1. */
+async function http200(port: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1000) });
+    await res.arrayBuffer();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls every 5 ms until the port answers 200; the time from start includes the poll gap. */
+async function untilHttp200(port: number, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await http200(port))) {
+    if (Date.now() > deadline) throw new Error(`127.0.0.1:${port} never answered 200`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function rssKb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  return m ? Number(m[1]) : 0;
+}
+
+/** conmon processes of this run: their command line names the run's runc root. */
+function conmonPids(runcRoot: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (argv[0]?.endsWith('conmon') && argv.some((a) => a.includes(runcRoot))) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+interface LogLine {
+  time?: string;
+  msg?: string;
+  pod?: string;
+}
+
+/** Per pod: "pod taken on" → first "container started", from the agent's JSON log. */
+export function agentStartTimes(logText: string): Map<string, number> {
+  const takenOn = new Map<string, number>();
+  const result = new Map<string, number>();
+  for (const line of logText.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    let rec: LogLine;
+    try {
+      rec = JSON.parse(line) as LogLine;
+    } catch {
+      continue;
+    }
+    if (!rec.pod || !rec.time) continue;
+    const t = Date.parse(rec.time);
+    if (rec.msg === 'pod taken on') takenOn.set(rec.pod, t);
+    else if (rec.msg === 'container started' && !result.has(rec.pod)) {
+      const start = takenOn.get(rec.pod);
+      if (start !== undefined) result.set(rec.pod, t - start);
+    }
+  }
+  return result;
+}
+
+function podSpec(cluster: DockerCluster, name: string, image: string, command: string[]): Pod {
+  return Pod.fromJSON({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      nodeName: cluster.nodeName,
+      restartPolicy: 'Never',
+      terminationGracePeriodSeconds: 0,
+      containers: [{ name, image, command, imagePullPolicy: 'IfNotPresent' }],
+    },
+  });
+}
+
+function isRunning(pod: Pod | undefined): boolean {
+  return pod?.status?.containerStatuses.some((c) => c.state?.running !== undefined) ?? false;
+}
+
+async function deleteAll(cluster: DockerCluster, names: string[]): Promise<void> {
+  await Promise.all(names.map((n) => cluster.admin.deletePod(n, 'default', true).catch(() => undefined)));
+  await waitFor(
+    'benchmark pods to be gone',
+    async () => {
+      const list = await cluster.admin.listPods('default');
+      return list.items.every((p) => !names.includes(p.metadata?.name ?? ''));
+    },
+    { timeoutMs: 120_000 },
+  );
+  await waitFor('their runc containers to be gone', () => cluster.runcContainers().length === 0, {
+    timeoutMs: 120_000,
+  });
+}
+
+/** A bundle with the busybox rootfs and `runc spec`'s config running /bin/true. */
+async function prepareRuncBundle(dir: string): Promise<string> {
+  const bundle = join(dir, 'runc-bundle');
+  await mkdir(bundle, { recursive: true });
+  await busyboxRootfs(join(bundle, 'rootfs'));
+  await must('runc', ['spec', '--bundle', bundle]);
+  const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as {
+    process: { args: string[]; terminal: boolean; rlimits?: unknown };
+  };
+  config.process.args = ['/bin/true'];
+  config.process.terminal = false;
+  await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
+  return bundle;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const options = parseOptions(argv);
+  if (process.getuid?.() !== 0) fail('needs root (runc, CNI, cgroups)');
+  if (options.podman) ensurePodman();
+  const scratch = await mkdtemp(join(tmpdir(), 'flt-bench-containers-'));
+  const runs = options.runs;
+  const rows: Series[] = [];
+  const notes: string[] = [];
+  let cluster: DockerCluster | undefined;
+  let podman: PodmanSandbox | undefined;
+  try {
+    say('starting a one-node cluster (etcd, NATS, registry, controller, agent) and building images');
+    cluster = await DockerCluster.start({ label: 'bench' });
+    const busybox = cluster.images.busybox;
+    const web = cluster.images.web;
+
+    // Warm the node: the images are pulled and unpacked once, as they would be on a node
+    // that ran them before; every measured run below starts from a present image.
+    const warm = await cluster.deploy(['run', '--rm', busybox, '/bin/true']);
+    if (warm.code !== 0) throw new Error(`warm-up deploy run failed: ${warm.stderr}`);
+
+    if (options.podman) {
+      podman = await podmanSandbox(join(scratch, 'podman'), cluster.registry.host);
+      await podman.run('store', ['pull', '-q', busybox]);
+      await podman.run('store', ['pull', '-q', web]);
+      await podman.run('store', ['run', '--rm', busybox, '/bin/true']);
+    }
+    const bundle = await prepareRuncBundle(scratch);
+    const runcRoot = join(scratch, 'runc-root');
+
+    // 1. run --rm /bin/true; tools take turns within each round.
+    say(`run --rm /bin/true: ${runs} rounds`);
+    const flotillaRun: number[] = [];
+    const podmanRun: number[] = [];
+    const runcRun: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      flotillaRun.push(
+        await timed(async () => {
+          const out = await cluster!.deploy(['run', '--rm', busybox, '/bin/true']);
+          if (out.code !== 0) throw new Error(`deploy run --rm failed (${out.code}): ${out.stderr}`);
+        }),
+      );
+      if (podman)
+        podmanRun.push(await timed(() => podman!.run('store', ['run', '--rm', busybox, '/bin/true'])));
+      runcRun.push(
+        await timed(() => must('runc', ['--root', runcRoot, 'run', '--bundle', bundle, `fltbench${i}`])),
+      );
+    }
+    rows.push({ name: 'flotilla: deploy run --rm busybox /bin/true', runsMs: flotillaRun });
+    if (podman) rows.push({ name: 'podman run --rm busybox /bin/true', runsMs: podmanRun });
+    rows.push({ name: 'runc run (prepared bundle, the floor)', runsMs: runcRun });
+
+    // 2. The agent's share, from its log, for pods that ran above.
+    const agentLog = readFileSync(cluster.agent!.logPath, 'utf8');
+    const agentTimes = [...agentStartTimes(agentLog).values()].slice(1); // the first is the warm-up
+    if (agentTimes.length > 0) {
+      rows.push({ name: 'flotilla agent: pod taken on → container started', runsMs: agentTimes });
+    } else notes.push('the agent log had no "pod taken on"/"container started" pairs');
+
+    // 3. run -d -p to the first HTTP 200.
+    say(`run -d -p to the first HTTP 200: ${runs} rounds`);
+    const flotillaHttp: number[] = [];
+    const podmanHttp: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const port = await freePort();
+      const name = `benchweb${i}`;
+      flotillaHttp.push(
+        await timed(async () => {
+          const out = await cluster!.deploy([
+            'run',
+            '-d',
+            '--name',
+            name,
+            '-p',
+            `127.0.0.1:${port}:8080`,
+            web,
+          ]);
+          if (out.code !== 0) throw new Error(`deploy run -d -p failed: ${out.stderr}`);
+          await untilHttp200(port);
+        }),
+      );
+      await deleteAll(cluster, [name]);
+      if (podman) {
+        const pport = await freePort();
+        podmanHttp.push(
+          await timed(async () => {
+            await podman!.run('store', ['run', '-d', '--name', name, '-p', `127.0.0.1:${pport}:8080`, web]);
+            await untilHttp200(pport);
+          }),
+        );
+        await podman.run('store', ['rm', '-f', '-t', '0', name]);
+      }
+    }
+    rows.push({ name: 'flotilla: deploy run -d -p web → first HTTP 200', runsMs: flotillaHttp });
+    if (podman) rows.push({ name: 'podman run -d -p web → first HTTP 200', runsMs: podmanHttp });
+
+    // 4. 20 at once.
+    say('20 pods at once: 3 rounds');
+    const flotilla20: number[] = [];
+    const podman20: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const names = Array.from({ length: 20 }, (_, i) => `bench${round}x${i}`);
+      flotilla20.push(
+        await timed(async () => {
+          await Promise.all(
+            names.map((n) => cluster!.admin.createPod(podSpec(cluster!, n, busybox, ['sleep', '3600']))),
+          );
+          // Poll the API every 10 ms until every pod reports a running container.
+          for (;;) {
+            const list = await cluster!.admin.listPods('default');
+            const running = list.items.filter((p) => names.includes(p.metadata?.name ?? '') && isRunning(p));
+            if (running.length === names.length) break;
+            await new Promise((r) => setTimeout(r, 10));
+          }
+        }),
+      );
+      await deleteAll(cluster, names);
+      if (podman) {
+        podman20.push(
+          await timed(() =>
+            Promise.all(
+              names.map((n) => podman!.run('store', ['run', '-d', '--name', n, busybox, 'sleep', '3600'])),
+            ),
+          ),
+        );
+        await podman.run('store', ['rm', '-f', '-t', '0', ...names]);
+      }
+    }
+    rows.push({ name: 'flotilla: 20 pods created at once → all Running', runsMs: flotilla20 });
+    if (podman) rows.push({ name: 'podman: 20 × run -d at once → all returned', runsMs: podman20 });
+
+    // 5. Memory with 30 running containers.
+    say('memory with 30 running containers');
+    const agentPid = cluster.agent!.pid;
+    const idleRss = rssKb(agentPid);
+    const thirty = Array.from({ length: 30 }, (_, i) => `benchmem${i}`);
+    await Promise.all(
+      thirty.map((n) => cluster!.admin.createPod(podSpec(cluster!, n, busybox, ['sleep', '3600']))),
+    );
+    await waitFor(
+      '30 pods running',
+      async () => {
+        const list = await cluster!.admin.listPods('default');
+        return (
+          list.items.filter((p) => thirty.includes(p.metadata?.name ?? '') && isRunning(p)).length === 30
+        );
+      },
+      { timeoutMs: 180_000 },
+    );
+    await new Promise((r) => setTimeout(r, 3000));
+    const busyRss = rssKb(agentPid);
+    const conmons = conmonPids(cluster.settings.runcRoot);
+    const conmonRss = conmons.map(rssKb);
+    const conmonMeanKb = conmonRss.reduce((a, b) => a + b, 0) / Math.max(1, conmonRss.length);
+    await deleteAll(cluster, thirty);
+
+    const lines: string[] = [];
+    lines.push(
+      `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, kernel ${release()}, Node ${process.version}; ${new Date().toISOString()}`,
+    );
+    lines.push('');
+    lines.push(
+      formatTable(
+        rows,
+        options.podman ? 'podman run --rm busybox /bin/true' : 'runc run (prepared bundle, the floor)',
+      ),
+    );
+    lines.push('');
+    lines.push(
+      `agent RSS: ${(idleRss / 1024).toFixed(1)} MB idle, ${(busyRss / 1024).toFixed(1)} MB with 30 running containers`,
+    );
+    lines.push(
+      `conmon per container: ${(conmonMeanKb / 1024).toFixed(2)} MB RSS mean over ${conmons.length} conmon processes (RSS counts shared pages once per process)`,
+    );
+    for (const n of notes) lines.push(`note: ${n}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+    if (options.json) {
+      await writeFile(
+        options.json,
+        JSON.stringify(
+          {
+            rows: rows.map((r) => ({ ...r, summary: summarize(r.runsMs) })),
+            agentRssKb: { idle: idleRss, with30: busyRss },
+            conmonRssKb: conmonRss,
+          },
+          null,
+          2,
+        ),
+      );
+    }
+    return 0;
+  } finally {
+    if (podman) await podman.wipe('store').catch((err: unknown) => say(`podman wipe: ${String(err)}`));
+    if (existsSync(join(scratch, 'runc-root'))) {
+      for (const id of readdirSync(join(scratch, 'runc-root'))) {
+        spawnSync('runc', ['--root', join(scratch, 'runc-root'), 'delete', '--force', id], {
+          stdio: 'ignore',
+        });
+      }
+    }
+    await cluster?.destroy();
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
