@@ -8,9 +8,17 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { appendFileSync } from 'node:fs';
 import { createLogger, silentLogger } from '@flotilla/common';
 import {
   ContainerRunner,
@@ -33,7 +41,7 @@ import {
   unmount,
 } from '@flotilla/images';
 import { AssignmentEvent_Type as Type, Pod, type ContainerStatus, type PodStatus } from '@flotilla/proto';
-import { makeRunDir, runCommand, waitFor } from '../lib/index.js';
+import { freePort, makeRunDir, runCommand, waitFor } from '../lib/index.js';
 
 const tools = ['/usr/sbin/runc', '/usr/bin/conmon', '/usr/lib/cni/bridge'].every((p) => existsSync(p));
 const skip =
@@ -374,6 +382,128 @@ t.test('pods under the manager', { skip }, async (t) => {
     },
   );
 
+  await t.test('exec probes: readiness follows the probe, a failing liveness probe restarts', async (t) => {
+    const probe = (file: string) => ({
+      exec: { command: ['cat', file] },
+      periodSeconds: 1,
+      failureThreshold: 1,
+    });
+    const probed = pod('probed', {
+      restartPolicy: 'Always',
+      terminationGracePeriodSeconds: 1,
+      containers: [
+        sh(
+          'main',
+          'touch /tmp/ready /tmp/alive; sleep 3; rm /tmp/ready; sleep 2; rm /tmp/alive; exec sleep 1000',
+          {
+            readinessProbe: probe('/tmp/ready'),
+            livenessProbe: { ...probe('/tmp/alive'), initialDelaySeconds: 1 },
+          },
+        ),
+      ],
+    });
+    send(Type.ADDED, [probed]);
+    const first = await until('probed ready', () => {
+      const c = containerOf('probed', 'main');
+      return c?.ready === true && c.state?.running !== undefined ? c : undefined;
+    });
+    t.equal(statusOf('probed')?.conditions.find((c) => c.type === 'Ready')?.status, 'True');
+    const unready = await until('probed running but not ready', () => {
+      const c = containerOf('probed', 'main');
+      return c?.ready === false && c.containerID === first.containerID && c.state?.running ? c : undefined;
+    });
+    t.equal(unready.restartCount, 0, 'readiness alone does not restart');
+    const restarted = await until('probed restarted by liveness', () => {
+      const c = containerOf('probed', 'main');
+      return c !== undefined && c.restartCount >= 1 && c.state?.running !== undefined ? c : undefined;
+    });
+    t.not(restarted.containerID, first.containerID, 'a new run');
+    t.match(restarted.lastState?.terminated, {
+      containerID: first.containerID,
+      message: /liveness probe failed/,
+    });
+  });
+
+  await t.test('stopped keeps the container; a new restartedAt runs it again', async (t) => {
+    const toggle = pod('toggle', {
+      restartPolicy: 'Never',
+      terminationGracePeriodSeconds: 1,
+      containers: [sh('main', 'exec sleep 1000')],
+    });
+    send(Type.ADDED, [toggle]);
+    const running = await until(
+      'toggle running',
+      () => containerOf('toggle', 'main')?.state?.running && containerOf('toggle', 'main'),
+    );
+    const stopped: Pod = {
+      ...toggle,
+      metadata: { ...toggle.metadata!, resourceVersion: String(++revision) },
+      spec: { ...toggle.spec!, stopped: true },
+    };
+    send(Type.MODIFIED, [stopped]);
+    const ended = await until('toggle stopped', () => containerOf('toggle', 'main')?.state?.terminated);
+    t.equal(ended.exitCode, 137, 'sleep ignores SIGTERM: killed after the grace');
+    t.equal(ended.containerID, running.containerID);
+    t.equal(statusOf('toggle')?.phase, 'Failed');
+    const started: Pod = {
+      ...toggle,
+      metadata: {
+        ...toggle.metadata!,
+        resourceVersion: String(++revision),
+        annotations: { 'flotilla.io/restartedAt': new Date().toISOString() },
+      },
+      spec: { ...toggle.spec!, stopped: false },
+    };
+    send(Type.MODIFIED, [started]);
+    const again = await until('toggle running again', () => {
+      const c = containerOf('toggle', 'main');
+      return c?.state?.running !== undefined && c.restartCount === 1 ? c : undefined;
+    });
+    t.not(again.containerID, running.containerID, 'a new run');
+    t.match(again.lastState?.terminated, { exitCode: 137, containerID: running.containerID });
+    t.equal(statusOf('toggle')?.phase, 'Running');
+  });
+
+  await t.test('a host port something else holds is refused with a message', async (t) => {
+    const port = await freePort();
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
+    t.teardown(() => new Promise<void>((resolve) => squatter.close(() => resolve())));
+    const taken = pod('taken', {
+      restartPolicy: 'Never',
+      containers: [sh('main', 'exec httpd -f -p 8080', { ports: [{ containerPort: 8080, hostPort: port }] })],
+    });
+    send(Type.ADDED, [taken]);
+    const w = await until('taken waiting', () => {
+      const c = containerOf('taken', 'main')?.state?.waiting;
+      return c !== undefined && c.reason !== 'ContainerCreating' ? c : undefined;
+    });
+    t.equal(w.reason, 'CreateContainerError');
+    t.match(
+      w.message,
+      new RegExp(`host port ${port}/TCP on (0\\.0\\.0\\.0|127\\.0\\.0\\.1) is already in use on this node`),
+    );
+    t.equal(statusOf('taken')?.podIP, '', 'no network was made');
+  });
+
+  await t.test('an emptyDir of medium Memory is a tmpfs of its size', async (t) => {
+    const mem = pod('mem', {
+      restartPolicy: 'Never',
+      volumes: [{ name: 'scratch', emptyDir: { medium: 'Memory', sizeLimit: '2Mi' } }],
+      containers: [
+        sh('main', 'grep " /scratch " /proc/mounts; df -k /scratch | tail -1', {
+          volumeMounts: [{ name: 'scratch', mountPath: '/scratch' }],
+        }),
+      ],
+    });
+    send(Type.ADDED, [mem]);
+    const c = await until('mem done', () => containerOf('mem', 'main')?.state?.terminated);
+    t.equal(c.exitCode, 0);
+    const log = await logOf(manager!.container('default', 'mem', 'main').logPath);
+    t.match(log, /^tmpfs \/scratch tmpfs/m, 'a tmpfs');
+    t.match(log, /^tmpfs\s+2048\s/m, '2 MiB');
+  });
+
   await t.test('deletion removes every mount, netns, cgroup and directory', async (t) => {
     const uid = duo.metadata!.uid;
     const deleting: Pod = {
@@ -405,7 +535,7 @@ t.test('pods under the manager', { skip }, async (t) => {
     send(Type.DELETED, [crash]);
     await until('crash removed', () => latest.get('default/crash')?.removed === true);
     send(Type.SNAPSHOT, []);
-    for (const name of ['oom', 'ro', 'nosuch', 'sleepers'])
+    for (const name of ['oom', 'ro', 'nosuch', 'sleepers', 'probed', 'toggle', 'taken', 'mem'])
       await until(`${name} removed`, () => latest.get(`default/${name}`)?.removed === true);
     t.same(readdirSync(podsDir), [], 'no pod directory left');
     t.same(await mountsUnder(podsDir), [], 'no mount left under the pods directory');
