@@ -140,7 +140,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
     let scheduled = false;
     const flush = async (): Promise<void> => {
       scheduled = false;
-      if (batch.length === 0 || (stop.signal.aborted && call.cancelled)) return;
+      if (batch.length === 0 || call.cancelled || call.writableEnded) return;
       const message: LogsResponse = { entries: batch };
       batch = [];
       bytes = 0;
@@ -184,10 +184,15 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
     stop.abort();
   }
 
-  /** Pipes a session and the call into each other; ends the call with exit. */
+  /**
+   * Pipes a session and the call into each other; ends the call with exit. Without stdin
+   * the client's input (and its half-close) is ignored: an attach that only watches must
+   * not close the container's stdin.
+   */
   async function pump(
     call: Duplex,
     session: StdioSession,
+    stdin: boolean,
     finish: (signal: AbortSignal) => Promise<{ exitCode: number; reason: string }>,
   ): Promise<void> {
     const gone = new AbortController();
@@ -198,10 +203,10 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
     session.on('stdout', (d) => send({ stdout: d }));
     session.on('stderr', (d) => send({ stderr: d }));
     const onFrame = (frame: StreamRequest): void => {
-      if (frame.stdin.length > 0) session.write(frame.stdin);
+      if (stdin && frame.stdin.length > 0) session.write(frame.stdin);
       const size = validSize(frame.resize);
       if (size) session.resize(size.rows, size.cols);
-      if (frame.closeStdin) session.closeStdin();
+      if (stdin && frame.closeStdin) session.closeStdin();
     };
     const onGone = (): void => {
       gone.abort();
@@ -209,7 +214,9 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
     };
     call.on('data', onFrame);
     // The client half-closing its side is the end of its input.
-    call.once('end', () => session.closeStdin());
+    call.once('end', () => {
+      if (stdin) session.closeStdin();
+    });
     call.once('cancelled', onGone);
     call.once('close', () => {
       if (!call.writableEnded) onGone();
@@ -255,7 +262,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
       container: handle.container,
       tty: start.tty,
     });
-    await pump(call, session, () => session.done);
+    await pump(call, session, start.stdin, () => session.done);
   }
 
   async function attach(call: Duplex): Promise<void> {
@@ -283,7 +290,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
     const size = validSize(start.size);
     if (size && handle.tty) session.resize(size.rows, size.cols);
     deps.log.debug('attach', { pod: `${handle.namespace}/${handle.pod}`, container: handle.container });
-    await pump(call, session, async (signal) => {
+    await pump(call, session, start.stdin, async (signal) => {
       // conmon closes the connection once the container ended; its exit is the status.
       const exit = deps.pods.waitExit(handle.containerId, signal);
       const first = await Promise.race([
