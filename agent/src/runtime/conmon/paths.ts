@@ -109,6 +109,8 @@ export function conmonArgs(input: ConmonArgsInput): string[] {
  * resizes ("1 <rows> <cols>\n") from the "ctl" fifo beside it.
  */
 export function attachPaths(roots: RunnerRoots, id: string): { dir: string; socket: string; ctl: string } {
-  const dir = join(containerPaths(roots, id).socketDir, id);
+  let dir = join(containerPaths(roots, id).socketDir, id);
+  // conmon shortens a link path of exactly 107 bytes by one, so the socket beside it fits.
+  if (Buffer.byteLength(dir) === 107) dir = dir.slice(0, -1);
   return { dir, socket: join(dir, 'attach'), ctl: join(dir, 'ctl') };
 }

@@ -78,11 +78,14 @@ def attach(directory):
                         sock.shutdown(socket.SHUT_WR)
                     elif kind == RESIZE:
                         rows, cols = size_of(payload)
-                        fd = os.open('ctl', os.O_WRONLY | os.O_NONBLOCK)
                         try:
-                            os.write(fd, ('1 %d %d\n' % (rows, cols)).encode())
-                        finally:
-                            os.close(fd)
+                            fd = os.open('ctl', os.O_WRONLY | os.O_NONBLOCK)
+                            try:
+                                os.write(fd, ('1 %d %d\n' % (rows, cols)).encode())
+                            finally:
+                                os.close(fd)
+                        except OSError:
+                            pass  # conmon is going away; a lost resize is harmless
 
 def set_size(fd, rows, cols):
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
@@ -179,7 +182,10 @@ def exec_tty(directory, rows, cols, pid_file, argv):
                     elif kind == RESIZE:
                         rows, cols = size_of(payload)
                         if master is not None:
-                            set_size(master, rows, cols)
+                            try:
+                                set_size(master, rows, cols)
+                            except OSError:
+                                pass
 
 def main():
     try:
