@@ -61,6 +61,8 @@ t.test('a bare run: one container named like the pod, restartPolicy Never, names
   t.equal(c?.tty, false);
   t.same(p.metadata?.annotations, {});
   t.equal(p.spec?.nodeName, '');
+  t.equal(p.spec?.terminationGracePeriodSeconds, 10, "docker's stop timeout");
+  t.equal(pod(['--stop-timeout', '0', 'b']).spec?.terminationGracePeriodSeconds, 0);
   t.equal(c?.imagePullPolicy, '', 'the agent default unless --pull');
 });
 
@@ -269,6 +271,10 @@ t.test('the parser rejects bad enums, groups and a missing IMAGE', async (t) => 
   t.match(
     parseError(['--pull', 'newer', 'b']),
     /invalid value "newer" for flag --pull: must be one of always, missing or never/,
+  );
+  t.match(
+    parseError(['--stop-timeout', '-1', 'b']),
+    /invalid value "-1" for flag --stop-timeout: must be an integer from 0 to 86400/,
   );
   t.match(parseError(['-itx', 'b']), /invalid flag group -itx for "deploy run": -x is not a flag/);
   t.match(parseError([]), /"deploy run" needs IMAGE \[COMMAND \[ARG...\]\]/);

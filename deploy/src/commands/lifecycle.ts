@@ -150,9 +150,10 @@ export const stopCommand: Command = {
   name: 'stop',
   summary: 'stop pods, keeping their containers, logs and status',
   description:
-    "Stop the containers of each POD (SIGTERM, then SIGKILL after the pod's terminationGracePeriodSeconds,\n" +
-    'default 30) and keep them, their logs and their status; "deploy start" runs them again. Waits until\n' +
-    "they stopped and prints each name. (docker's -t is not offered: the grace period is the pod's.)",
+    "Stop the containers of each POD (SIGTERM, then SIGKILL after the pod's terminationGracePeriodSeconds:\n" +
+    '"deploy run --stop-timeout", default 10) and keep them, their logs and their status; "deploy start" runs\n' +
+    "them again. Waits until they stopped and prints each name. (docker's -t is not offered: the grace\n" +
+    "period is the pod's and cannot be changed once it was created.)",
   args: { usage: 'POD...', min: 1, max: Number.MAX_SAFE_INTEGER },
   flags: [namespaceFlag],
   examples: ['deploy stop web'],

@@ -7,7 +7,7 @@ import type { ExitStatus, Pod } from '@flotilla/proto';
 import type { Command, CommandContext, FlagReader, FlagSpec } from '../cli/types.js';
 import { UsageError } from '../cli/usage-error.js';
 import { withCluster, type ClusterApi } from '../client/cluster-client.js';
-import { buildRunPod, randomPodName, type RunOptions } from '../pods/run-spec.js';
+import { buildRunPod, defaultStopTimeoutSeconds, randomPodName, type RunOptions } from '../pods/run-spec.js';
 import { containerStatusOf, runProgress, type RunProgress } from '../pods/state.js';
 import { pumpStream, stdioOf, streamFrame, type Stdio } from '../pods/stdio.js';
 import { Interrupted, removePod, waitForPod } from '../pods/wait.js';
@@ -84,6 +84,15 @@ export const runFlags: readonly FlagSpec[] = [
     placeholder: 'NODE',
     description: 'run on this node (else the first that fits)',
   },
+  {
+    name: 'stop-timeout',
+    kind: 'int',
+    min: 0,
+    max: 86_400,
+    placeholder: 'SECONDS',
+    description: 'seconds from SIGTERM to SIGKILL when the pod stops (its terminationGracePeriodSeconds)',
+    default: defaultStopTimeoutSeconds,
+  },
   namespaceFlag,
   {
     name: 'pull',
@@ -119,6 +128,7 @@ export function runOptionsFromFlags(flags: FlagReader, args: readonly string[]):
     ...(node !== undefined ? { node } : {}),
     namespace: flags.string('namespace') ?? 'default',
     ...(pull !== undefined ? { pull } : {}),
+    stopTimeout: flags.number('stop-timeout') ?? defaultStopTimeoutSeconds,
     image,
     command,
   };

@@ -10,6 +10,9 @@ import { Pod } from '@flotilla/proto';
 import { UsageError } from '../cli/usage-error.js';
 import { checkReference } from '../images/args.js';
 
+/** docker's default time between SIGTERM and SIGKILL on stop. */
+export const defaultStopTimeoutSeconds = 10;
+
 export const autoRemoveAnnotation = 'flotilla.io/auto-remove';
 export const restartedAtAnnotation = 'flotilla.io/restartedAt';
 
@@ -43,6 +46,8 @@ export interface RunOptions {
   node?: string;
   namespace: string;
   pull?: string;
+  /** Seconds between SIGTERM and SIGKILL (docker's --stop-timeout, default 10). */
+  stopTimeout: number;
   image: string;
   /** COMMAND [ARG…]: the container's args. */
   command: readonly string[];
@@ -383,6 +388,14 @@ export function buildRunPod(
     limits.cpu = `${parsed.value}m`;
   }
 
+  if (!Number.isInteger(opts.stopTimeout) || opts.stopTimeout < 0) {
+    throw invalid(
+      commandPath,
+      '--stop-timeout',
+      String(opts.stopTimeout),
+      'must be a whole number of seconds, 0 or more',
+    );
+  }
   const restartPolicy = restartPolicies[opts.restart];
   if (restartPolicy === undefined) {
     throw invalid(commandPath, '--restart', opts.restart, 'must be one of no, on-failure or always');
@@ -405,6 +418,7 @@ export function buildRunPod(
     metadata: { name, namespace: opts.namespace, annotations },
     spec: {
       restartPolicy,
+      terminationGracePeriodSeconds: opts.stopTimeout,
       ...(opts.node !== undefined ? { nodeName: opts.node } : {}),
       volumes: volumes.map((v, i) => ({
         name: `volume-${i + 1}`,
