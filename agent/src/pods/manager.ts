@@ -149,6 +149,9 @@ interface Failures {
   containers: Map<string, PodFailure>;
 }
 
+/** How long a run may be "stopped" without conmon's exit file before it counts as gone. */
+const staleRunMs = 10_000;
+
 /** The key's error back-off: 200 ms doubling to 30 s, jittered ±20 %. */
 function errorDelay(attempt: number): number {
   const base = Math.min(30_000, 200 * 2 ** Math.min(attempt, 20));
@@ -197,6 +200,7 @@ export class PodManager implements PodRuntimeView {
   private readonly liveRuns = new Set<string>();
   private readonly statuses = new Map<string, { uid: string; status: PodStatus; json: string }>();
   private readonly removedUids = new Set<string>();
+  private readonly unknownSince = new Map<string, number>();
   private readonly running = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -420,7 +424,7 @@ export class PodManager implements PodRuntimeView {
         if (grace !== record.graceSeconds)
           record = await this.saveRecord(key, { ...record, graceSeconds: grace });
       }
-      const runs = await this.runStates();
+      const runs = this.withoutStaleRuns(await this.runStates());
       const uid = record?.uid ?? desired?.metadata?.uid ?? '';
       if (record === undefined && desired?.metadata?.deletionTimestamp && this.removedUids.has(uid))
         return undefined;
@@ -471,6 +475,29 @@ export class PodManager implements PodRuntimeView {
       if (!structural) break;
     }
     return wakeAt;
+  }
+
+  /**
+   * runc says "stopped" and conmon wrote no exit file: normally for a moment, until conmon
+   * does. When that lasts (conmon was killed, or runc's root outlived a reboot) the run is
+   * treated as gone, so it is reported ContainerStatusUnknown instead of waited for forever.
+   */
+  private withoutStaleRuns(runs: Map<string, RunState>): Map<string, RunState> {
+    const now = Date.now();
+    let out = runs;
+    for (const [id, state] of runs) {
+      if (state.status !== 'unknown') {
+        this.unknownSince.delete(id);
+        continue;
+      }
+      const since = this.unknownSince.get(id) ?? now;
+      this.unknownSince.set(id, since);
+      if (now - since < staleRunMs) continue;
+      if (out === runs) out = new Map(runs);
+      out.delete(id);
+    }
+    for (const id of this.unknownSince.keys()) if (!runs.has(id)) this.unknownSince.delete(id);
+    return out;
   }
 
   private trackRuns(key: string, record: PodRecord, runs: ReadonlyMap<string, RunState>): void {
