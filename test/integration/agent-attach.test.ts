@@ -376,6 +376,73 @@ t.test('logs: all, tail, sinceTime, follow until the container ends', skip, asyn
   );
 });
 
+t.test('previous runs and refusals', skip, async (t) => {
+  const talker = containers.get('default/talker');
+  if (!talker) throw new Error('the logs test runs first');
+  // A pod whose container restarted: its previous run is the talker's.
+  containers.set('default/again', {
+    ...talker,
+    pod: 'again',
+    previous: { containerId: talker.containerId, logPath: talker.logPath },
+  });
+  t.same(
+    (await logs({ pod: 'again', previous: true, tailLines: 1 })).lines,
+    ['stdout:after-now'],
+    'the previous run',
+  );
+  await t.rejects(logs({ pod: 'talker', previous: true }), {
+    code: grpc.status.NOT_FOUND,
+    details: /previous terminated container "talker" of pod default\/talker not found/,
+  });
+
+  containers.set('default/talker', { ...talker, running: false });
+  const refused = async (
+    kind: 'exec' | 'attach',
+    frame: Partial<StreamRequest>,
+  ): Promise<grpc.ServiceError | undefined> => {
+    const s = open(kind === 'exec' ? client.exec() : client.attach());
+    s.send(frame);
+    return (await s.ended).error;
+  };
+  const execStart = {
+    namespace: 'default',
+    container: '',
+    uid: '',
+    size: undefined,
+    command: ['true'],
+    stdin: false,
+    tty: false,
+  };
+  t.match(await refused('exec', { exec: { ...execStart, pod: 'talker' } }), {
+    code: grpc.status.FAILED_PRECONDITION,
+    details: /cannot exec in container "talker" of pod default\/talker: it is not running/,
+  });
+  const attachStart = {
+    namespace: 'default',
+    container: '',
+    uid: '',
+    size: undefined,
+    stdin: true,
+    tty: false,
+  };
+  t.match(await refused('attach', { attach: { ...attachStart, pod: 'sleeper' } }), {
+    code: grpc.status.FAILED_PRECONDITION,
+    details: /created without one/,
+  });
+  t.match(await refused('attach', { exec: { ...execStart, pod: 'sleeper' } }), {
+    code: grpc.status.INVALID_ARGUMENT,
+    details: /first frame of Attach must carry attach/,
+  });
+  t.match(
+    await refused('exec', { exec: { ...execStart, pod: 'sleeper', uid: 'another-uid' } }),
+    {
+      code: grpc.status.NOT_FOUND,
+    },
+    "a uid that is not the pod's",
+  );
+  containers.set('default/talker', talker);
+});
+
 t.test('who may call', skip, async (t) => {
   const admin = await issueCertificate(ca, {
     subject: { commonName: 'someone', organization: adminOrganization },
