@@ -504,6 +504,33 @@ t.test('pods under the manager', { skip }, async (t) => {
     t.match(log, /^tmpfs\s+2048\s/m, '2 MiB');
   });
 
+  await t.test('a missing image and a missing hostPath directory are waiting reasons', async (t) => {
+    const noimage = pod('noimage', {
+      restartPolicy: 'Never',
+      containers: [{ name: 'main', image: 'example.invalid/nosuch:1', imagePullPolicy: 'Never' }],
+    });
+    const nodir = pod('nodir', {
+      restartPolicy: 'Never',
+      volumes: [{ name: 'v', hostPath: { path: join(run, 'no-such-dir'), type: 'Directory' } }],
+      containers: [sh('main', 'true', { volumeMounts: [{ name: 'v', mountPath: '/v' }] })],
+    });
+    send(Type.ADDED, [noimage]);
+    send(Type.ADDED, [nodir]);
+    const image = await until('noimage waiting', () => {
+      const w = containerOf('noimage', 'main')?.state?.waiting;
+      return w !== undefined && w.reason !== 'ContainerCreating' ? w : undefined;
+    });
+    t.match(image.reason, /^(ErrImagePull|ImagePullBackOff)$/);
+    t.match(image.message, /not present on this node and its pull policy is Never/);
+    const dir = await until('nodir waiting', () => {
+      const w = containerOf('nodir', 'main')?.state?.waiting;
+      return w !== undefined && w.reason !== 'ContainerCreating' ? w : undefined;
+    });
+    t.equal(dir.reason, 'CreateContainerConfigError');
+    t.match(dir.message, /no-such-dir is not a directory on this node \(type Directory\)/);
+    t.notOk(existsSync(join(run, 'no-such-dir')), 'not created');
+  });
+
   await t.test('deletion removes every mount, netns, cgroup and directory', async (t) => {
     const uid = duo.metadata!.uid;
     const deleting: Pod = {
@@ -535,7 +562,18 @@ t.test('pods under the manager', { skip }, async (t) => {
     send(Type.DELETED, [crash]);
     await until('crash removed', () => latest.get('default/crash')?.removed === true);
     send(Type.SNAPSHOT, []);
-    for (const name of ['oom', 'ro', 'nosuch', 'sleepers', 'probed', 'toggle', 'taken', 'mem'])
+    for (const name of [
+      'oom',
+      'ro',
+      'nosuch',
+      'sleepers',
+      'probed',
+      'toggle',
+      'taken',
+      'mem',
+      'noimage',
+      'nodir',
+    ])
       await until(`${name} removed`, () => latest.get(`default/${name}`)?.removed === true);
     t.same(readdirSync(podsDir), [], 'no pod directory left');
     t.same(await mountsUnder(podsDir), [], 'no mount left under the pods directory');

@@ -450,7 +450,9 @@ export class PodManager implements PodRuntimeView {
       let structural = false;
       for (const action of decision.actions) {
         const outcome = await this.execute(key, action, desired);
-        if (outcome === 'stop-pass') break;
+        // A failure is decided again at once: it becomes a waiting reason and a retry time.
+        if (outcome === 'failed') structural = true;
+        if (outcome !== 'ok') break;
         if (action.type !== 'honour-restart' && action.type !== 'record-exits') structural = true;
       }
       record = this.records.get(key);
@@ -547,7 +549,7 @@ export class PodManager implements PodRuntimeView {
     key: string,
     action: PodAction,
     desired: Pod | undefined,
-  ): Promise<'ok' | 'stop-pass'> {
+  ): Promise<'ok' | 'stop-pass' | 'failed'> {
     switch (action.type) {
       case 'adopt': {
         if (desired === undefined) return 'stop-pass';
@@ -598,7 +600,7 @@ export class PodManager implements PodRuntimeView {
             retryAtMs: Date.now() + startRetryDelay(attempts),
           };
           this.log.warn('pod network not created', { pod: key, error: errorMessage(err), attempts });
-          return 'stop-pass';
+          return 'failed';
         }
       case 'prepare-files':
         if (desired === undefined) return 'stop-pass';
@@ -623,7 +625,7 @@ export class PodManager implements PodRuntimeView {
             });
           }
           this.log.warn('pod volumes or files not prepared', { pod: key, error: errorMessage(err) });
-          return 'stop-pass';
+          return 'failed';
         }
       case 'start-container': {
         if (desired === undefined) return 'stop-pass';
