@@ -578,6 +578,28 @@ t.test("through the controller's Cluster proxy", skip, async (t) => {
   t.same(end.exit, { exitCode: 4, reason: 'Error' }, 'exec through the proxy');
   t.equal(s.out(), 'got-it\n');
 
+  const long = open(cluster.exec());
+  long.send({
+    exec: {
+      namespace: 'default',
+      pod: 'sleeper',
+      container: '',
+      uid: '',
+      size: undefined,
+      command: ['sh', '-c', 'echo started; exec sleep 301'],
+      stdin: false,
+      tty: false,
+    },
+  });
+  await waitFor('the proxied exec started', () => long.out().includes('started'));
+  long.call.cancel();
+  t.pass('the CLI side of a proxied exec cancelled');
+  await long.ended;
+  await waitFor(
+    'the proxied exec killed once its caller left',
+    () => !execFileSync('runc', ['--root', runcRoot, 'ps', 'att-sleeper']).toString().includes('sleep 301'),
+  );
+
   const failure = (name: string) =>
     podLogs(name).then(
       () => undefined,
