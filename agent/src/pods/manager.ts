@@ -13,7 +13,7 @@
 // are derived from pod uid, container name and run number) and collects exits that
 // happened meanwhile from conmon's exit files.
 import { EventEmitter } from 'node:events';
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
@@ -753,7 +753,9 @@ export class PodManager implements PodRuntimeView {
     const replacing = current !== undefined && current.run !== run ? current : undefined;
     // What an earlier attempt at this very run left, then the run being replaced (its
     // log stays, for logs --previous), then the one before it (log and all).
-    await this.removeRun(uid, id);
+    if (existsSync(runDir(this.o.podsDir, uid, id)) || existsSync(join(this.o.runcRoot, id))) {
+      await this.removeRun(uid, id);
+    }
     if (replacing !== undefined) await this.removeRun(uid, replacing.id);
     if (replacing !== undefined && cr.previous !== undefined) {
       await this.removeRun(uid, cr.previous.id);
