@@ -1,10 +1,6 @@
 // deploy inspect: pods as docker inspect shows containers, or through a Go template.
-import { existsSync } from 'node:fs';
-import { errorMessage, isFlotillaError } from '@flotilla/common';
-import { openLocalImages } from '@flotilla/images';
-import { homeDir } from '../cli/run.js';
-import { listLocalImages, matchImages } from '../images/inventory.js';
-import { resolveImageSettings } from '../images/settings.js';
+import { isFlotillaError } from '@flotilla/common';
+import { localImageDefaults } from '../pods/image-defaults.js';
 import { mainContainer } from '../pods/state.js';
 import type { Command, CommandContext } from '../cli/types.js';
 import { UsageError } from '../cli/usage-error.js';
@@ -12,45 +8,6 @@ import { withCluster } from '../client/cluster-client.js';
 import { inspectPod, type ImageDefaults } from '../format/inspect.js';
 import { executeTemplate, parseTemplate, TemplateError, type Template } from '../format/template.js';
 import { checkPodArg, namespaceFlag, namespaceOf } from './pod-flags.js';
-
-/**
- * The image's Entrypoint, Cmd, Env and WorkingDir from the local image store (where
- * "deploy build" and "deploy pull" put images), without touching the network; undefined
- * when the image is not there.
- */
-async function localImageDefaults(
-  ctx: CommandContext,
-  cache: Map<string, ImageDefaults | undefined>,
-  image: string,
-): Promise<ImageDefaults | undefined> {
-  if (cache.has(image)) return cache.get(image);
-  let found: ImageDefaults | undefined;
-  try {
-    const settings = resolveImageSettings({
-      insecureRegistries: [],
-      env: ctx.io.env,
-      home: homeDir(ctx.io.env),
-      cwd: ctx.io.cwd,
-    });
-    if (existsSync(settings.root)) {
-      const local = openLocalImages(settings.root, { logger: ctx.logger });
-      const [match] = matchImages(await listLocalImages(local), image);
-      const config = match?.config?.config;
-      if (config) {
-        found = {
-          Entrypoint: config.Entrypoint ?? null,
-          Cmd: config.Cmd ?? null,
-          Env: config.Env ?? null,
-          ...(config.WorkingDir !== undefined ? { WorkingDir: config.WorkingDir } : {}),
-        };
-      }
-    }
-  } catch (err) {
-    ctx.logger.debug('cannot read the local image store', { image, error: errorMessage(err) });
-  }
-  cache.set(image, found);
-  return found;
-}
 
 async function runInspect(ctx: CommandContext): Promise<number> {
   const namespace = namespaceOf(ctx);

@@ -2,6 +2,9 @@
 import type { Command, CommandContext } from '../cli/types.js';
 import { UsageError } from '../cli/usage-error.js';
 import { withCluster } from '../client/cluster-client.js';
+import type { ImageDefaults } from '../format/inspect.js';
+import { localImageDefaults } from '../pods/image-defaults.js';
+import { mainContainer } from '../pods/state.js';
 import { matchesPsFilters, parsePsFilter, psNames, psTable, type PsFilter } from '../format/ps.js';
 import { namespaceFlag, namespaceOf } from './pod-flags.js';
 
@@ -31,12 +34,18 @@ async function runPs(ctx: CommandContext): Promise<number> {
   const pods = list.items.filter((p) => matchesPsFilters(p, filters));
   if (ctx.flags.boolean('quiet')) ctx.io.stdout(psNames(pods, all));
   else {
+    const images = new Map<string, ImageDefaults | undefined>();
+    for (const pod of pods) {
+      const image = mainContainer(pod)?.image;
+      if (image) await localImageDefaults(ctx, images, image);
+    }
     ctx.io.stdout(
       psTable(pods, {
         all,
         now: new Date(),
         truncate: !ctx.flags.boolean('no-trunc'),
         namespaces: allNamespaces,
+        images,
       }),
     );
   }

@@ -1,6 +1,7 @@
 // `deploy ps`: one row per pod in Docker's words. Pure.
 import type { ContainerPort, Pod } from '@flotilla/proto';
 import { containerStatusOf, dockerState, exitCodeOf, mainContainer } from '../pods/state.js';
+import { effectiveCommand, type ImageDefaults } from './inspect.js';
 import { renderTable } from './table.js';
 
 /** Docker's units.HumanDuration: "Less than a second", "5 seconds", "About a minute", "3 hours". */
@@ -69,9 +70,10 @@ export function psStatus(pod: Pod, now: Date): string {
 }
 
 /** Docker's COMMAND column: the command quoted, cut to 20 characters with "…". */
-export function psCommand(pod: Pod, truncate = true): string {
+export function psCommand(pod: Pod, truncate = true, image?: ImageDefaults): string {
   const c = mainContainer(pod);
-  let text = [...(c?.command ?? []), ...(c?.args ?? [])].join(' ');
+  const effective = effectiveCommand(c?.command ?? [], c?.args ?? [], image);
+  let text = [...(effective.entrypoint ?? []), ...(effective.cmd ?? [])].join(' ');
   if (truncate && [...text].length > 20) text = `${[...text].slice(0, 19).join('')}…`;
   return JSON.stringify(text);
 }
@@ -94,11 +96,11 @@ export function psPorts(pod: Pod): string {
 
 export const psColumns = ['NAME', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NODE'] as const;
 
-export function psRow(pod: Pod, now: Date, truncate = true): string[] {
+export function psRow(pod: Pod, now: Date, truncate = true, image?: ImageDefaults): string[] {
   return [
     pod.metadata?.name ?? '',
     mainContainer(pod)?.image ?? '',
-    psCommand(pod, truncate),
+    psCommand(pod, truncate, image),
     createdAgo(pod, now),
     psStatus(pod, now),
     psPorts(pod),
@@ -120,6 +122,8 @@ export interface PsOptions {
   truncate?: boolean;
   /** Show the NAMESPACE too (ps -A). */
   namespaces?: boolean;
+  /** The image configs the CLI knows, by image name: COMMAND then shows the image's. */
+  images?: ReadonlyMap<string, ImageDefaults | undefined>;
 }
 
 /** Which pods a ps shows: without -a only those with a running (or restarting) container. */
@@ -132,7 +136,12 @@ export function psVisible(pod: Pod, all: boolean): boolean {
 export function psTable(pods: readonly Pod[], options: PsOptions): string {
   const shown = sortPods(pods).filter((p) => psVisible(p, options.all));
   const rows = shown.map((p) => {
-    const row = psRow(p, options.now, options.truncate ?? true);
+    const row = psRow(
+      p,
+      options.now,
+      options.truncate ?? true,
+      options.images?.get(mainContainer(p)?.image ?? ''),
+    );
     return options.namespaces ? [p.metadata?.namespace ?? '', ...row] : row;
   });
   const headers = options.namespaces ? ['NAMESPACE', ...psColumns] : [...psColumns];
