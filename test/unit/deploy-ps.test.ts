@@ -194,11 +194,7 @@ t.test('COMMAND is quoted and cut at 20 characters with an ellipsis, as docker d
   );
   t.equal(psCommandColumn(pod({})), '""', 'the image default is not known to the pod');
   const image = { Entrypoint: ['/entry'], Cmd: ['cat', '/hello.txt'] };
-  t.equal(
-    psCommandColumn(pod({}), true, image),
-    '"/entry cat /hello.txt"',
-    "the image's when the CLI has it",
-  );
+  t.equal(psCommandColumn(pod({}), true, image), '"/entry cat /hello.t…"', "the image's when the CLI has it");
   t.equal(
     psCommandColumn(pod({ container: { args: ['ls'] } }), true, image),
     '"/entry ls"',
