@@ -262,7 +262,7 @@ export class PodManager implements PodRuntimeView {
       this.log.warn('orphan collection failed', { error: errorMessage(err) }),
     );
     this.unsubscribe = this.o.desired.onChange((change) => this.onDesiredChange(change));
-    this.o.images.events.on('status', () => this.onImageStatus());
+    this.o.images.events.on('status', this.onImageStatus);
     const exitDir = join(this.o.runnerStateDir, 'exits');
     await mkdir(exitDir, { recursive: true });
     this.watcher = watch(exitDir, (_event, file) => {
@@ -280,6 +280,7 @@ export class PodManager implements PodRuntimeView {
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
+    this.o.images.events.off('status', this.onImageStatus);
     this.watcher?.close();
     clearInterval(this.resyncTimer);
     for (const t of this.timers.values()) clearTimeout(t);
@@ -300,7 +301,7 @@ export class PodManager implements PodRuntimeView {
     for (const key of [...change.added, ...change.modified, ...change.deleted]) this.enqueue(key);
   }
 
-  private onImageStatus(): void {
+  private readonly onImageStatus = (): void => {
     for (const key of this.o.desired.keys()) {
       const record = this.records.get(key);
       const pod = this.o.desired.get(key);
@@ -310,7 +311,7 @@ export class PodManager implements PodRuntimeView {
       });
       if (waiting) this.enqueue(key);
     }
-  }
+  };
 
   private enqueueAll(): void {
     for (const key of new Set([...this.o.desired.keys(), ...this.records.keys()])) this.enqueue(key);
