@@ -129,7 +129,8 @@ export {
   goString,
   TemplateError,
 } from './format/template.js';
-export { runCommand, runOptionsFromFlags } from './commands/run.js';
+export { runCommand, runOptionsFromFlags, terminalLine } from './commands/run.js';
+export { execExitCode } from './commands/exec.js';
 export { parseTail, parseSince } from './commands/logs.js';
 export { stoppedPod, startedPod } from './commands/lifecycle.js';
 export { flagReader } from './cli/parse.js';

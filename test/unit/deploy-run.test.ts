@@ -22,6 +22,8 @@ import {
   runCommand,
   runOptionsFromFlags,
   runProgress,
+  terminalLine,
+  execExitCode,
 } from '@flotilla/deploy';
 import { Pod } from '@flotilla/proto';
 
@@ -448,4 +450,23 @@ t.test('run progress: waiting, running, exit codes, and failures before the cont
   t.equal(cannotRunCode('RunContainerError', 'executable file not found in $PATH'), 127);
   t.equal(cannotRunCode('RunContainerError', 'exec format error'), 126);
   t.equal(cannotRunCode('CreateContainerError', 'host port 80 in use'), 125);
+});
+
+t.test('logged terminal lines and exec exit codes', async (t) => {
+  const b = (text: string): Buffer => Buffer.from(text);
+  t.equal(
+    terminalLine(b('42\r'), true).toString(),
+    '42\r\n',
+    'raw: the terminal line as the container wrote it',
+  );
+  t.equal(terminalLine(b('42\r'), false).toString(), '42\n', 'cooked: our terminal adds the \\r');
+  t.equal(terminalLine(b('/ # '), true).toString(), '/ # ', 'a prompt stays a partial line');
+  t.equal(execExitCode({ exitCode: 3, reason: 'Error' }), 3);
+  t.equal(
+    execExitCode({ exitCode: 255, reason: 'could not run the command: stat /x: no such file or directory' }),
+    127,
+  );
+  t.equal(execExitCode({ exitCode: 255, reason: 'could not run the command: permission denied' }), 126);
+  t.equal(execExitCode({ exitCode: 255, reason: 'something else' }), 255);
+  t.equal(execExitCode({ exitCode: 0, reason: '' }), 0);
 });

@@ -233,7 +233,8 @@ function followLogs(
   stdio: Stdio,
   ctx: CommandContext,
   follow: boolean,
-  tty = false,
+  /** The container has a terminal; raw: ours is in raw mode (no \n -> \r\n). */
+  tty: { raw: boolean } | undefined = undefined,
 ) {
   const stream = api.podLogs({
     namespace: pod.metadata?.namespace ?? 'default',
@@ -249,8 +250,7 @@ function followLogs(
       for await (const response of stream) {
         for (const entry of response.entries) {
           // A terminal ends its lines with \r\n; one without \r is a partial line (a prompt).
-          const partial = tty && entry.content[entry.content.length - 1] !== 0x0d;
-          const line = partial ? entry.content : Buffer.concat([entry.content, Buffer.from('\n')]);
+          const line = tty ? terminalLine(entry.content, tty.raw) : Buffer.concat([entry.content, newline]);
           if (entry.stream === 'stderr') stdio.writeErr(line);
           else stdio.writeOut(line);
         }
@@ -261,6 +261,17 @@ function followLogs(
     }
   })();
   return { done, cancel: () => stream.cancel() };
+}
+
+const newline = Buffer.from('\n');
+
+/**
+ * A logged line of a container with a terminal, for this terminal: its lines end in \r
+ * (the container's terminal wrote \r\n); one without is a partial line, a prompt. Pure.
+ */
+export function terminalLine(content: Buffer, raw: boolean): Buffer {
+  if (content[content.length - 1] !== 0x0d) return content;
+  return raw ? Buffer.concat([content, newline]) : Buffer.concat([content.subarray(0, -1), newline]);
 }
 
 async function drain(done: Promise<void>, cancel: () => void): Promise<void> {
@@ -301,7 +312,7 @@ async function runAttachedStream(
   const started = await waitStarted(ctx, api, pod);
   if (started.kind === 'exited') {
     // It ended before the attach: show what it wrote.
-    const logs = followLogs(api, pod, stdio, ctx, false);
+    const logs = followLogs(api, pod, stdio, ctx, false, opts.tty ? { raw: false } : undefined);
     await logs.done;
     return started;
   }
@@ -312,7 +323,7 @@ async function runAttachedStream(
   try {
     if (opts.tty) {
       // The shell printed its banner and prompt before the attach: show them from the log.
-      await followLogs(api, pod, stdio, ctx, false, true).done;
+      await followLogs(api, pod, stdio, ctx, false, { raw: stdio.stdinIsTty }).done;
     }
     const stream = api.attach();
     const size = opts.tty ? stdio.size() : undefined;
