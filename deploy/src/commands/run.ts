@@ -256,7 +256,7 @@ function followLogs(
         }
       }
     } catch (err) {
-      ctx.logger.warn('cannot read the container output', { error: errorMessage(err) });
+      ctx.logger.debug('cannot read the container output', { error: errorMessage(err) });
       ctx.io.stderr(`warning: cannot read the output of ${pod.metadata?.name ?? ''}: ${errorMessage(err)}\n`);
     }
   })();
@@ -346,11 +346,20 @@ async function runAttachedStream(
       tty: opts.tty,
       // In a raw terminal Ctrl-C is a byte for the container; otherwise it detaches.
       ...(!rawTerminal && ctx.io.signal ? { signal: ctx.io.signal } : {}),
-    }).catch((err: unknown) => {
-      ctx.logger.warn('attach failed', { error: errorMessage(err) });
-      ctx.io.stderr(`warning: cannot attach to ${pod.metadata?.name ?? ''}: ${errorMessage(err)}\n`);
-      return { kind: 'ended' } as const;
-    });
+    }).catch((err: unknown) => ({ kind: 'failed', err }) as const);
+    if (end.kind === 'failed') {
+      ctx.logger.debug('attach failed', { error: errorMessage(end.err) });
+      const now = runProgress(
+        await api.getPod(pod.metadata?.namespace ?? 'default', pod.metadata?.name ?? ''),
+        restartsBefore,
+      );
+      if (now.kind === 'exited') {
+        // It ended before the attach took: what it wrote is in its log.
+        await followLogs(api, pod, stdio, ctx, false, opts.tty ? { raw: stdio.stdinIsTty } : undefined).done;
+        return now;
+      }
+      ctx.io.stderr(`warning: cannot attach to ${pod.metadata?.name ?? ''}: ${errorMessage(end.err)}\n`);
+    }
     if (end.kind === 'detached') return 'detached';
     if (end.kind === 'exit') {
       reportExitReason(ctx, end.status);
