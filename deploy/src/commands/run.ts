@@ -162,7 +162,11 @@ async function createRunPod(
     try {
       return await api.createPod(pod);
     } catch (err) {
-      if (!isFlotillaError(err, 'AlreadyExists')) throw err;
+      if (!isFlotillaError(err, 'AlreadyExists')) {
+        // docker run's code for whatever failed on the daemon's side.
+        ctx.io.stderr(`error: ${errorMessage(err)}\n`);
+        return daemonFailure;
+      }
       const name = pod.metadata?.name ?? '';
       if (opts.name !== undefined || attempt >= 4) {
         ctx.io.stderr(
