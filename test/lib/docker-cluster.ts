@@ -307,7 +307,7 @@ export function spawnPty(
 }
 
 export interface DockerClusterOptions {
-  /** A short label for the run directory. */
+  /** A short label: the node is named <prefix>-<label>. */
   label: string;
 }
 
@@ -330,9 +330,10 @@ export class DockerCluster {
 
   private constructor(options: DockerClusterOptions, prefix: string, grpcPort: number) {
     this.prefix = prefix;
-    this.dir = makeRunDir(`${options.label}-${prefix}`);
+    // Short: conmon's socket paths under the state dir must stay within sun_path's 108 bytes.
+    this.dir = makeRunDir(prefix);
     this.plane = new ControlPlane(this.dir, { nodeGrace: '3s' });
-    this.nodeName = `${prefix}-node`;
+    this.nodeName = `${prefix}-${options.label}`;
     const stateDir = join(this.dir, 'agent');
     this.settings = {
       stateDir,
@@ -340,10 +341,11 @@ export class DockerCluster {
       runcRoot: join(this.dir, 'runc'),
       cgroupParent: `/${prefix}-pods`,
       bridgeName: `${prefix}br0`,
-      networkName: `${prefix}-net`,
+      // The agent names its CNI network after the bridge: flotilla-<bridge>.
+      networkName: `flotilla-${prefix}br0`,
       netnsPrefix: prefix,
       podCidr: unusedPodCidr(),
-      cniDataDir: join(this.dir, 'cni'),
+      cniDataDir: join(stateDir, 'cni'),
       grpcPort,
     };
     this.cliEnv = {
@@ -405,36 +407,36 @@ export class DockerCluster {
   private agentArgs(join: boolean): string[] {
     const help = quiet(process.execPath, [agentMain, '--help']);
     const s = this.settings;
-    const wanted: [string, string][] = [
-      ['state-dir', s.stateDir],
-      ['node-name', this.nodeName],
-      ['address', '127.0.0.1'],
-      ['heartbeat-interval', '300ms'],
-      ['image-root', s.imageRoot],
-      ['image-gc-high-threshold', '100'],
-      ['image-gc-low-threshold', '100'],
-      ['runc-root', s.runcRoot],
-      ['cgroup-parent', s.cgroupParent],
-      ['cni-bridge', s.bridgeName],
-      ['cni-network', s.networkName],
-      ['netns-prefix', s.netnsPrefix],
-      ['pod-cidr', s.podCidr],
-      ['cni-data-dir', s.cniDataDir],
-      ['grpc-port', String(s.grpcPort)],
-      ['log-level', 'debug'],
+    // Each setting with the flag names it may go by (the first the agent knows is used).
+    const wanted: [string[], string][] = [
+      [['state-dir'], s.stateDir],
+      [['node-name'], this.nodeName],
+      [['address'], '127.0.0.1'],
+      [['heartbeat-interval'], '300ms'],
+      [['image-root'], s.imageRoot],
+      [['image-gc-high-threshold'], '100'],
+      [['image-gc-low-threshold'], '100'],
+      [['runc-root'], s.runcRoot],
+      [['cgroup-parent'], s.cgroupParent],
+      [['bridge-name', 'cni-bridge', 'bridge'], s.bridgeName],
+      [['netns-prefix'], s.netnsPrefix],
+      [['pod-cidr'], s.podCidr],
+      [['agent-listen'], `127.0.0.1:${s.grpcPort}`],
+      [['log-level'], 'debug'],
     ];
     if (join) {
       wanted.push(
-        ['join', this.plane.apiAddress],
-        ['token', this.plane.joinToken()],
-        ['ca-file', this.plane.caFile],
+        [['join'], this.plane.apiAddress],
+        [['token'], this.plane.joinToken()],
+        [['ca-file'], this.plane.caFile],
       );
     }
     const args: string[] = [agentMain];
     this.missingAgentFlags = [];
-    for (const [flag, value] of wanted) {
-      if (help.includes(`--${flag} `)) args.push(`--${flag}=${value}`);
-      else this.missingAgentFlags.push(`--${flag}`);
+    for (const [names, value] of wanted) {
+      const flag = names.find((n) => help.includes(`--${n} `));
+      if (flag !== undefined) args.push(`--${flag}=${value}`);
+      else this.missingAgentFlags.push(`--${names.join('|--')}`);
     }
     return args;
   }
@@ -520,6 +522,12 @@ export class DockerCluster {
       status: c.status,
       bundle: c.bundle,
     }));
+  }
+
+  /** The pod addresses host-local still holds for this run's network. */
+  ipamLeases(): string[] {
+    const dir = join(this.settings.cniDataDir, this.settings.networkName);
+    return existsSync(dir) ? readdirSync(dir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)) : [];
   }
 
   /** Netns names of this run. */

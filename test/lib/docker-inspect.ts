@@ -78,16 +78,25 @@ export function mainStatus(pod: Pod): NonNullable<Pod['status']>['containerStatu
   return statuses.find((s) => s.name === pod.metadata?.name) ?? statuses[0];
 }
 
-/** `deploy ps -a` rows, keyed by the NAMES column (the last one). */
+/**
+ * `deploy ps [-a]` rows keyed by the pod name: the NAME (or Docker's NAMES) column, found
+ * by where its header starts in the aligned table.
+ */
 export async function psRows(
   cluster: DockerCluster,
   all = true,
 ): Promise<{ rows: Map<string, string>; raw: RunResult }> {
   const raw = await cluster.deploy(all ? ['ps', '-a'] : ['ps']);
   if (raw.code !== 0) throw new Error(`deploy ps failed${show(raw)}`);
+  const [header = '', ...lines] = raw.stdout.split('\n');
+  const columns = [...header.matchAll(/\S+(?: \S+)*/g)].map((m) => ({ name: m[0], start: m.index }));
+  const at = columns.findIndex((c) => c.name === 'NAME' || c.name === 'NAMES');
+  if (at < 0) throw new Error(`deploy ps printed no NAME column${show(raw)}`);
+  const start = columns[at]?.start ?? 0;
+  const end = columns[at + 1]?.start;
   const rows = new Map<string, string>();
-  for (const line of raw.stdout.split('\n').slice(1)) {
-    const name = line.trim().split(/\s+/).pop();
+  for (const line of lines) {
+    const name = line.slice(start, end).trim().split(/\s+/)[0];
     if (name) rows.set(name, line);
   }
   return { rows, raw };
@@ -110,6 +119,7 @@ export async function podExists(cluster: DockerCluster, name: string): Promise<b
  * network namespace it made for them (the run's runc root and netns prefix are empty).
  */
 export async function removeAllPods(t: Test, cluster: DockerCluster): Promise<void> {
+  cluster.notePortmapChains();
   const pods = await cluster.admin.listPods('');
   for (const pod of pods.items) {
     const name = pod.metadata?.name ?? '';
@@ -121,10 +131,14 @@ export async function removeAllPods(t: Test, cluster: DockerCluster): Promise<vo
     if (left.length > 0) throw new Error(`still listed: ${left.join(', ')}`);
     return true;
   });
-  await waitFor('the agent to remove every container and netns', () => {
-    const rest = [...cluster.runcContainers().map((c) => `runc ${c.id} (${c.status})`), ...cluster.netns()];
+  await waitFor('the agent to remove every container, netns and IP lease', () => {
+    const rest = [
+      ...cluster.runcContainers().map((c) => `runc ${c.id} (${c.status})`),
+      ...cluster.netns(),
+      ...cluster.ipamLeases().map((ip) => `IP lease ${ip}`),
+    ];
     if (rest.length > 0) throw new Error(`still there: ${rest.join(', ')}`);
     return true;
   });
-  t.pass('the agent removed every container and network namespace of the deleted pods');
+  t.pass('the agent removed every container, network namespace and IP lease of the deleted pods');
 }
