@@ -389,6 +389,14 @@ export class DockerCluster {
     );
   }
 
+  /** `deploy ARGS` as a running child process (stdin ignored), for commands that follow. */
+  deployChild(args: string[]): ChildProcess {
+    return spawn(process.execPath, [deployMain, ...args], {
+      env: { ...process.env, ...this.cliEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  }
+
   /** Runs `deploy ARGS` as a child process with the admin config. */
   deploy(args: string[], options: DeployOptions = {}): Promise<RunResult> {
     return runCommand(process.execPath, [deployMain, ...args], {

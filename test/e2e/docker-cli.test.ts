@@ -1,0 +1,328 @@
+// The rest of the Docker workflow through the cluster, end to end (one cluster for the file:
+// etcd, NATS, registry, controller, one agent): stdin with run -i, stdout and stderr kept
+// apart, the exit codes Docker gives failures (125 no image, 127 no command), logs --tail,
+// --timestamps and -f, stop (SIGTERM, grace) and start (the container runs again),
+// exec -it through a pseudo-terminal, --env-file and --cpus, a name already in use, a host
+// port in use, ps -q and inspect --format, and two containers of one pod sharing localhost
+// and an emptyDir.
+import t from 'tap';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import {
+  DockerCluster,
+  dockerE2eSkip,
+  freePort,
+  inspect,
+  mainStatus,
+  output,
+  podExists,
+  psRows,
+  removeAllPods,
+  waitFor,
+} from '../lib/index.js';
+
+const skip = dockerE2eSkip();
+let cluster: DockerCluster;
+
+t.before(async () => {
+  if (skip) return;
+  cluster = await DockerCluster.start({ label: 'cli' });
+});
+t.teardown(async () => {
+  await cluster?.destroy();
+});
+
+t.test(
+  'run -i passes stdin; stdout and stderr stay apart; the exit code is the container’s',
+  { skip },
+  async (t) => {
+    const cat = await cluster.deploy(['run', '-i', '--rm', cluster.images.busybox, 'cat'], {
+      stdin: 'through stdin\n',
+    });
+    t.equal(cat.code, 0, 'run -i --rm cat exits 0', output(cat));
+    t.equal(cat.stdout, 'through stdin\n', 'what went to stdin comes back', output(cat));
+
+    const split = await cluster.deploy([
+      'run',
+      '--rm',
+      cluster.images.busybox,
+      'sh',
+      '-c',
+      'echo to-out; echo to-err >&2; exit 4',
+    ]);
+    t.equal(split.code, 4, 'the CLI exits with the container’s code 4', output(split));
+    t.match(split.stdout, /^to-out$/m, 'stdout carries stdout');
+    t.notMatch(split.stdout, /to-err/, 'and not stderr');
+    t.match(split.stderr, /^to-err$/m, 'stderr carries stderr');
+
+    const noImage = await cluster.deploy(['run', '--rm', `${cluster.registry.host}/nope/none:v1`]);
+    t.equal(noImage.code, 125, 'no such image: exit 125, as docker', output(noImage));
+    const noCommand = await cluster.deploy(['run', '--rm', cluster.images.busybox, 'no-such-command']);
+    t.equal(noCommand.code, 127, 'no such command: exit 127, as docker', output(noCommand));
+    t.match(noCommand.stderr, /no-such-command/, 'naming the command', output(noCommand));
+  },
+);
+
+t.test('logs --tail, --timestamps and -f', { skip }, async (t) => {
+  const triggerDir = join(cluster.dir, 'logs-trigger');
+  mkdirSync(triggerDir, { recursive: true });
+  const trigger = join(triggerDir, 'go');
+  const run = await cluster.deploy([
+    'run',
+    '-d',
+    '--name',
+    'talker',
+    '-v',
+    `${triggerDir}:/trigger:ro`,
+    cluster.images.busybox,
+    'sh',
+    '-c',
+    'for i in 1 2 3 4 5; do echo line$i; done; while [ ! -e /trigger/go ]; do sleep 0.1; done; echo late; exit 0',
+  ]);
+  t.equal(run.code, 0, 'run -d succeeds', output(run));
+  await waitFor('five lines in the log', async () =>
+    /line5/.test((await cluster.deploy(['logs', 'talker'])).stdout),
+  );
+
+  const tail = await cluster.deploy(['logs', '--tail', '2', 'talker']);
+  t.equal(tail.stdout, 'line4\nline5\n', 'logs --tail 2 shows the last two lines', output(tail));
+  const stamped = await cluster.deploy(['logs', '-t', '--tail', '1', 'talker']);
+  t.match(
+    stamped.stdout,
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d) line5\n$/,
+    'logs -t prefixes the time',
+    output(stamped),
+  );
+
+  // logs -f: follows, shows what comes later, and ends when the container ends.
+  const follower = cluster.deployChild(['logs', '-f', 'talker']);
+  let followed = '';
+  let followErr = '';
+  follower.stdout?.on('data', (d: Buffer) => (followed += d.toString()));
+  follower.stderr?.on('data', (d: Buffer) => (followErr += d.toString()));
+  const ended = new Promise<number>((resolve) => follower.once('exit', (code) => resolve(code ?? -1)));
+  t.teardown(() => follower.kill('SIGKILL'));
+  await waitFor('logs -f to show the earlier lines', () => /line5\n/.test(followed));
+  writeFileSync(trigger, '');
+  await waitFor('logs -f to show a line written later', () => /late\n/.test(followed), { timeoutMs: 60_000 });
+  t.pass('logs -f shows a line written after it started');
+  const code = await Promise.race([
+    ended,
+    new Promise<string>((r) => setTimeout(() => r('still running'), 60_000)),
+  ]);
+  t.equal(code, 0, 'logs -f ends when the container ends', { stdout: followed, stderr: followErr });
+});
+
+t.test('stop sends SIGTERM and keeps the container; start runs it again', { skip }, async (t) => {
+  const run = await cluster.deploy([
+    'run',
+    '-d',
+    '--name',
+    'stoppable',
+    '--stop-timeout',
+    '30',
+    cluster.images.busybox,
+    'sh',
+    '-c',
+    'trap "echo got TERM; exit 0" TERM; echo started; while :; do sleep 0.2; done',
+  ]);
+  t.equal(run.code, 0, 'run -d succeeds', output(run));
+  await waitFor('it to start', async () =>
+    /started/.test((await cluster.deploy(['logs', 'stoppable'])).stdout),
+  );
+
+  const stop = await cluster.deploy(['stop', 'stoppable']);
+  t.equal(stop.code, 0, 'stop succeeds', output(stop));
+  t.match(stop.stdout, /^stoppable$/m, 'and prints the name');
+  const stopped = await inspect(cluster, 'stoppable');
+  t.equal(stopped.doc.State?.Status, 'exited', 'after stop the container has exited', output(stopped.raw));
+  t.equal(
+    stopped.doc.State?.ExitCode,
+    0,
+    'through its own TERM handler (exit 0, not SIGKILL)',
+    output(stopped.raw),
+  );
+  const logs = await cluster.deploy(['logs', 'stoppable']);
+  t.match(logs.stdout, /got TERM/, 'it received SIGTERM', output(logs));
+  const { rows, raw } = await psRows(cluster);
+  t.match(rows.get('stoppable') ?? '', /Exited \(0\)/, 'ps -a: Exited (0)', output(raw));
+  t.ok(await podExists(cluster, 'stoppable'), 'the pod is kept');
+
+  const start = await cluster.deploy(['start', 'stoppable']);
+  t.equal(start.code, 0, 'start succeeds', output(start));
+  const again = await waitFor('it to run again', async () => {
+    const i = await inspect(cluster, 'stoppable');
+    return i.doc.State?.Running ? i : undefined;
+  });
+  t.equal(mainStatus(again.pod)?.restartCount, 1, 'as its second run (restartCount 1)');
+  // Like kubectl (and unlike docker, whose log file spans runs), logs shows the current run
+  // and --previous the one before.
+  await waitFor('the second run to log', async () =>
+    /started/.test((await cluster.deploy(['logs', 'stoppable'])).stdout),
+  );
+  t.pass('logs shows the second run');
+  const previous = await cluster.deploy(['logs', '--previous', 'stoppable']);
+  t.match(
+    previous.stdout,
+    /started\n(.*\n)*got TERM/,
+    'logs --previous shows the first run up to its SIGTERM',
+    output(previous),
+  );
+});
+
+t.test('exec -it gives the command a terminal', { skip }, async (t) => {
+  const run = await cluster.deploy(['run', '-d', '--name', 'shell', cluster.images.busybox, 'sleep', '3600']);
+  t.equal(run.code, 0, 'run -d succeeds', output(run));
+  await waitFor('it to run', async () => (await inspect(cluster, 'shell')).doc.State?.Running);
+  const session = cluster.pty(['exec', '-it', 'shell', 'sh'], { rows: 30, cols: 90 });
+  t.teardown(() => session.close());
+  await session.expect(/\/ # /, 'the shell prompt');
+  let mark = session.output.length;
+  session.write('tty; stty size\r');
+  await session.expect(/^\/dev\/pts\/\d+\r?\n30 90\r?$/m, 'a terminal of our size', mark);
+  t.pass('the command runs on a terminal of our window size');
+  mark = session.output.length;
+  session.write('echo $((2+3))\r');
+  await session.expect(/^5\r?$/m, 'the shell to answer', mark);
+  session.write('exit 2\r');
+  t.equal(await session.exitCode(60_000), 2, 'exit 2 makes exec exit 2', {
+    terminal: session.output.slice(-500),
+  });
+  const i = await inspect(cluster, 'shell');
+  t.equal(i.doc.State?.Running, true, 'the container keeps running');
+});
+
+t.test('--env-file and --cpus', { skip }, async (t) => {
+  const envFile = join(cluster.dir, 'env.list');
+  writeFileSync(envFile, '# comment\nFIRST=one\nSECOND=two words\n');
+  const run = await cluster.deploy([
+    'run',
+    '--rm',
+    '--env-file',
+    envFile,
+    '--cpus',
+    '0.5',
+    cluster.images.busybox,
+    'sh',
+    '-c',
+    'echo "$FIRST|$SECOND"; cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us',
+  ]);
+  t.equal(run.code, 0, 'run succeeds', output(run));
+  const [vars, quota, period] = run.stdout.split('\n');
+  t.equal(vars, 'one|two words', 'the variables of the env file are set');
+  t.equal(Number(quota) / Number(period), 0.5, `the CPU quota is half the period (${quota}/${period})`);
+});
+
+t.test('a name in use and a host port in use are refused with what to fix', { skip }, async (t) => {
+  const first = await cluster.deploy(['run', '-d', '--name', 'dup', cluster.images.busybox, 'sleep', '3600']);
+  t.equal(first.code, 0, 'the first run -d --name dup succeeds', output(first));
+  const second = await cluster.deploy([
+    'run',
+    '-d',
+    '--name',
+    'dup',
+    cluster.images.busybox,
+    'sleep',
+    '3600',
+  ]);
+  t.not(second.code, 0, 'a second pod of that name is refused', output(second));
+  t.match(second.stderr, /dup/, 'naming it', output(second));
+  t.match(second.stderr, /already|in use|exists/i, 'and saying it is taken', output(second));
+
+  const rm = await cluster.deploy(['rm', 'dup']);
+  t.not(rm.code, 0, 'rm of a running pod without -f is refused', output(rm));
+  t.match(rm.stderr, /-f/, 'pointing at rm -f', output(rm));
+
+  const port = await freePort();
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(port, '0.0.0.0', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const clash = await cluster.deploy(['run', '--rm', '-p', `${port}:8080`, cluster.images.busybox, 'true'], {
+    timeoutMs: 120_000,
+  });
+  t.not(clash.code, 0, `a host port in use (${port}) makes run fail`, output(clash));
+  t.match(clash.stderr, new RegExp(String(port)), 'naming the port', output(clash));
+  t.match(clash.stderr, /in use|allocated|taken/i, 'and saying it is in use', output(clash));
+});
+
+t.test('ps -q, ps --filter and inspect --format', { skip }, async (t) => {
+  const quiet = await cluster.deploy(['ps', '-q']);
+  t.equal(quiet.code, 0, 'ps -q succeeds', output(quiet));
+  const names = quiet.stdout.split('\n').filter(Boolean).sort();
+  t.ok(
+    names.includes('dup') && names.includes('shell'),
+    'ps -q prints the running pods’ names',
+    output(quiet),
+  );
+  t.ok(
+    names.every((n) => /^[a-z0-9-]+$/.test(n)),
+    'and nothing else',
+    output(quiet),
+  );
+  const format = await cluster.deploy(['inspect', '--format', '{{.State.Status}} {{.Name}}', 'shell']);
+  t.equal(format.stdout, 'running /shell\n', 'inspect --format renders the template', output(format));
+  const filtered = await cluster.deploy(['ps', '-q', '--filter', 'name=shell']);
+  t.equal(filtered.stdout, 'shell\n', 'ps --filter name= keeps that pod only', output(filtered));
+});
+
+t.test('two containers of one pod share localhost and an emptyDir', { skip }, async (t) => {
+  await cluster.createPod('duo', {
+    restartPolicy: 'Never',
+    volumes: [{ name: 'shared', emptyDir: {} }],
+    containers: [
+      {
+        name: 'server',
+        image: cluster.images.web,
+        command: [
+          'sh',
+          '-c',
+          'echo from-server > /shared/note; echo served-page > /www/index.html; exec httpd -f -p 8080 -h /www',
+        ],
+        volumeMounts: [{ name: 'shared', mountPath: '/shared' }],
+      },
+      {
+        name: 'client',
+        image: cluster.images.busybox,
+        command: [
+          'sh',
+          '-c',
+          'until wget -q -O - http://127.0.0.1:8080/; do sleep 0.2; done; cat /shared/note; exec sleep 3600',
+        ],
+        volumeMounts: [{ name: 'shared', mountPath: '/shared' }],
+      },
+    ],
+  });
+  const logs = await waitFor('the client to reach the server on localhost', async () => {
+    const r = await cluster.deploy(['logs', 'duo/client']);
+    return /served-page/.test(r.stdout) ? r : undefined;
+  });
+  t.match(
+    logs.stdout,
+    /served-page/,
+    'the client container fetched the page from 127.0.0.1:8080',
+    output(logs),
+  );
+  t.match(logs.stdout, /from-server/, 'and read what the server wrote into the emptyDir', output(logs));
+  const exec = await cluster.deploy(['exec', '-c', 'server', 'duo', 'cat', '/shared/note']);
+  t.equal(exec.stdout, 'from-server\n', 'exec -c picks the container', output(exec));
+  const i = await inspect(cluster, 'duo');
+  t.equal(i.pod.status?.containerStatuses.length, 2, 'both containers have a status');
+  t.ok(
+    i.pod.status?.containerStatuses.every((s) => s.state?.running),
+    'both run',
+    output(i.raw),
+  );
+});
+
+t.test('removing every pod, then the cluster, leaves nothing of the run', { skip }, async (t) => {
+  await t.test('the agent removes what it made for deleted pods', async (t) => {
+    await removeAllPods(t, cluster);
+  });
+  await cluster.destroy();
+  t.same(
+    cluster.leftovers(),
+    [],
+    'no process, mount, netns, link, iptables rule, cgroup or directory is left',
+  );
+});
