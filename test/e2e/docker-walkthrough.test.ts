@@ -155,6 +155,16 @@ t.test('run -it --rm busybox sh through a pseudo-terminal', { skip }, async (t) 
   });
   t.pass('a window resize reaches the container terminal');
 
+  // Ctrl-C goes to the container's foreground process, not to the CLI.
+  mark = session.output.length;
+  session.write("sh -c 'echo sleeping; exec sleep 1000'\r");
+  await session.expect(/^sleeping\r?$/m, 'the child shell to start sleeping', mark);
+  session.write('\x03');
+  mark = session.output.length;
+  session.write('echo status=$?\r');
+  await session.expect(/^status=130\r?$/m, 'Ctrl-C to interrupt sleep inside the container', mark);
+  t.pass('Ctrl-C interrupts the command in the container and the session goes on');
+
   session.write('exit 3\r');
   const code = await session.exitCode(60_000);
   t.equal(code, 3, 'exit 3 makes the CLI exit 3', { terminal: session.output.slice(-500) });

@@ -119,6 +119,10 @@ export async function podExists(cluster: DockerCluster, name: string): Promise<b
  * network namespace it made for them (the run's runc root and netns prefix are empty).
  */
 export async function removeAllPods(t: Test, cluster: DockerCluster): Promise<void> {
+  // Failures are reasons on pods, never an agent crash: the agent started last still runs.
+  t.ok(cluster.agent?.isRunning(), 'the agent never exited on its own', {
+    log: cluster.agent?.log().slice(-3000),
+  });
   cluster.notePortmapChains();
   const pods = await cluster.admin.listPods('');
   for (const pod of pods.items) {
