@@ -8,7 +8,7 @@
 // and gets its memory limit.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   DockerCluster,
@@ -229,6 +229,27 @@ t.test('isolation: processes, files, /proc/sys, capabilities, seccomp, limits', 
   t.ok(capEff !== 0n, 'but keeps Docker’s default capabilities (not none)');
   t.equal(field('Seccomp'), '2', 'seccomp filter mode (2)');
   t.equal(field('NoNewPrivs'), '1', 'no-new-privileges');
+
+  // Docker's masked paths: a file reads empty (/dev/null over it), a directory is an empty tmpfs.
+  t.ok(readFileSync('/proc/timer_list', 'utf8').length > 0, 'the host has a /proc/timer_list to mask');
+  const timers = await exec('sh', '-c', 'wc -c < /proc/timer_list');
+  t.equal(timers.stdout.trim(), '0', '/proc/timer_list is masked', output(timers));
+  const firmware = await exec('ls', '-A', '/sys/firmware');
+  t.equal(firmware.stdout, '', '/sys/firmware is masked', output(firmware));
+  const sysrq = await exec('sh', '-c', 'echo h > /proc/sysrq-trigger');
+  t.not(sysrq.code, 0, '/proc/sysrq-trigger is read-only', output(sysrq));
+
+  const hostNofile = Number(
+    /^Max open files\s+\S+\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1],
+  );
+  const nofile = await exec('sh', '-c', 'ulimit -Hn');
+  t.ok(
+    Number(nofile.stdout.trim()) <= hostNofile,
+    `the open-files hard limit is within the host's (${hostNofile})`,
+    output(nofile),
+  );
+  const pids = await exec('cat', '/sys/fs/cgroup/pids/pids.max');
+  t.match(pids.stdout.trim(), /^\d+$/, 'a pids limit is set', output(pids));
 
   const limit = await exec('cat', '/sys/fs/cgroup/memory/memory.limit_in_bytes');
   t.equal(

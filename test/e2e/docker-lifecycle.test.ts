@@ -151,6 +151,8 @@ t.test('a crashing container backs off: CrashLoopBackOff, one restart per back-o
 t.test('a failing liveness probe restarts the container', { skip }, async (t) => {
   const created = await cluster.createPod('live', {
     restartPolicy: 'Always',
+    // sleep as PID 1 ignores SIGTERM: the liveness kill ends in SIGKILL after this grace.
+    terminationGracePeriodSeconds: 2,
     containers: [
       {
         name: 'live',
