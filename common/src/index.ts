@@ -6,3 +6,5 @@ export * from './grpc/credentials.js';
 export * from './grpc/status.js';
 export * from './config/client-config.js';
 export * from './naming.js';
+export * from './quantity/quantity.js';
+export * from './pods/probe-rules.js';

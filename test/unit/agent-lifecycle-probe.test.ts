@@ -66,7 +66,7 @@ t.test('the validator names each bad field and value', async (t) => {
       /^livenessProbe\.successThreshold: 2 must be 1 for a liveness probe$/,
     ],
     [{ httpGet: { port: 80 }, successThreshold: 2 }, 'startup', /must be 1 for a startup probe/],
-    [{}, 'liveness', /^livenessProbe: must specify one of httpGet, tcpSocket or exec$/],
+    [{}, 'liveness', /^livenessProbe: must specify exactly one of httpGet, tcpSocket or exec$/],
     [
       { httpGet: { port: 80 }, exec: { command: ['true'] } },
       'liveness',

@@ -4,7 +4,7 @@
 // exit files and the network records; the record holds only what cannot be re-derived.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { invalidArgument } from '@flotilla/common';
+import { invalidArgument, probeFromWire } from '@flotilla/common';
 import type { Container, Pod, Probe as ProtoProbe } from '@flotilla/proto';
 import type { Probe } from '../lifecycle/probe.js';
 import type { RestartPolicy } from '../lifecycle/restart.js';
@@ -147,48 +147,13 @@ export function graceSecondsOf(pod: Pod | undefined, fallback = defaultGraceSeco
   return fallback;
 }
 
-function probePort(port: string): number | string {
-  return /^\d+$/.test(port) ? Number(port) : port;
-}
-
 /**
  * The proto's Probe as the lifecycle layer's: ports are strings on the wire ("8080" or a
- * port name); a numeric string becomes a number. The one place this conversion happens.
+ * port name); a numeric string becomes a number. The conversion is @flotilla/common's
+ * probeFromWire, the one the controller validates with.
  */
 export function lifecycleProbe(probe: ProtoProbe): Probe {
-  const out: Probe = {};
-  if (probe.exec !== undefined) out.exec = { command: [...probe.exec.command] };
-  if (probe.httpGet !== undefined) {
-    const g = probe.httpGet;
-    out.httpGet = {
-      port: probePort(g.port),
-      ...(g.path !== '' ? { path: g.path } : {}),
-      ...(g.host !== '' ? { host: g.host } : {}),
-      ...(g.scheme === 'HTTP' || g.scheme === 'HTTPS' ? { scheme: g.scheme } : {}),
-      ...(g.httpHeaders.length > 0 ? { httpHeaders: g.httpHeaders.map((h) => ({ ...h })) } : {}),
-    };
-    if (g.scheme !== '' && g.scheme !== 'HTTP' && g.scheme !== 'HTTPS') {
-      // Let the validator name the field and the value.
-      (out.httpGet as { scheme?: string }).scheme = g.scheme;
-    }
-  }
-  if (probe.tcpSocket !== undefined) {
-    out.tcpSocket = {
-      port: probePort(probe.tcpSocket.port),
-      ...(probe.tcpSocket.host !== '' ? { host: probe.tcpSocket.host } : {}),
-    };
-  }
-  for (const field of [
-    'initialDelaySeconds',
-    'timeoutSeconds',
-    'periodSeconds',
-    'successThreshold',
-    'failureThreshold',
-  ] as const) {
-    const value = probe[field];
-    if (value !== undefined) out[field] = value;
-  }
-  return out;
+  return probeFromWire(probe);
 }
 
 /** The container's probes by kind, converted (unvalidated). */

@@ -1,6 +1,7 @@
 // What a new pod gets filled in before it is validated and stored: Kubernetes' defaults
 // for the fields Flotilla has, and the identity of the object. Pure.
 import type { Container, Pod, PodCondition, PodStatus, Probe } from '@flotilla/proto';
+import { httpGetDefaults, probeDefaults } from '@flotilla/common';
 import { parseReference } from '@flotilla/images';
 
 export const podApiVersion = 'v1';
@@ -31,18 +32,23 @@ export function defaultImagePullPolicy(image: string): string {
   }
 }
 
-function probeDefaults(probe: Probe | undefined): Probe | undefined {
+/** Kubernetes' probe defaults, @flotilla/common's (the agent resolves probes with the same). */
+function withProbeDefaults(probe: Probe | undefined): Probe | undefined {
   if (!probe) return undefined;
   return {
     ...probe,
     httpGet: probe.httpGet
-      ? { ...probe.httpGet, path: probe.httpGet.path || '/', scheme: probe.httpGet.scheme || 'HTTP' }
+      ? {
+          ...probe.httpGet,
+          path: probe.httpGet.path || httpGetDefaults.path,
+          scheme: probe.httpGet.scheme || httpGetDefaults.scheme,
+        }
       : undefined,
-    initialDelaySeconds: probe.initialDelaySeconds ?? 0,
-    timeoutSeconds: probe.timeoutSeconds ?? 1,
-    periodSeconds: probe.periodSeconds ?? 10,
-    successThreshold: probe.successThreshold ?? 1,
-    failureThreshold: probe.failureThreshold ?? 3,
+    initialDelaySeconds: probe.initialDelaySeconds ?? probeDefaults.initialDelaySeconds,
+    timeoutSeconds: probe.timeoutSeconds ?? probeDefaults.timeoutSeconds,
+    periodSeconds: probe.periodSeconds ?? probeDefaults.periodSeconds,
+    successThreshold: probe.successThreshold ?? probeDefaults.successThreshold,
+    failureThreshold: probe.failureThreshold ?? probeDefaults.failureThreshold,
   };
 }
 
@@ -51,9 +57,9 @@ function containerDefaults(c: Container): Container {
     ...c,
     imagePullPolicy: c.imagePullPolicy || defaultImagePullPolicy(c.image),
     ports: c.ports.map((p) => ({ ...p, protocol: p.protocol || 'TCP' })),
-    livenessProbe: probeDefaults(c.livenessProbe),
-    readinessProbe: probeDefaults(c.readinessProbe),
-    startupProbe: probeDefaults(c.startupProbe),
+    livenessProbe: withProbeDefaults(c.livenessProbe),
+    readinessProbe: withProbeDefaults(c.readinessProbe),
+    startupProbe: withProbeDefaults(c.startupProbe),
   };
 }
 

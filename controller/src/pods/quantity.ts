@@ -1,50 +1,9 @@
-// Kubernetes resource quantities ("256Mi", "1G", "500m", "1e3"), parsed exactly with
-// bigint arithmetic, as the agent parses them (agent/src/runtime/spec/quantity.ts): the
-// controller accepts exactly what the agent will later apply. Pure.
+// Kubernetes resource quantities as the controller counts them. The parser is
+// @flotilla/common's, the one the agents use too: the controller accepts exactly what an
+// agent will later apply. Pure.
+import { scaledQuantity } from '@flotilla/common';
 
-const binarySuffixes: Record<string, bigint> = {
-  Ki: 1n << 10n,
-  Mi: 1n << 20n,
-  Gi: 1n << 30n,
-  Ti: 1n << 40n,
-  Pi: 1n << 50n,
-  Ei: 1n << 60n,
-};
-
-const decimalExponents: Record<string, number> = {
-  n: -9,
-  u: -6,
-  m: -3,
-  '': 0,
-  k: 3,
-  M: 6,
-  G: 9,
-  T: 12,
-  P: 15,
-  E: 18,
-};
-
-// An unsigned decimal number, then one suffix (binary SI, decimal SI or a decimal exponent).
-const quantityPattern = /^(\d+(?:\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$/;
-
-/** The quantity times unit, rounded up; undefined when the text is not a quantity. */
-export function scaledQuantity(text: string, unit: bigint): bigint | undefined {
-  const match = quantityPattern.exec(text.trim());
-  if (!match) return undefined;
-  const [whole = '', fraction = ''] = (match[1] ?? '').split('.');
-  const suffix = match[2] ?? '';
-  let numerator = BigInt(`${whole}${fraction}` || '0') * unit;
-  let denominator = 10n ** BigInt(fraction.length);
-  const binary = binarySuffixes[suffix];
-  if (binary !== undefined) numerator *= binary;
-  else {
-    const exponent = /^[eE]/.test(suffix) ? Number(suffix.slice(1)) : (decimalExponents[suffix] ?? 0);
-    if (Math.abs(exponent) > 30) return undefined;
-    if (exponent >= 0) numerator *= 10n ** BigInt(exponent);
-    else denominator *= 10n ** BigInt(-exponent);
-  }
-  return (numerator + denominator - 1n) / denominator;
-}
+export { scaledQuantity };
 
 /** The resources the controller understands, with the unit their amounts are counted in. */
 export const resourceUnits = {

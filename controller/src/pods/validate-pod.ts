@@ -3,7 +3,17 @@
 // what would be valid; all problems are collected so one answer lists them all.
 import { isIP } from 'node:net';
 import type { Container, Pod, Probe } from '@flotilla/proto';
-import { invalidArgument, validateDnsSubdomain, type FlotillaError } from '@flotilla/common';
+import {
+  invalidArgument,
+  probeField,
+  probeFromWire,
+  probeProblems,
+  quantityExamples,
+  validateDnsSubdomain,
+  validatePortName,
+  type FlotillaError,
+  type ProbeKind,
+} from '@flotilla/common';
 import { parseReference } from '@flotilla/images';
 import { validateLabelKey, validateLabelValue } from '../labels/labels.js';
 import { podAnnotations } from './defaults.js';
@@ -31,7 +41,6 @@ export const hostPathTypes = [
 
 const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const envName = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
-const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const maxAnnotationBytes = 256 * 1024;
 const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -45,13 +54,7 @@ export function validateDnsLabel(value: string): string | undefined {
   return undefined;
 }
 
-/** IANA_SVC_NAME as Kubernetes checks port names: 1-15 of [a-z0-9-], a letter, no "--". */
-export function validatePortName(value: string): string | undefined {
-  if (value.length > 15 || !dns1123Label.test(value) || value.includes('--') || !/[a-z]/.test(value)) {
-    return 'must be at most 15 lower-case letters, digits and "-", with at least one letter, not starting or ending with "-" and without "--"';
-  }
-  return undefined;
-}
+export { validatePortName };
 
 const show = (value: unknown): string => JSON.stringify(value) ?? String(value);
 
@@ -131,72 +134,9 @@ export function metadataProblems(pod: Pod): PodProblem[] {
   return p.list;
 }
 
-/** A probe's port: a number 1-65535, or the name of one of the container's ports. */
-function checkProbePort(p: Problems, field: string, port: string, container: Container): void {
-  if (port === '') {
-    p.missing(field, "is required: a port number or the name of one of the container's ports");
-    return;
-  }
-  if (/^\d+$/.test(port)) {
-    const n = Number(port);
-    if (n < 1 || n > 65535) p.add(field, port, 'must be between 1 and 65535');
-    return;
-  }
-  const names = container.ports.map((x) => x.name).filter((n) => n !== '');
-  if (!names.includes(port)) {
-    p.add(
-      field,
-      port,
-      `is neither a port number nor the name of one of the container's ports (${names.length ? names.join(', ') : 'it names none'})`,
-    );
-  }
-}
-
-type ProbeKind = 'livenessProbe' | 'readinessProbe' | 'startupProbe';
-
+/** A probe's problems: @flotilla/common's rules, the ones the agent applies before probing. */
 function checkProbe(p: Problems, field: string, kind: ProbeKind, probe: Probe, container: Container): void {
-  const actions = (['exec', 'httpGet', 'tcpSocket'] as const).filter((a) => probe[a] !== undefined);
-  if (actions.length === 0) p.missing(field, 'must specify exactly one of exec, httpGet or tcpSocket');
-  if (actions.length > 1) {
-    p.missing(field, `must specify only one of exec, httpGet or tcpSocket, not ${actions.join(' and ')}`);
-  }
-  const minimum = (
-    name:
-      'initialDelaySeconds' | 'timeoutSeconds' | 'periodSeconds' | 'successThreshold' | 'failureThreshold',
-    min: number,
-  ): void => {
-    const value = probe[name];
-    if (value !== undefined && value < min) p.add(`${field}.${name}`, value, `must be at least ${min}`);
-  };
-  minimum('initialDelaySeconds', 0);
-  minimum('timeoutSeconds', 1);
-  minimum('periodSeconds', 1);
-  minimum('successThreshold', 1);
-  minimum('failureThreshold', 1);
-  if (kind !== 'readinessProbe' && probe.successThreshold !== undefined && probe.successThreshold !== 1) {
-    p.add(`${field}.successThreshold`, probe.successThreshold, `must be 1 for a ${kind}`);
-  }
-  if (probe.exec) {
-    if (probe.exec.command.length === 0) p.missing(`${field}.exec.command`, 'must not be empty');
-    else if (probe.exec.command[0] === '') p.add(`${field}.exec.command[0]`, '', 'must name a program');
-  }
-  if (probe.httpGet) {
-    const f = `${field}.httpGet`;
-    checkProbePort(p, `${f}.port`, probe.httpGet.port, container);
-    const path = probe.httpGet.path;
-    if (path !== '' && !path.startsWith('/')) p.add(`${f}.path`, path, 'must start with "/"');
-    const scheme = probe.httpGet.scheme;
-    if (scheme !== '' && scheme !== 'HTTP' && scheme !== 'HTTPS') {
-      p.add(`${f}.scheme`, scheme, 'must be "HTTP" or "HTTPS"');
-    }
-    probe.httpGet.httpHeaders.forEach((h, i) => {
-      if (!headerName.test(h.name))
-        p.add(`${f}.httpHeaders[${i}].name`, h.name, 'is not an HTTP header name');
-      if (/[\r\n]/.test(h.value))
-        p.add(`${f}.httpHeaders[${i}].value`, h.value, 'must not contain line breaks');
-    });
-  }
-  if (probe.tcpSocket) checkProbePort(p, `${field}.tcpSocket.port`, probe.tcpSocket.port, container);
+  p.list.push(...probeProblems(probeFromWire(probe), kind, field, container.ports));
 }
 
 /** The amounts of one requests or limits map, checking names and quantities. */
@@ -213,7 +153,7 @@ function checkResourceMap(
     }
     const amount = resourceAmount(name, text);
     if (amount === undefined) {
-      const example = name === 'cpu' ? '500m, 0.5 or 2' : '256Mi, 1G or 500000000';
+      const example = name === 'cpu' ? quantityExamples.cpu : quantityExamples.bytes;
       p.add(`${field}.${name}`, text, `is not a quantity (want e.g. ${example})`);
       continue;
     }
@@ -369,9 +309,9 @@ function checkContainer(
     }
   });
 
-  for (const kind of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
-    const probe = c[kind];
-    if (probe) checkProbe(p, `${field}.${kind}`, kind, probe, c);
+  for (const kind of ['liveness', 'readiness', 'startup'] as const) {
+    const probe = c[probeField[kind]];
+    if (probe) checkProbe(p, `${field}.${probeField[kind]}`, kind, probe, c);
   }
 
   if (c.stdinOnce && !c.stdin) p.add(`${field}.stdinOnce`, true, 'needs stdin: true');
