@@ -167,7 +167,11 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const tokens = new JoinTokenStore(store);
     const streams = new StreamRegistry();
     // Logs, exec and attach go on to the agents, dialled with the controller's own certificate.
-    const agents = new AgentClients({ caPem: ca.certPem, certPem: serving.certChainPem, keyPem: serving.keyPem });
+    const agents = new AgentClients({
+      caPem: ca.certPem,
+      certPem: serving.certChainPem,
+      keyPem: serving.keyPem,
+    });
     onStop('agent connections', async () => agents.close());
     const apiLog = log.child({ layer: 'api' });
     const server = await startGrpcServer({
