@@ -171,6 +171,46 @@ t.test('stop sends SIGTERM and keeps the container; start runs it again', { skip
   );
 });
 
+t.test('rm -f kills at once, even while a long graceful stop is under way', { skip }, async (t) => {
+  // sleep as PID 1 ignores SIGTERM, so a stop waits out the whole 600 s grace.
+  const run = await cluster.deploy([
+    'run',
+    '-d',
+    '--name',
+    'stubborn',
+    '--stop-timeout',
+    '600',
+    cluster.images.busybox,
+    'sleep',
+    '3600',
+  ]);
+  t.equal(run.code, 0, 'run -d succeeds', output(run));
+  const running = await waitFor('it to run', async () => {
+    const i = await inspect(cluster, 'stubborn');
+    return i.doc.State?.Running ? i : undefined;
+  });
+  const id = (mainStatus(running.pod)?.containerID ?? '').replace(/^runc:\/\//, '');
+  const stop = cluster.deployChild(['stop', 'stubborn']);
+  t.teardown(() => stop.kill('SIGKILL'));
+  await waitFor(
+    'the stop to be under way',
+    async () => (await cluster.admin.getPod('stubborn')).spec?.stopped,
+  );
+  const rm = await cluster.deploy(['rm', '-f', 'stubborn']);
+  t.equal(rm.code, 0, 'rm -f succeeds', output(rm));
+  await waitFor(
+    'the container to be killed without waiting out the 600 s grace',
+    () => {
+      const left = cluster.runcContainers().filter((c) => c.id === id);
+      if (left.length > 0) throw new Error(`runc still lists ${id} (${left[0]?.status})`);
+      return true;
+    },
+    { timeoutMs: 60_000 },
+  );
+  t.pass('rm -f overrides the grace of a stop in progress');
+  t.notOk(await podExists(cluster, 'stubborn'), 'and the pod is gone');
+});
+
 t.test('exec -it gives the command a terminal', { skip }, async (t) => {
   const run = await cluster.deploy(['run', '-d', '--name', 'shell', cluster.images.busybox, 'sleep', '3600']);
   t.equal(run.code, 0, 'run -d succeeds', output(run));
