@@ -19,6 +19,7 @@ import {
   podExists,
   psRows,
   removeAllPods,
+  startRegistry,
   waitFor,
 } from '../lib/index.js';
 
@@ -284,6 +285,36 @@ t.test('a name in use and a host port in use are refused with what to fix', { sk
   t.not(clash.code, 0, `a host port in use (${port}) makes run fail`, output(clash));
   t.match(clash.stderr, new RegExp(String(port)), 'naming the port', output(clash));
   t.match(clash.stderr, /in use|allocated|taken/i, 'and saying it is in use', output(clash));
+});
+
+t.test('an image the node may not pull fails with unauthorized and what to fix', { skip }, async (t) => {
+  const registry = await startRegistry(cluster.dir, {
+    name: 'private-registry',
+    users: [{ username: 'ci', password: 'hunter2' }],
+  });
+  t.teardown(() => registry.stop());
+  const login = await cluster.deploy(['login', '-u', 'ci', '--password-stdin', registry.host], {
+    stdin: 'hunter2\n',
+  });
+  t.equal(login.code, 0, 'the CLI logs in', output(login));
+  const image = `${registry.host}/team/private:v1`;
+  for (const step of [
+    ['tag', 'busybox', image],
+    ['push', image],
+  ]) {
+    const r = await cluster.deploy(step);
+    t.equal(r.code, 0, `deploy ${step.join(' ')}`, output(r));
+  }
+  // The agent has no credentials for it (no --registry-auth-file).
+  const run = await cluster.deploy(['run', '--rm', image, 'true'], { timeoutMs: 180_000 });
+  t.equal(run.code, 125, 'run fails before a container exists (125)', output(run));
+  t.ok(run.stderr.includes('team/private'), 'the message names the image', output(run));
+  t.match(
+    run.stderr,
+    /unauthori[sz]ed|authentication|credentials/i,
+    'and says the pull was refused',
+    output(run),
+  );
 });
 
 t.test('ps -q, ps --filter and inspect --format', { skip }, async (t) => {
