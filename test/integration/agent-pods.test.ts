@@ -445,6 +445,12 @@ t.test('pods under the manager', { skip }, async (t) => {
     t.equal(ended.exitCode, 137, 'sleep ignores SIGTERM: killed after the grace');
     t.equal(ended.containerID, running.containerID);
     t.equal(statusOf('toggle')?.phase, 'Failed');
+    // While it is stopped the netns goes (what a reboot does to /run/netns): deploy start
+    // must give the pod a network again, not fail runc create on the missing path.
+    const netns = `${prefix}-${toggle.metadata!.uid.replace(/-/g, '').slice(0, 12)}`;
+    t.ok((await netnsWithPrefix()).includes(netns), 'a stopped pod keeps its netns');
+    const deleted = await runCommand('ip', ['netns', 'delete', netns]);
+    t.equal(deleted.code, 0, `ip netns delete: ${deleted.stderr}`);
     const started: Pod = {
       ...toggle,
       metadata: {
@@ -462,6 +468,14 @@ t.test('pods under the manager', { skip }, async (t) => {
     t.not(again.containerID, running.containerID, 'a new run');
     t.match(again.lastState?.terminated, { exitCode: 137, containerID: running.containerID });
     t.equal(statusOf('toggle')?.phase, 'Running');
+    t.match(statusOf('toggle')?.podIP, /^10\.\d+\.\d+\.\d+$/, 'running again with a pod IP');
+    t.ok((await netnsWithPrefix()).includes(netns), 'in a network namespace made again');
+    const ip = await runCommand('ip', ['netns', 'exec', netns, 'ip', '-4', '-o', 'addr', 'show', 'eth0']);
+    t.match(
+      ip.stdout,
+      new RegExp(`inet ${statusOf('toggle')!.podIP.replace(/\./g, '\\.')}/`),
+      'eth0 has the pod IP',
+    );
   });
 
   await t.test('a host port something else holds is refused with a message', async (t) => {

@@ -235,6 +235,53 @@ t.test('restartedAt: a new value runs terminated containers again, even under Ne
   t.same(decidePod(obs({ desired: p, record: honoured })).actions, [], 'once honoured, nothing');
 });
 
+t.test(
+  'deploy start after stop: a lost network is made first; a failed start stays asked and shows',
+  async (t) => {
+    const value = '2026-01-01T11:59:30Z';
+    const p = pod({ restartPolicy: 'Never' }, { annotations: { [restartedAtAnnotation]: value } });
+    const stoppedRun = recordWith(1, { code: 137 }, p);
+    stoppedRun.containers.main!.current!.stopReason = 'Stopped';
+    stoppedRun.restartedAt = ''; // it was stopped before deploy start set the annotation
+    // The netns went away while stopped (a reboot empties /run): made again before the start.
+    const d = decidePod(obs({ desired: p, record: stoppedRun, networkReady: false }));
+    t.same(types(d.actions), ['create-network', 'start-container', 'honour-restart']);
+    t.match(d.actions[1], { container: 'main', run: 2 });
+    // The start failed (runc create): the restart is not honoured, the failure is the state.
+    const failure = {
+      reason: 'CreateContainerError',
+      message: 'namespace path: lstat /run/netns/flt-0b9a6a528e2f: no such file or directory',
+      attempts: 1,
+      retryAtMs: now + 10_000,
+    };
+    const failed = decidePod(
+      obs({ desired: p, record: stoppedRun, failures: { containers: new Map([['main', failure]]) } }),
+    );
+    t.same(failed.actions, [], 'nothing now, and the restart stays asked');
+    t.same(failed.waiting.get('main'), { reason: failure.reason, message: failure.message });
+    t.equal(failed.wakeAtMs, now + 10_000, 'retried when due');
+    const due = decidePod(
+      obs({
+        desired: p,
+        record: stoppedRun,
+        now: now + 10_000,
+        failures: { containers: new Map([['main', failure]]) },
+      }),
+    );
+    t.same(types(due.actions), ['start-container', 'honour-restart'], 'the retry is still a restart');
+    // An image still pulling holds the restart too.
+    const pulling = decidePod(
+      obs({
+        desired: p,
+        record: stoppedRun,
+        images: new Map([['main', { state: 'pulling', since: '', attempt: 1 }]]),
+      }),
+    );
+    t.same(pulling.actions, []);
+    t.equal(pulling.waiting.get('main')?.reason, 'ContainerCreating');
+  },
+);
+
 t.test('stopped: running containers are stopped with the grace and not restarted', async (t) => {
   const p = pod({ stopped: true, terminationGracePeriodSeconds: 5 });
   const id = containerRunId(uid, 'main', 1);

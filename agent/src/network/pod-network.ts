@@ -218,8 +218,14 @@ export async function createPodNetwork(
   const logger = (deps.logger ?? createLogger({ component: 'network' })).child({ pod: plan.object });
   // A netns left by an earlier attempt (agent killed mid-ADD) holds a half-made network:
   // clear it completely rather than ADD on top of it.
-  if (existsSync(plan.netnsPath)) {
-    logger.warn('pod netns exists already; deleting it before creating it again', { netns: plan.netnsName });
+  // A record without its netns (the host rebooted: /run is a tmpfs) still holds a lease
+  // and portmap rules: DEL them first, so the new ADD starts clean.
+  const stale = await readPodNetworkRecord(options, plan.containerId);
+  if (existsSync(plan.netnsPath) || stale !== undefined) {
+    logger.warn('pod network exists already; deleting it before creating it again', {
+      netns: plan.netnsName,
+      netnsExists: existsSync(plan.netnsPath),
+    });
     await teardown(plan, options, logger);
   }
   const record: PodNetworkRecord = {

@@ -33,7 +33,12 @@ export interface PodObservation {
   record?: PodRecord;
   /** The runner's state of each run the record names, by runc ID; a missing ID is gone. */
   runs: ReadonlyMap<string, RunState>;
-  /** The pod's netns and its network record exist. */
+  /**
+   * The pod's network record exists and so does its netns. False after deploy stop on a
+   * host that lost /run/netns (a reboot, someone's `ip netns delete`): the next start
+   * makes the network again (docker start too gives a stopped container its network
+   * back, perhaps with another IP).
+   */
   networkReady: boolean;
   /** Volumes and /etc files are in place. */
   filesReady: boolean;
@@ -227,6 +232,10 @@ export function decidePod(obs: PodObservation): PodDecision {
   const restartAsked = restartedAt !== record.restartedAt;
   const policy = restartPolicyOf(desired);
   const starts: PodAction[] = [];
+  // A restart is honoured only once every container it concerns started: a restart whose
+  // start failed (or waits for its image) stays asked, so the failure is shown as a
+  // waiting reason and retried, instead of the run going back to "stopped".
+  let restartPending = false;
   let wakeAtMs: number | undefined;
 
   for (const c of containers) {
@@ -264,9 +273,11 @@ export function decidePod(obs: PodObservation): PodDecision {
     }
     let backoffSteps = 0;
     let reason = 'first run';
+    let restarting = false;
     if (run?.termination !== undefined) {
       if (restartAsked) {
         reason = `restart asked (${restartedAtAnnotation} ${restartedAt})`;
+        restarting = true;
       } else if (run.stopReason === 'Stopped') {
         continue; // deploy stop: stays stopped until deploy start
       } else {
@@ -296,12 +307,14 @@ export function decidePod(obs: PodObservation): PodDecision {
     const image = imageWaiting(c.image, obs.images.get(c.name));
     if (image !== undefined) {
       waiting.set(c.name, image);
+      if (restarting) restartPending = true;
       continue;
     }
     const failure = obs.failures.containers.get(c.name) ?? obs.failures.network;
     if (failure !== undefined && failure.retryAtMs > now) {
       waiting.set(c.name, { reason: failure.reason, message: failure.message });
       wakeAtMs = earliest(wakeAtMs, failure.retryAtMs);
+      if (restarting) restartPending = true;
       continue;
     }
     waiting.set(c.name, { reason: 'ContainerCreating', message: '' });
@@ -319,6 +332,8 @@ export function decidePod(obs: PodObservation): PodDecision {
     if (!obs.filesReady) actions.push({ type: 'prepare-files' });
     actions.push(...starts);
   }
-  if (restartAsked) actions.push({ type: 'honour-restart', value: restartedAt });
+  // After the starts: the executor stops at a failed start, so a restart that did not
+  // happen is not recorded as honoured.
+  if (restartAsked && !restartPending) actions.push({ type: 'honour-restart', value: restartedAt });
   return decision(actions, wakeAtMs);
 }

@@ -432,7 +432,15 @@ export class PodManager implements PodRuntimeView {
       const failures = this.failuresOf(key);
       const restartRequests = new Map<string, string>();
       for (const [id, p] of this.probers) if (p.restart !== undefined) restartRequests.set(id, p.restart);
-      const net = this.networks.get(key);
+      let net = this.networks.get(key);
+      if (net !== undefined && desired !== undefined && !this.netnsExists(desired)) {
+        // The record outlived its netns (/run is a tmpfs: a reboot; or someone deleted
+        // it): made again before any container joins it, and /etc/hosts with its IP.
+        this.log.warn('the pod netns is gone; its network is made again', { pod: key });
+        this.networks.delete(key);
+        this.prepared.delete(key);
+        net = undefined;
+      }
       const prepared = this.prepared.get(key);
       const images = this.imageStatuses(desired);
       const now = Date.now();
@@ -650,6 +658,9 @@ export class PodManager implements PodRuntimeView {
             error: errorMessage(err),
             attempts,
           });
+          // Decided again at once: the failure becomes the container's waiting reason
+          // (and the status published), and what followed this start is not done.
+          return 'failed';
         }
         return 'ok';
       }
@@ -659,6 +670,14 @@ export class PodManager implements PodRuntimeView {
           await this.saveRecord(key, { ...record, restartedAt: action.value });
         return 'ok';
       }
+    }
+  }
+
+  private netnsExists(pod: Pod): boolean {
+    try {
+      return existsSync(podNetworkNames(pod, this.o.network).netnsPath);
+    } catch {
+      return false;
     }
   }
 
