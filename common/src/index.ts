@@ -4,6 +4,7 @@ export * from './pki/pki.js';
 export * from './natsauth/natsauth.js';
 export * from './grpc/credentials.js';
 export * from './grpc/status.js';
+export * from './grpc/server.js';
 export * from './config/client-config.js';
 export * from './naming.js';
 export * from './quantity/quantity.js';

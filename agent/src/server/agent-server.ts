@@ -2,7 +2,7 @@
 // handshake already demands a client certificate signed by the cluster CA; each call
 // then checks that it is a controller's.
 import * as grpc from '@grpc/grpc-js';
-import { unavailable } from '@flotilla/common';
+import { bindServer, stopServer } from '@flotilla/common';
 import { AgentService } from '@flotilla/proto';
 import { createAgentService, type AgentServiceDeps } from './agent-service.js';
 
@@ -45,27 +45,10 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Run
     true,
   );
   const wanted = formatAddress(options.host, options.port);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(wanted, credentials, (err, bound) =>
-      err
-        ? reject(unavailable(`cannot listen on ${wanted} (--agent-listen): ${err.message}`, {}, err))
-        : resolve(bound),
-    ),
-  );
+  const port = await bindServer(server, wanted, credentials, '--agent-listen');
   return {
     port,
     address: formatAddress(options.host, port),
-    stop: (graceMs = 2_000) =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      }),
+    stop: (graceMs = 2_000) => stopServer(server, graceMs),
   };
 }

@@ -6,11 +6,10 @@ import type * as grpc from '@grpc/grpc-js';
 import {
   authenticatePeer,
   controllerOrganization,
-  errorMessage,
   FlotillaError,
-  isFlotillaError,
   permissionDenied,
-  toServiceError,
+  firstFrame,
+  streamHandler,
   unavailable,
   type Logger,
 } from '@flotilla/common';
@@ -55,31 +54,6 @@ function describeContainer(h: ContainerHandle): string {
   return `container "${h.container}" of pod ${h.namespace}/${h.pod}`;
 }
 
-function logFailure(log: Logger, method: string, err: unknown): void {
-  const expected = isFlotillaError(err) && err.code !== 'Internal' && err.code !== 'Unavailable';
-  const fields = { method, err: errorMessage(err), code: isFlotillaError(err) ? err.code : 'Internal' };
-  if (expected) log.debug('call refused', fields);
-  else log.warn('call failed', fields);
-}
-
-/** The first frame of a bidi call; the call is paused after it, so nothing is lost. */
-function firstFrame(call: Duplex): Promise<StreamRequest | undefined> {
-  return new Promise((resolve) => {
-    const done = (frame: StreamRequest | undefined): void => {
-      call.off('data', onData);
-      call.off('end', onEnd);
-      call.off('cancelled', onEnd);
-      call.pause();
-      resolve(frame);
-    };
-    const onData = (frame: StreamRequest): void => done(frame);
-    const onEnd = (): void => done(undefined);
-    call.on('data', onData);
-    call.once('end', onEnd);
-    call.once('cancelled', onEnd);
-  });
-}
-
 export function createAgentService(deps: AgentServiceDeps): AgentServer {
   const runc = deps.runc ?? '/usr/sbin/runc';
   const pollMs = deps.logPollMs ?? 100;
@@ -92,16 +66,6 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
         `Agent.${method} is for controllers (organisation ${controllerOrganization}); the caller is CN=${peer.commonName}${peer.organizations.map((o) => `, O=${o}`).join('')}`,
       );
     }
-  };
-
-  const fail = (
-    call: grpc.ServerWritableStream<unknown, unknown> | Duplex,
-    method: string,
-    err: unknown,
-  ): void => {
-    if (call.cancelled || call.writableEnded) return;
-    logFailure(deps.log, method, err);
-    call.emit('error', toServiceError(err));
   };
 
   async function logs(call: grpc.ServerWritableStream<LogsRequest, LogsResponse>): Promise<void> {
@@ -235,7 +199,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
 
   async function exec(call: Duplex): Promise<void> {
     requireController(call, 'Exec');
-    const start = execStartOf(await firstFrame(call));
+    const start = execStartOf(await firstFrame<StreamRequest, StreamResponse>(call));
     const handle = deps.pods.container(start.namespace, start.pod, start.container, start.uid || undefined);
     if (!handle.running) {
       throw new FlotillaError(
@@ -267,7 +231,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
 
   async function attach(call: Duplex): Promise<void> {
     requireController(call, 'Attach');
-    const start = attachStartOf(await firstFrame(call));
+    const start = attachStartOf(await firstFrame<StreamRequest, StreamResponse>(call));
     const handle = deps.pods.container(start.namespace, start.pod, start.container, start.uid || undefined);
     const object = `pod/${handle.namespace}/${handle.pod}`;
     if (!handle.running) {
@@ -313,19 +277,10 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
     });
   }
 
-  const serve =
-    <C extends grpc.ServerWritableStream<unknown, unknown> | Duplex>(
-      method: string,
-      fn: (call: C) => Promise<void>,
-    ) =>
-    (call: C): void => {
-      fn(call).then(
-        () => {
-          if (!call.cancelled && !call.writableEnded) call.end();
-        },
-        (err: unknown) => fail(call, `Agent.${method}`, err),
-      );
-    };
+  const serve = <C extends grpc.ServerWritableStream<LogsRequest, LogsResponse> | Duplex>(
+    method: string,
+    fn: (call: C) => Promise<void>,
+  ): ((call: C) => void) => streamHandler(deps.log, `Agent.${method}`, fn);
 
   return {
     logs: serve('Logs', logs),

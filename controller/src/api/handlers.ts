@@ -1,15 +1,7 @@
 // Adapters from async functions to grpc-js handlers. Every thrown error leaves through
 // toServiceError, the one place errors become gRPC statuses; every failure is logged.
 import type * as grpc from '@grpc/grpc-js';
-import { errorMessage, isFlotillaError, toServiceError, unavailable, type Logger } from '@flotilla/common';
-
-function logFailure(log: Logger, method: string, err: unknown): void {
-  // Expected refusals (bad input, bad credentials) are the caller's problem: debug.
-  const expected = isFlotillaError(err) && err.code !== 'Internal' && err.code !== 'Unavailable';
-  const fields = { method, err: errorMessage(err), code: isFlotillaError(err) ? err.code : 'Internal' };
-  if (expected) log.debug('call refused', fields);
-  else log.warn('call failed', fields);
-}
+import { logCallFailure, toServiceError, unavailable, type Logger } from '@flotilla/common';
 
 export function unary<Req, Res>(
   method: string,
@@ -20,7 +12,7 @@ export function unary<Req, Res>(
     fn(call.request, call).then(
       (res) => callback(null, res),
       (err: unknown) => {
-        logFailure(log, method, err);
+        logCallFailure(log, method, err);
         callback(toServiceError(err));
       },
     );
@@ -103,7 +95,7 @@ export function serverStream<Req, Res>(
         },
         (err: unknown) => {
           if (call.cancelled || call.writableEnded) return;
-          if (!signal.aborted) logFailure(log, method, err);
+          if (!signal.aborted) logCallFailure(log, method, err);
           call.emit('error', toServiceError(signal.aborted ? shutdownError() : err));
         },
       )

@@ -52,6 +52,13 @@ function podKey(namespace: string, name: string, field = ''): { ns: string; name
   return { ns, name, key: keys.pod(ns, name) };
 }
 
+/** A list or watch namespace: "" (all namespaces) or a DNS-1123 label. */
+function checkNamespaceFilter(namespace: string): void {
+  if (namespace === '') return;
+  const why = validateDnsLabel(namespace);
+  if (why) throw invalidArgument(`namespace "${namespace}" ${why}`, { field: 'namespace', value: namespace });
+}
+
 function podNotFound(ns: string, name: string): Error {
   return notFound(`pod "${ns}/${name}" not found`, { object: `pod/${ns}/${name}` });
 }
@@ -161,15 +168,7 @@ export function createPodService(deps: PodServiceDeps): Pick<ClusterServer, PodM
 
     listPods: unary('Cluster.ListPods', log, async (req, call) => {
       admin(call, 'ListPods');
-      if (req.namespace !== '') {
-        const why = validateDnsLabel(req.namespace);
-        if (why) {
-          throw invalidArgument(`namespace "${req.namespace}" ${why}`, {
-            field: 'namespace',
-            value: req.namespace,
-          });
-        }
-      }
+      checkNamespaceFilter(req.namespace);
       const filter: PodFilter = {
         namespace: req.namespace,
         name: '',
@@ -258,15 +257,7 @@ export function createPodService(deps: PodServiceDeps): Pick<ClusterServer, PodM
 
     watchPods: serverStream('Cluster.WatchPods', log, streams, async (req, call, send, signal) => {
       admin(call, 'WatchPods');
-      if (req.namespace !== '') {
-        const why = validateDnsLabel(req.namespace);
-        if (why) {
-          throw invalidArgument(`namespace "${req.namespace}" ${why}`, {
-            field: 'namespace',
-            value: req.namespace,
-          });
-        }
-      }
+      checkNamespaceFilter(req.namespace);
       const filter: PodFilter = {
         namespace: req.namespace,
         name: req.name,

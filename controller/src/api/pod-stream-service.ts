@@ -5,12 +5,11 @@
 import * as grpc from '@grpc/grpc-js';
 import {
   FlotillaError,
-  errorMessage,
   fromServiceError,
   invalidArgument,
-  isFlotillaError,
   notFound,
-  toServiceError,
+  firstFrame,
+  streamHandler,
   unavailable,
   type Logger,
 } from '@flotilla/common';
@@ -88,21 +87,41 @@ function agentFailure(err: unknown, target: PodTarget): FlotillaError {
   return fromServiceError(err);
 }
 
-/** The first frame of a bidi call; the call is paused after it so that nothing is lost. */
-function firstFrame(call: Duplex): Promise<StreamRequest | undefined> {
-  return new Promise((resolve) => {
-    const done = (frame: StreamRequest | undefined): void => {
-      call.off('data', onData);
-      call.off('end', onEnd);
-      call.off('cancelled', onEnd);
-      call.pause();
-      resolve(frame);
-    };
-    const onData = (frame: StreamRequest): void => done(frame);
-    const onEnd = (): void => done(undefined);
-    call.on('data', onData);
-    call.once('end', onEnd);
-    call.once('cancelled', onEnd);
+/** The agent's side of a proxied call: what relay reads from. */
+interface Upstream<T> {
+  on(event: 'data', listener: (message: T) => void): unknown;
+  once(event: 'end', listener: () => void): unknown;
+  once(event: 'error', listener: (err: unknown) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+}
+
+/**
+ * Copies the agent's messages to the client until the agent ends the call; a slow client
+ * slows the agent down rather than filling the controller's memory. An agent failure
+ * rejects (naming the pod and node) unless the client has cancelled.
+ */
+function relay<T>(
+  upstream: Upstream<T>,
+  call: {
+    readonly cancelled: boolean;
+    write(message: T): boolean;
+    once(event: 'drain', listener: () => void): unknown;
+  },
+  target: PodTarget,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    upstream.on('data', (message: T) => {
+      if (!call.write(message)) {
+        upstream.pause();
+        call.once('drain', () => upstream.resume());
+      }
+    });
+    upstream.once('end', () => resolve());
+    upstream.once('error', (err: unknown) => {
+      if (call.cancelled) resolve();
+      else reject(agentFailure(err, target));
+    });
   });
 }
 
@@ -137,23 +156,6 @@ export function createPodStreamService(deps: PodStreamDeps): Pick<ClusterServer,
     };
   };
 
-  const logFailure = (method: string, err: unknown): void => {
-    const expected = isFlotillaError(err) && err.code !== 'Internal' && err.code !== 'Unavailable';
-    const fields = { method, err: errorMessage(err), code: isFlotillaError(err) ? err.code : 'Internal' };
-    if (expected) log.debug('call refused', fields);
-    else log.warn('call failed', fields);
-  };
-
-  const fail = (
-    call: grpc.ServerWritableStream<LogsRequest, LogsResponse> | Duplex,
-    method: string,
-    err: unknown,
-  ): void => {
-    if (call.cancelled || call.writableEnded) return;
-    logFailure(method, err);
-    call.emit('error', toServiceError(err));
-  };
-
   async function podLogs(call: grpc.ServerWritableStream<LogsRequest, LogsResponse>): Promise<void> {
     requireAdmin(call, caPem, 'Cluster.PodLogs');
     const target = await resolve(call.request.namespace, call.request.pod);
@@ -163,20 +165,7 @@ export function createPodStreamService(deps: PodStreamDeps): Pick<ClusterServer,
     const cancel = (): void => upstream.cancel();
     call.once('cancelled', cancel);
     call.once('close', cancel);
-    await new Promise<void>((resolve, reject) => {
-      upstream.on('data', (message: LogsResponse) => {
-        // A slow client slows the agent down rather than filling the controller's memory.
-        if (!call.write(message)) {
-          upstream.pause();
-          call.once('drain', () => upstream.resume());
-        }
-      });
-      upstream.once('end', () => resolve());
-      upstream.once('error', (err: unknown) => {
-        if (call.cancelled) resolve();
-        else reject(agentFailure(err, target));
-      });
-    });
+    await relay(upstream, call, target);
     call.off('cancelled', cancel);
     call.off('close', cancel);
     if (!call.cancelled && !call.writableEnded) call.end();
@@ -184,7 +173,7 @@ export function createPodStreamService(deps: PodStreamDeps): Pick<ClusterServer,
 
   async function proxyDuplex(call: Duplex, method: 'Exec' | 'Attach'): Promise<void> {
     requireAdmin(call, caPem, `Cluster.${method}`);
-    const first = await firstFrame(call);
+    const first = await firstFrame<StreamRequest, StreamResponse>(call);
     if (first === undefined) return;
     const start = method === 'Exec' ? first.exec : first.attach;
     if (start === undefined) {
@@ -217,36 +206,15 @@ export function createPodStreamService(deps: PodStreamDeps): Pick<ClusterServer,
       if (!upstreamDone) upstream.end();
     });
     call.resume();
-    await new Promise<void>((resolve, reject) => {
-      upstream.once('close', () => (upstreamDone = true));
-      upstream.on('data', (message: StreamResponse) => {
-        if (!call.write(message)) {
-          upstream.pause();
-          call.once('drain', () => upstream.resume());
-        }
-      });
-      upstream.once('end', () => resolve());
-      upstream.once('error', (err: unknown) => {
-        if (call.cancelled) resolve();
-        else reject(agentFailure(err, target));
-      });
-    });
+    upstream.once('close', () => (upstreamDone = true));
+    await relay(upstream, call, target);
     if (!call.cancelled && !call.writableEnded) call.end();
   }
 
-  const serve =
-    <C extends grpc.ServerWritableStream<LogsRequest, LogsResponse> | Duplex>(
-      method: string,
-      fn: (call: C) => Promise<void>,
-    ) =>
-    (call: C): void => {
-      fn(call).then(
-        () => {
-          if (!call.cancelled && !call.writableEnded) call.end();
-        },
-        (err: unknown) => fail(call, `Cluster.${method}`, err),
-      );
-    };
+  const serve = <C extends grpc.ServerWritableStream<LogsRequest, LogsResponse> | Duplex>(
+    method: string,
+    fn: (call: C) => Promise<void>,
+  ): ((call: C) => void) => streamHandler(log, `Cluster.${method}`, fn);
 
   return {
     podLogs: serve('PodLogs', podLogs),

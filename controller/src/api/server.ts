@@ -6,7 +6,7 @@ import {
   type ClusterServer,
   type NodeGatewayServer,
 } from '@flotilla/proto';
-import { serverCredentials, unavailable } from '@flotilla/common';
+import { bindServer, serverCredentials, stopServer } from '@flotilla/common';
 import { formatHostPort, type HostPort } from '../options/parse.js';
 
 export interface GrpcServerOptions {
@@ -34,27 +34,10 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   server.addService(NodeGatewayService, options.gateway);
   const wanted = formatHostPort(options.listen);
   const creds = serverCredentials(options.caPem, options.certChainPem, options.keyPem);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(wanted, creds, (err, bound) =>
-      err
-        ? reject(unavailable(`cannot listen on ${wanted} (--listen): ${err.message}`, {}, err))
-        : resolve(bound),
-    ),
-  );
+  const port = await bindServer(server, wanted, creds, '--listen');
   const address = formatHostPort({ host: options.listen.host, port });
   return {
     address,
-    stop: (graceMs = 2_000) =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      }),
+    stop: (graceMs = 2_000) => stopServer(server, graceMs),
   };
 }
