@@ -23,6 +23,18 @@ export function validateDnsSubdomain(value: string): string | undefined {
   return undefined;
 }
 
+const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Kubernetes' rule for namespaces, container, volume and pod names: a DNS-1123 label. */
+export function validateDnsLabel(value: string): string | undefined {
+  if (value.length === 0) return 'must not be empty';
+  if (value.length > 63) return 'must be at most 63 characters';
+  if (!dns1123Label.test(value)) {
+    return 'must consist of lower case letters, digits and "-", and start and end with a letter or digit';
+  }
+  return undefined;
+}
+
 /**
  * A node's token in NATS subjects. Node names may hold dots, which NATS reads as token
  * separators; "_" never appears in a valid name, so the mapping is one-to-one and one

@@ -9,6 +9,7 @@ import {
   probeFromWire,
   probeProblems,
   quantityExamples,
+  validateDnsLabel,
   validateDnsSubdomain,
   validatePortName,
   type FlotillaError,
@@ -39,22 +40,11 @@ export const hostPathTypes = [
   'Socket',
 ] as const;
 
-const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const envName = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 const maxAnnotationBytes = 256 * 1024;
 const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
-/** Why value is not a DNS-1123 label (container, volume and namespace names), or undefined. */
-export function validateDnsLabel(value: string): string | undefined {
-  if (value.length === 0) return 'must not be empty';
-  if (value.length > 63) return 'must be at most 63 characters';
-  if (!dns1123Label.test(value)) {
-    return 'must consist of lower case letters, digits and "-", and start and end with a letter or digit';
-  }
-  return undefined;
-}
-
-export { validatePortName };
+export { validateDnsLabel, validatePortName };
 
 const show = (value: unknown): string => JSON.stringify(value) ?? String(value);
 

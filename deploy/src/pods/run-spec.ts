@@ -5,7 +5,7 @@
 // pod, restartPolicy from --restart, `flotilla.io/auto-remove: "true"` for --rm. COMMAND
 // and ARGs replace the image's Cmd and keep its Entrypoint, as docker does: in Kubernetes
 // terms they are the container's `args`.
-import { validateDnsSubdomain } from '@flotilla/common';
+import { validateDnsLabel, validateDnsSubdomain } from '@flotilla/common';
 import { Pod } from '@flotilla/proto';
 import { UsageError } from '../cli/usage-error.js';
 import { checkReference } from '../images/args.js';
@@ -69,12 +69,10 @@ export interface VolumeSpec {
 
 type Result<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-/** A pod name that is also a valid container name: a DNS-1123 label. */
+/** A pod name that is also a valid container name: a DNS-1123 label (@flotilla/common's rule). */
 export function checkPodName(name: string): string | undefined {
   if (name.length === 0) return 'must not be empty';
-  if (name.length > 63 || !dns1123Label.test(name)) {
+  if (validateDnsLabel(name) !== undefined) {
     return (
       'must be a DNS-1123 label: at most 63 lower case letters, digits and "-", ' +
       'starting and ending with a letter or digit, such as web-1'
