@@ -1,5 +1,6 @@
 export * from './log/logger.js';
 export * from './errors/errors.js';
+export * from './errors/field-problems.js';
 export * from './pki/pki.js';
 export * from './natsauth/natsauth.js';
 export * from './grpc/credentials.js';

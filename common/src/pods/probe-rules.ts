@@ -3,6 +3,7 @@
 // resolution. Shared by the controller (validation before a pod is stored) and the agents
 // (before probing), so both apply the same rules. All pure.
 import { invalidArgument } from '../errors/errors.js';
+import { FieldProblems, type FieldProblem } from '../errors/field-problems.js';
 
 export interface ProbeHttpHeader {
   name: string;
@@ -166,27 +167,7 @@ export function validatePortName(value: string): string | undefined {
 }
 
 /** One problem with a probe: the field path, the value (if any), and the whole message. */
-export interface ProbeProblem {
-  /** e.g. spec.containers[0].livenessProbe.httpGet.port */
-  field: string;
-  value: unknown;
-  /** "<field>: <value> <what is wrong and what is valid>" */
-  message: string;
-}
-
-const show = (value: unknown): string =>
-  typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value));
-
-class Problems {
-  readonly list: ProbeProblem[] = [];
-  add(field: string, value: unknown, why: string): void {
-    this.list.push({ field, value, message: `${field}: ${show(value)} ${why}` });
-  }
-  /** A problem about a field as a whole (missing, empty list): no value to show. */
-  missing(field: string, why: string): void {
-    this.list.push({ field, value: undefined, message: `${field}: ${why}` });
-  }
-}
+export type ProbeProblem = FieldProblem;
 
 function unknownPortName(field: string, port: string, containerPorts: readonly NamedPort[]): string {
   const names = containerPorts.map((p) => p.name).filter((n) => n !== '');
@@ -194,7 +175,7 @@ function unknownPortName(field: string, port: string, containerPorts: readonly N
 }
 
 function checkPort(
-  p: Problems,
+  p: FieldProblems,
   port: unknown,
   field: string,
   containerPorts: readonly NamedPort[] | undefined,
@@ -227,7 +208,7 @@ export function probeProblems(
   prefix: string = probeField[kind],
   containerPorts?: readonly NamedPort[],
 ): ProbeProblem[] {
-  const p = new Problems();
+  const p = new FieldProblems();
   const handlers = (['httpGet', 'tcpSocket', 'exec'] as const).filter((h) => probe[h] !== undefined);
   if (handlers.length === 0) p.missing(prefix, 'must specify exactly one of httpGet, tcpSocket or exec');
   if (handlers.length > 1)

@@ -4,14 +4,17 @@
 import { isIP } from 'node:net';
 import type { Container, Pod, Probe } from '@flotilla/proto';
 import {
+  FieldProblems,
   invalidArgument,
   probeField,
   probeFromWire,
   probeProblems,
   quantityExamples,
+  showValue,
   validateDnsLabel,
   validateDnsSubdomain,
   validatePortName,
+  type FieldProblem,
   type FlotillaError,
   type ProbeKind,
 } from '@flotilla/common';
@@ -20,13 +23,7 @@ import { validateLabelKey, validateLabelValue } from '../labels/labels.js';
 import { podAnnotations } from './defaults.js';
 import { isResourceName, resourceAmount, resourceNames, type ResourceName } from './quantity.js';
 
-export interface PodProblem {
-  /** e.g. spec.containers[0].ports[1].containerPort */
-  field: string;
-  value: unknown;
-  /** "<field>: <value> <what is wrong and what is valid>" */
-  message: string;
-}
+export type PodProblem = FieldProblem;
 
 export const restartPolicies = ['Always', 'OnFailure', 'Never'] as const;
 export const imagePullPolicies = ['Always', 'IfNotPresent', 'Never'] as const;
@@ -46,24 +43,11 @@ const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})
 
 export { validateDnsLabel, validatePortName };
 
-const show = (value: unknown): string => JSON.stringify(value) ?? String(value);
-
 function oneOf(values: readonly string[]): string {
   return values
     .filter((v) => v !== '')
     .map((v) => `"${v}"`)
     .join(', ');
-}
-
-class Problems {
-  readonly list: PodProblem[] = [];
-  add(field: string, value: unknown, why: string): void {
-    this.list.push({ field, value, message: `${field}: ${show(value)} ${why}` });
-  }
-  /** A problem about a field as a whole (missing, empty list): no value to show. */
-  missing(field: string, why: string): void {
-    this.list.push({ field, value: undefined, message: `${field}: ${why}` });
-  }
 }
 
 function isAbsolute(path: string): boolean {
@@ -74,7 +58,7 @@ function hasBackstep(path: string): boolean {
   return path.split('/').includes('..');
 }
 
-function checkLabels(p: Problems, field: string, labels: Record<string, string>): void {
+function checkLabels(p: FieldProblems, field: string, labels: Record<string, string>): void {
   for (const [key, value] of Object.entries(labels)) {
     const keyWhy = validateLabelKey(key);
     if (keyWhy) p.add(`${field}`, key, `is not a valid label key: ${keyWhy}`);
@@ -83,7 +67,7 @@ function checkLabels(p: Problems, field: string, labels: Record<string, string>)
   }
 }
 
-function checkAnnotations(p: Problems, field: string, annotations: Record<string, string>): void {
+function checkAnnotations(p: FieldProblems, field: string, annotations: Record<string, string>): void {
   let size = 0;
   for (const [key, value] of Object.entries(annotations)) {
     const keyWhy = validateLabelKey(key);
@@ -97,7 +81,7 @@ function checkAnnotations(p: Problems, field: string, annotations: Record<string
 
 /** Metadata a create or an update must carry. */
 export function metadataProblems(pod: Pod): PodProblem[] {
-  const p = new Problems();
+  const p = new FieldProblems();
   const meta = pod.metadata;
   if (!meta) {
     p.missing('metadata', 'is required (metadata.name at least)');
@@ -125,13 +109,19 @@ export function metadataProblems(pod: Pod): PodProblem[] {
 }
 
 /** A probe's problems: @flotilla/common's rules, the ones the agent applies before probing. */
-function checkProbe(p: Problems, field: string, kind: ProbeKind, probe: Probe, container: Container): void {
+function checkProbe(
+  p: FieldProblems,
+  field: string,
+  kind: ProbeKind,
+  probe: Probe,
+  container: Container,
+): void {
   p.list.push(...probeProblems(probeFromWire(probe), kind, field, container.ports));
 }
 
 /** The amounts of one requests or limits map, checking names and quantities. */
 function checkResourceMap(
-  p: Problems,
+  p: FieldProblems,
   field: string,
   map: Record<string, string>,
 ): Map<ResourceName, bigint> {
@@ -174,7 +164,7 @@ export function hostPortsCollide(
 }
 
 function checkContainer(
-  p: Problems,
+  p: FieldProblems,
   field: string,
   c: Container,
   volumes: Set<string>,
@@ -272,7 +262,7 @@ function checkContainer(
         p.add(
           `${field}.resources.requests.${name}`,
           c.resources.requests[name],
-          `must not exceed the limit ${show(c.resources.limits[name])}`,
+          `must not exceed the limit ${showValue(c.resources.limits[name])}`,
         );
       }
     }
@@ -309,7 +299,7 @@ function checkContainer(
 
 /** Every problem with a pod (after defaults); empty when it may be stored. */
 export function podProblems(pod: Pod): PodProblem[] {
-  const p = new Problems();
+  const p = new FieldProblems();
   p.list.push(...metadataProblems(pod));
   const spec = pod.spec;
   if (!spec) {
