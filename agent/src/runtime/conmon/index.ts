@@ -28,4 +28,4 @@ export {
   type ExecOptions,
   type AttachOptions,
 } from './exec-session.js';
-export { RelayProcess, relayScript } from './stdio-relay.js';
+export { RelayProcess, relayScriptPath } from './stdio-relay.js';
