@@ -5,15 +5,15 @@ import { cannotRunCode } from '../pods/state.js';
 import { withCluster } from '../client/cluster-client.js';
 import { pumpStream, stdioOf, streamFrame } from '../pods/stdio.js';
 import { checkPodArg, namespaceFlag, namespaceOf } from './pod-flags.js';
-import { interruptedCode, reportExitReason } from './run.js';
+import { cannotRunReason, interruptedCode, reportExitReason } from './run.js';
 
 /**
  * The command's exit code; a command that could not be started at all (the status says
  * why) is 127 when it was not found and 126 when it cannot be executed, as a shell says.
  */
 export function execExitCode(status: ExitStatus): number {
-  const reason = status.reason;
-  if (status.exitCode !== 0 && reason && !['Completed', 'Error', 'OOMKilled'].includes(reason)) {
+  const reason = cannotRunReason(status);
+  if (reason) {
     const code = cannotRunCode(reason, '');
     if (code !== 125 && (status.exitCode === 255 || status.exitCode < 0)) return code;
   }

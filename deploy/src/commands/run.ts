@@ -180,15 +180,17 @@ async function createRunPod(
   }
 }
 
+/** The reason of a failed exit that says why the process could not run at all, else undefined. */
+export function cannotRunReason(status: ExitStatus): string | undefined {
+  const reason = status.reason;
+  const ordinary = ['Completed', 'Error', 'OOMKilled'].includes(reason);
+  return status.exitCode !== 0 && reason !== '' && !ordinary ? reason : undefined;
+}
+
 /** An exit status whose reason says why the process could not run is worth a line. */
 export function reportExitReason(ctx: CommandContext, status: ExitStatus): void {
-  if (
-    status.exitCode !== 0 &&
-    status.reason &&
-    !['Completed', 'Error', 'OOMKilled'].includes(status.reason)
-  ) {
-    ctx.io.stderr(`error: ${status.reason}\n`);
-  }
+  const reason = cannotRunReason(status);
+  if (reason) ctx.io.stderr(`error: ${reason}\n`);
 }
 
 function reportFailure(ctx: CommandContext, name: string, p: Extract<RunProgress, { kind: 'failed' }>): void {
