@@ -192,7 +192,11 @@ t.test('rm -f kills at once, even while a long graceful stop is under way', { sk
   });
   const id = (mainStatus(running.pod)?.containerID ?? '').replace(/^runc:\/\//, '');
   const stop = cluster.deployChild(['stop', 'stubborn']);
-  t.teardown(() => stop.kill('SIGKILL'));
+  t.teardown(() => {
+    stop.kill('SIGKILL');
+    // Should this fail, end the wait here so that later tests see a clean node.
+    if (cluster.runcContainers().some((c) => c.id === id)) cluster.runcKill(id);
+  });
   await waitFor(
     'the stop to be under way',
     async () => (await cluster.admin.getPod('stubborn')).spec?.stopped,

@@ -362,11 +362,17 @@ export class DockerCluster {
     const prefix = `flt${randomBytes(3).toString('hex')}`;
     const cluster = new DockerCluster(options, prefix, await freePort());
     live.add(cluster);
-    await cluster.plane.start();
-    cluster.registry = await startRegistry(cluster.dir);
-    await cluster.buildImages();
-    cluster.startAgent();
-    await cluster.waitNodeReady();
+    try {
+      await cluster.plane.start();
+      cluster.registry = await startRegistry(cluster.dir);
+      await cluster.buildImages();
+      cluster.startAgent();
+      await cluster.waitNodeReady();
+    } catch (err) {
+      // Nothing started so far may outlive the failure.
+      await cluster.destroy();
+      throw err;
+    }
     return cluster;
   }
 
@@ -536,6 +542,11 @@ export class DockerCluster {
   ipamLeases(): string[] {
     const dir = join(this.settings.cniDataDir, this.settings.networkName);
     return existsSync(dir) ? readdirSync(dir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)) : [];
+  }
+
+  /** SIGKILLs a container under this run's runc root (to end what a failed test left waiting). */
+  runcKill(id: string): void {
+    quiet('runc', ['--root', this.settings.runcRoot, 'kill', id, 'KILL']);
   }
 
   /** Netns names of this run. */
