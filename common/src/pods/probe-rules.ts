@@ -58,6 +58,19 @@ export const probeDefaults = {
   failureThreshold: 3,
 } as const;
 
+export type ProbeTiming = { [K in keyof typeof probeDefaults]: number };
+
+/** The probe's timing fields, each as given or Kubernetes' default. */
+export function probeTiming(probe: Partial<Record<keyof ProbeTiming, number | undefined>>): ProbeTiming {
+  return {
+    initialDelaySeconds: probe.initialDelaySeconds ?? probeDefaults.initialDelaySeconds,
+    timeoutSeconds: probe.timeoutSeconds ?? probeDefaults.timeoutSeconds,
+    periodSeconds: probe.periodSeconds ?? probeDefaults.periodSeconds,
+    successThreshold: probe.successThreshold ?? probeDefaults.successThreshold,
+    failureThreshold: probe.failureThreshold ?? probeDefaults.failureThreshold,
+  };
+}
+
 /** Kubernetes' defaults for an httpGet action. */
 export const httpGetDefaults = { path: '/', scheme: 'HTTP' } as const;
 
@@ -306,10 +319,6 @@ export function resolveProbe(
   return {
     kind,
     action,
-    initialDelaySeconds: probe.initialDelaySeconds ?? probeDefaults.initialDelaySeconds,
-    timeoutSeconds: probe.timeoutSeconds ?? probeDefaults.timeoutSeconds,
-    periodSeconds: probe.periodSeconds ?? probeDefaults.periodSeconds,
-    successThreshold: probe.successThreshold ?? probeDefaults.successThreshold,
-    failureThreshold: probe.failureThreshold ?? probeDefaults.failureThreshold,
+    ...probeTiming(probe),
   };
 }

@@ -1,7 +1,7 @@
 // What a new pod gets filled in before it is validated and stored: Kubernetes' defaults
 // for the fields Flotilla has, and the identity of the object. Pure.
 import type { Container, Pod, PodCondition, PodStatus, Probe } from '@flotilla/proto';
-import { httpGetDefaults, probeDefaults } from '@flotilla/common';
+import { httpGetDefaults, probeTiming } from '@flotilla/common';
 import { parseReference } from '@flotilla/images';
 
 export const podApiVersion = 'v1';
@@ -44,11 +44,7 @@ function withProbeDefaults(probe: Probe | undefined): Probe | undefined {
           scheme: probe.httpGet.scheme || httpGetDefaults.scheme,
         }
       : undefined,
-    initialDelaySeconds: probe.initialDelaySeconds ?? probeDefaults.initialDelaySeconds,
-    timeoutSeconds: probe.timeoutSeconds ?? probeDefaults.timeoutSeconds,
-    periodSeconds: probe.periodSeconds ?? probeDefaults.periodSeconds,
-    successThreshold: probe.successThreshold ?? probeDefaults.successThreshold,
-    failureThreshold: probe.failureThreshold ?? probeDefaults.failureThreshold,
+    ...probeTiming(probe),
   };
 }
 
