@@ -59,6 +59,8 @@ t.test('createdAgo reads like docker CREATED', async (t) => {
     [at(600), '10 minutes ago'],
     [at(3600), 'About an hour ago'],
     [at(5 * 3600), '5 hours ago'],
+    // go-units rounds the hours: 2 h 36 min is "3 hours", as in deploy ps.
+    [at(2.6 * 3600), '3 hours ago'],
     [at(3 * 86400), '3 days ago'],
     [at(21 * 86400), '3 weeks ago'],
     [at(90 * 86400), '3 months ago'],

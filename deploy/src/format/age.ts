@@ -1,5 +1,6 @@
 // Ages as kubectl shows them (apimachinery's HumanDuration): precise when recent,
-// coarser as they grow: 45s, 5m30s, 12m, 3h20m, 10h, 2d5h, 30d, 2y100d.
+// coarser as they grow: 45s, 5m30s, 12m, 3h20m, 10h, 2d5h, 30d, 2y100d; and as docker
+// shows them (go-units HumanDuration): "5 seconds", "About an hour", "3 weeks". Pure.
 
 export function humanDuration(ms: number): string {
   const seconds = Math.trunc(ms / 1000);
@@ -38,4 +39,22 @@ export function formatAge(timestamp: string | undefined, now: Date): string {
   const at = Date.parse(timestamp);
   if (Number.isNaN(at)) return '<unknown>';
   return humanDuration(now.getTime() - at);
+}
+
+/** Docker's units.HumanDuration: "Less than a second", "5 seconds", "About a minute", "3 hours". */
+export function dockerDuration(ms: number): string {
+  const seconds = Math.trunc(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.trunc(seconds / 60);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.round(ms / 3_600_000);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.trunc(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.trunc(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
+  return `${Math.trunc(ms / 3_600_000 / 24 / 365)} years`;
 }

@@ -2,25 +2,10 @@
 import type { ContainerPort, Pod } from '@flotilla/proto';
 import { containerStatusOf, dockerState, exitCodeOf, mainContainer } from '../pods/state.js';
 import { effectiveCommand, type ImageDefaults } from './inspect.js';
+import { dockerDuration } from './age.js';
 import { renderTable } from './table.js';
 
-/** Docker's units.HumanDuration: "Less than a second", "5 seconds", "About a minute", "3 hours". */
-export function dockerDuration(ms: number): string {
-  const seconds = Math.trunc(ms / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.trunc(seconds / 60);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.round(ms / 3_600_000);
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.trunc(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.trunc(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
-  return `${Math.trunc(ms / 3_600_000 / 24 / 365)} years`;
-}
+export { dockerDuration };
 
 function since(timestamp: string | undefined, now: Date): string | undefined {
   if (!timestamp) return undefined;

@@ -1,6 +1,7 @@
 // How the image commands print: `images` as docker prints it, pull and push progress
 // lines, the prune report. Pure.
 import { familiarName, referenceName, type Digest, type ImageReference } from '@flotilla/images';
+import { dockerDuration } from '../format/age.js';
 import { renderTable } from '../format/table.js';
 
 /** Docker's short image ID: the first 12 hex digits of the config digest. */
@@ -27,24 +28,7 @@ export function createdAgo(created: string | undefined, now: Date): string {
   if (created === undefined) return 'N/A';
   const at = Date.parse(created);
   if (Number.isNaN(at)) return 'N/A';
-  const seconds = Math.trunc((now.getTime() - at) / 1000);
-  if (seconds < 0) return 'Less than a second ago';
-  const minutes = Math.trunc(seconds / 60);
-  const hours = Math.trunc(minutes / 60);
-  const days = Math.trunc(hours / 24);
-  let text: string;
-  if (seconds < 1) text = 'Less than a second';
-  else if (seconds === 1) text = '1 second';
-  else if (seconds < 60) text = `${seconds} seconds`;
-  else if (minutes === 1) text = 'About a minute';
-  else if (minutes < 60) text = `${minutes} minutes`;
-  else if (Math.round(seconds / 3600) === 1) text = 'About an hour';
-  else if (hours < 48) text = `${hours} hours`;
-  else if (hours < 24 * 7 * 2) text = `${days} days`;
-  else if (hours < 24 * 30 * 2) text = `${Math.trunc(days / 7)} weeks`;
-  else if (hours < 24 * 365 * 2) text = `${Math.trunc(days / 30)} months`;
-  else text = `${Math.trunc(days / 365)} years`;
-  return `${text} ago`;
+  return `${dockerDuration(now.getTime() - at)} ago`;
 }
 
 /** Repository as docker shows it: "busybox", "team/web", "127.0.0.1:5000/examples/web". */
