@@ -164,6 +164,66 @@ t.test(
   },
 );
 
+t.test(
+  'a restarted agent converges: removes what was deleted and starts what was created meanwhile',
+  { skip },
+  async (t) => {
+    const run = await cluster.deploy([
+      'run',
+      '-d',
+      '--name',
+      'doomed',
+      cluster.images.busybox,
+      'sleep',
+      '3600',
+    ]);
+    t.equal(run.code, 0, 'run -d doomed succeeds', output(run));
+    const running = await waitFor('doomed to run', async () => {
+      const i = await inspect(cluster, 'doomed');
+      return i.doc.State?.Running ? i : undefined;
+    });
+    const doomedId = runcId(mainStatus(running.pod)?.containerID);
+
+    await cluster.killAgent();
+    // rm -f removes the pod from the cluster at once, with no agent to stop it.
+    const rm = await cluster.deploy(['rm', '-f', 'doomed']);
+    t.equal(rm.code, 0, 'rm -f while the agent is down succeeds', output(rm));
+    const later = await cluster.deploy([
+      'run',
+      '-d',
+      '--name',
+      'newcomer',
+      cluster.images.busybox,
+      'sleep',
+      '3600',
+    ]);
+    t.equal(later.code, 0, 'run -d while the agent is down creates the pod', output(later));
+    t.ok(
+      cluster.runcContainers().some((c) => c.id === doomedId && c.status === 'running'),
+      'the deleted pod’s container still runs while no agent is there',
+    );
+
+    cluster.startAgent();
+    await cluster.waitNodeReady();
+    await waitFor('the restarted agent to remove the deleted pod’s container', () => {
+      const left = cluster.runcContainers().filter((c) => c.id === doomedId);
+      if (left.length > 0) throw new Error(`runc still lists ${doomedId} (${left[0]?.status})`);
+      return true;
+    });
+    t.pass('the restarted agent stopped and removed the pod deleted while it was down');
+    const started = await waitFor(
+      'the restarted agent to start the pod created while it was down',
+      async () => {
+        const i = await inspect(cluster, 'newcomer');
+        return i.doc.State?.Running ? i : undefined;
+      },
+    );
+    t.equal(mainStatus(started.pod)?.restartCount, 0, 'newcomer runs, first time');
+    const rmNew = await cluster.deploy(['rm', '-f', 'newcomer']);
+    t.equal(rmNew.code, 0, 'rm -f newcomer', output(rmNew));
+  },
+);
+
 t.test('isolation: processes, files, /proc/sys, capabilities, seccomp, limits', { skip }, async (t) => {
   const run = await cluster.deploy([
     'run',
