@@ -7,7 +7,7 @@ import { UsageError } from '../cli/usage-error.js';
 import { withCluster } from '../client/cluster-client.js';
 import { inspectPod, type ImageDefaults } from '../format/inspect.js';
 import { executeTemplate, parseTemplate, TemplateError, type Template } from '../format/template.js';
-import { checkPodArg, namespaceFlag, namespaceOf } from './pod-flags.js';
+import { checkPodArg, namespaceFlag, namespaceOf, noSuchPod } from './pod-flags.js';
 
 async function runInspect(ctx: CommandContext): Promise<number> {
   const namespace = namespaceOf(ctx);
@@ -56,7 +56,7 @@ async function runInspect(ctx: CommandContext): Promise<number> {
       }
     } else ctx.io.stdout(`${JSON.stringify(docs, null, 4)}\n`);
     for (const name of missing) {
-      ctx.io.stderr(`error: no such pod: ${name} (namespace ${namespace}; see "deploy ps -a")\n`);
+      ctx.io.stderr(`error: ${noSuchPod(name, namespace).message}\n`);
       code = 1;
     }
     return code;

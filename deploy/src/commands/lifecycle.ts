@@ -6,17 +6,11 @@ import { withCluster, type ClusterApi } from '../client/cluster-client.js';
 import { restartedAtAnnotation } from '../pods/run-spec.js';
 import { allContainersStopped, containerStatusOf, hasRunningContainer, runProgress } from '../pods/state.js';
 import { Interrupted, findPod, removePod, waitForPod } from '../pods/wait.js';
-import { checkPodArg, namespaceFlag, namespaceOf } from './pod-flags.js';
+import { checkPodArg, namespaceFlag, namespaceOf, noSuchPod } from './pod-flags.js';
 
 /** How long stop, start and rm wait for the agent before they give up on a pod. */
 const waitLimitMs = 120_000;
 const conflictRetries = 10;
-
-function noSuchPod(name: string, namespace: string): FlotillaError {
-  return new FlotillaError('NotFound', `no such pod: ${name} (namespace ${namespace}; see "deploy ps -a")`, {
-    object: `pod/${namespace}/${name}`,
-  });
-}
 
 /** Reads, changes and writes the pod, again on Conflict (someone else wrote it in between). */
 export async function updateWithRetry(

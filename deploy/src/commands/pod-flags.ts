@@ -1,4 +1,5 @@
 // Flags and helpers the pod commands (run, ps, logs, inspect, stop, start, rm, exec) share.
+import { FlotillaError } from '@flotilla/common';
 import type { CommandContext, FlagSpec } from '../cli/types.js';
 import { UsageError } from '../cli/usage-error.js';
 import { checkPodName } from '../pods/run-spec.js';
@@ -33,4 +34,11 @@ export function checkPodArg(ctx: CommandContext, name: string, what = 'POD'): vo
       value: name,
     });
   }
+}
+
+/** What the pod commands say of a pod the controller does not have. */
+export function noSuchPod(name: string, namespace: string): FlotillaError {
+  return new FlotillaError('NotFound', `no such pod: ${name} (namespace ${namespace}; see "deploy ps -a")`, {
+    object: `pod/${namespace}/${name}`,
+  });
 }
