@@ -65,6 +65,36 @@ t.test(
   },
 );
 
+t.test('Ctrl-C on an attached run without -t detaches and leaves the pod running', { skip }, async (t) => {
+  const child = cluster.deployChild([
+    'run',
+    '--name',
+    'attached',
+    cluster.images.busybox,
+    'sh',
+    '-c',
+    'echo hello; exec sleep 3600',
+  ]);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : -1))),
+  );
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitFor('the attached run to stream the output', () => /hello/.test(out), { timeoutMs: 60_000 });
+  child.kill('SIGINT');
+  const code = await Promise.race([
+    exited,
+    new Promise<string>((r) => setTimeout(() => r('still running'), 30_000)),
+  ]);
+  t.equal(code, 130, 'the CLI exits 130', { output: out });
+  const i = await inspect(cluster, 'attached');
+  t.equal(i.doc.State?.Running, true, 'the pod keeps running', output(i.raw));
+  const rm = await cluster.deploy(['rm', '-f', 'attached']);
+  t.equal(rm.code, 0, 'rm -f attached', output(rm));
+});
+
 t.test('logs --tail, --timestamps and -f', { skip }, async (t) => {
   const triggerDir = join(cluster.dir, 'logs-trigger');
   mkdirSync(triggerDir, { recursive: true });
