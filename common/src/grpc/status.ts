@@ -32,7 +32,8 @@ export function toServiceError(
   return { code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) };
 }
 
-function isServiceError(err: unknown): err is grpc.ServiceError {
+/** Whether err is a grpc-js client-side call failure (it carries a numeric status code). */
+export function isServiceError(err: unknown): err is grpc.ServiceError {
   return err instanceof Error && typeof (err as Partial<grpc.ServiceError>).code === 'number';
 }
 

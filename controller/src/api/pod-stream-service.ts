@@ -7,6 +7,7 @@ import {
   FlotillaError,
   fromServiceError,
   invalidArgument,
+  isServiceError,
   notFound,
   firstFrame,
   streamHandler,
@@ -66,10 +67,6 @@ export function agentAddressOf(node: Node, pod: string): string {
 }
 
 type Duplex = grpc.ServerDuplexStream<StreamRequest, StreamResponse>;
-
-function isServiceError(err: unknown): err is grpc.ServiceError {
-  return err instanceof Error && typeof (err as Partial<grpc.ServiceError>).code === 'number';
-}
 
 /** An agent-side failure for the CLI: the agent's own refusals as they are, transport ones naming pod and node. */
 function agentFailure(err: unknown, target: PodTarget): FlotillaError {

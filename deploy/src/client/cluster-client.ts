@@ -7,6 +7,7 @@ import {
   FlotillaError,
   controllerChannel,
   fromServiceError,
+  isServiceError,
   readClientConfig,
 } from '@flotilla/common';
 import {
@@ -80,10 +81,6 @@ type UnaryMethod<Req, Res> = (
   options: Partial<grpc.CallOptions>,
   callback: (error: grpc.ServiceError | null, response: Res) => void,
 ) => grpc.ClientUnaryCall;
-
-function isServiceError(error: unknown): error is grpc.ServiceError {
-  return error instanceof Error && typeof (error as Partial<grpc.ServiceError>).code === 'number';
-}
 
 /** grpc-js's "No connection established. Last error: Error: connect ECONNREFUSED …" made readable. */
 export function unavailableMessage(server: string, details: string): string {
