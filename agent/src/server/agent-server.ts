@@ -2,7 +2,7 @@
 // handshake already demands a client certificate signed by the cluster CA; each call
 // then checks that it is a controller's.
 import * as grpc from '@grpc/grpc-js';
-import { bindServer, stopServer } from '@flotilla/common';
+import { bindServer, joinHostPort, stopServer } from '@flotilla/common';
 import { AgentService } from '@flotilla/proto';
 import { createAgentService, type AgentServiceDeps } from './agent-service.js';
 
@@ -26,9 +26,8 @@ export interface RunningAgentServer {
   stop(graceMs?: number): Promise<void>;
 }
 
-export function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
+/** "host:port" or "[v6]:port": @flotilla/common's joinHostPort. */
+export const formatAddress = joinHostPort;
 
 export async function startAgentServer(options: AgentServerOptions): Promise<RunningAgentServer> {
   const server = new grpc.Server({

@@ -45,6 +45,11 @@ export function clientCredentials(tls: ClientTls): grpc.ChannelCredentials {
   );
 }
 
+/** "host:port", or "[v6]:port" for an IPv6 address (the inverse of hostOfAddress). */
+export function joinHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /** The host of "host:port" or "[v6]:port". */
 export function hostOfAddress(address: string): string {
   return address.slice(0, address.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');

@@ -1,7 +1,7 @@
 // Parsing and validation of flag values. Each error names the flag, the value and what
 // would be valid.
 import { isIP } from 'node:net';
-import { invalidArgument } from '@flotilla/common';
+import { invalidArgument, joinHostPort } from '@flotilla/common';
 
 export interface HostPort {
   host: string;
@@ -61,7 +61,7 @@ export function parseHostPort(
 }
 
 export function formatHostPort({ host, port }: HostPort): string {
-  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+  return joinHostPort(host, port);
 }
 
 /** A comma-separated list of URLs with one of the schemes. */
