@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // flotilla-agent: parse flags, start the agent, stop it cleanly on SIGTERM/SIGINT.
 // Exit codes: 0 stopped by a signal, 1 failure, 2 usage error.
+// `flotilla-agent reset [flags]`: 0 all removed, 1 something could not be (named), 2 usage.
 import { createLogger, errorMessage } from '@flotilla/common';
 import { agentVersion } from './host/probe.js';
 import { type RunningAgent, startAgent } from './agent/start-agent.js';
 import { type AgentCommand, helpText, parseAgentArgs } from './options/flags.js';
 import { isUsageError } from './options/usage-error.js';
+import { resetAgent } from './pods/reset.js';
 
 function fail(message: string, code: 1 | 2): never {
   process.stderr.write(`flotilla-agent: ${message}\n`);
@@ -26,6 +28,18 @@ async function main(): Promise<void> {
   }
   if (command.kind === 'version') {
     process.stdout.write(`flotilla-agent ${await agentVersion()}\n`);
+    return;
+  }
+  if (command.kind === 'reset') {
+    // What it removed goes to stdout; the log (stderr) only says more when asked to.
+    const level = command.options.logLevel === 'debug' ? 'debug' : 'warn';
+    const log = createLogger({ component: 'reset' }, { level });
+    const result = await resetAgent(command.options, { logger: log });
+    for (const line of result.removed) process.stdout.write(`${line}\n`);
+    if (result.removed.length === 0 && result.failed.length === 0)
+      process.stdout.write(`nothing to remove for ${command.options.stateDir}\n`);
+    for (const line of result.failed) process.stderr.write(`flotilla-agent reset: ${line}\n`);
+    process.exitCode = result.failed.length > 0 ? 1 : 0;
     return;
   }
   const options = command.options;

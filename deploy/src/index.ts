@@ -35,7 +35,14 @@ export { localProblems, controllerProblems, clusterStatusTable } from './format/
 export { clusterSummary, componentsTable, tail } from './format/local.js';
 
 export { defaultPorts, localLayout, type Layout, type LocalPorts } from './local/layout.js';
-export { localClusterPlan, registryConfig, type ComponentSpec, type Executables } from './local/plan.js';
+export {
+  localAgentReset,
+  localClusterPlan,
+  localPodRuntimeFlags,
+  registryConfig,
+  type ComponentSpec,
+  type Executables,
+} from './local/plan.js';
 export {
   readClusterState,
   parseClusterState,

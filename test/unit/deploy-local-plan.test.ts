@@ -6,6 +6,7 @@ import {
   type Executables,
   type LocalPorts,
   defaultPorts,
+  localAgentReset,
   localClusterPlan,
   localLayout,
   registryConfig,
@@ -227,4 +228,14 @@ t.test('the registry config stores in the data directory and listens on loopback
   t.notMatch(text, /debug:/, 'no debug listener');
   t.notMatch(text, /0\.0\.0\.0/);
   t.match(text, /^# Written by deploy up/);
+});
+
+t.test("deploy down's agent reset gets the agent's state dir and pod runtime flags", async (t) => {
+  const agent = component(plan(), 'agent');
+  const reset = localAgentReset(layout, makeExecutables());
+  t.equal(reset.command, agent.command);
+  t.same(reset.args.slice(0, 2), ['/app/agent/dist/main.js', 'reset']);
+  const value = (args: readonly unknown[], flag: string): unknown => args[args.indexOf(flag) + 1];
+  for (const flag of ['--state-dir', '--bridge-name', '--netns-prefix', '--runc-root'])
+    t.equal(value(reset.args, flag), value(agent.args, flag), `${flag} as the agent's`);
 });

@@ -190,7 +190,12 @@ export function envName(flag: string): string {
   return 'FLOTILLA_' + flag.toUpperCase().replaceAll('-', '_');
 }
 
-export type AgentCommand = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; options: AgentOptions };
+export type AgentCommand =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'run'; options: AgentOptions }
+  /** `flotilla-agent reset [flags]`: remove every pod and what the node's networking made (same flags). */
+  | { kind: 'reset'; options: AgentOptions };
 
 function applyValidated(spec: FlagSpec, options: AgentOptions, value: string, source: string): void {
   try {
@@ -208,6 +213,10 @@ function applyValidated(spec: FlagSpec, options: AgentOptions, value: string, so
 }
 
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentCommand {
+  if (argv[0] === 'reset') {
+    const rest = parseAgentArgs(argv.slice(1), env);
+    return rest.kind === 'run' ? { kind: 'reset', options: rest.options } : rest;
+  }
   const options: AgentOptions = {
     stateDir: defaultStateDir,
     labels: {},
@@ -284,6 +293,8 @@ export function helpText(): string {
     'Usage:',
     '  flotilla-agent --join HOST:PORT --token ID.SECRET --ca-cert-hash sha256:HEX [flags]   first start',
     '  flotilla-agent [--state-dir DIR] [flags]                                               later starts',
+    '  flotilla-agent reset [flags]    remove every pod of this agent (containers, conmon, mounts, netns,',
+    '                                  CNI leases and rules, cgroups, records) and the bridge; agent stopped',
     '',
     'Flags (each also from the environment, e.g. --state-dir from FLOTILLA_STATE_DIR):',
     ...lines,

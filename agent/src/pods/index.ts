@@ -21,3 +21,5 @@ export {
   type PodManagerEvents,
   type PodImages,
 } from './manager.js';
+export * from './reset-plan.js';
+export { resetAgent, resetInventory, type ResetOptions, type ResetResult } from './reset.js';

@@ -1,13 +1,73 @@
 // deploy down: stop the local cluster and leave nothing running, mounted or written
 // outside its data directory.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile, readdir, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { failedPrecondition } from '@flotilla/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorMessage, failedPrecondition, isFlotillaError } from '@flotilla/common';
 import type { Command, CommandContext } from '../cli/types.js';
 import { homeDir } from '../cli/run.js';
+import { withCluster } from '../client/cluster-client.js';
 import { inspectLocalCluster, isRunning, stopLocalCluster } from '../local/control.js';
+import { agentMainPath } from '../local/executables.js';
 import { defaultDataDir, type Layout } from '../local/layout.js';
+import { unmountUnder } from '../local/mounts.js';
+import { localAgentReset } from '../local/plan.js';
 import { dataDirFlag, dataDirOf } from './shared.js';
+
+/** How long down waits for the agent to remove the cluster's pods before it stops anyway. */
+const podsGoneLimitMs = 60_000;
+
+/**
+ * Deletes every pod through the API (grace 0: the cluster is going away) and waits until
+ * the controller dropped them, which it does once the agent reported each one removed
+ * (force: at once, for a cluster whose agent is not running).
+ * Returns the pods still there, or why it could not ask; the reset after catches those.
+ */
+async function deleteAllPods(layout: Layout, force: boolean): Promise<{ left: string[]; error?: string }> {
+  try {
+    return await withCluster(layout.adminConfig, async (api) => {
+      const list = await api.listPods({ namespace: '', labelSelector: '', nodeName: '' });
+      for (const pod of list.items) {
+        const namespace = pod.metadata?.namespace || 'default';
+        const name = pod.metadata?.name ?? '';
+        try {
+          await api.deletePod({
+            namespace,
+            name,
+            uid: pod.metadata?.uid ?? '',
+            gracePeriodSeconds: 0,
+            force,
+          });
+        } catch (err) {
+          if (!isFlotillaError(err, 'NotFound')) throw err;
+        }
+      }
+      const deadline = Date.now() + podsGoneLimitMs;
+      let left = list.items.map((p) => `${p.metadata?.namespace || 'default'}/${p.metadata?.name ?? ''}`);
+      while (left.length > 0 && Date.now() < deadline) {
+        await sleep(250);
+        const now = await api.listPods({ namespace: '', labelSelector: '', nodeName: '' });
+        left = now.items.map((p) => `${p.metadata?.namespace || 'default'}/${p.metadata?.name ?? ''}`);
+      }
+      return { left };
+    });
+  } catch (err) {
+    return { left: [], error: errorMessage(err) };
+  }
+}
+
+/** Runs `flotilla-agent reset` with the local agent's flags: what is left of its pods goes. */
+function resetAgent(layout: Layout): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { command, args } = localAgentReset(layout, { node: process.execPath, agentMain: agentMainPath });
+  return new Promise((resolve) => {
+    execFile(command, args, { timeout: 180_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
+      resolve({ code, stdout, stderr: stderr || (err?.message ?? '') });
+    });
+  });
+}
 
 async function readText(path: string): Promise<string | undefined> {
   return readFile(path, 'utf8').catch(() => undefined);
@@ -61,22 +121,49 @@ async function runDown(ctx: CommandContext): Promise<number> {
   const dataDir = dataDirOf(ctx);
   const view = await inspectLocalCluster(dataDir);
   const running = isRunning(view);
+  const lines: string[] = [];
   if (running) {
     ctx.io.stderr(`Stopping the local cluster in ${dataDir}…\n`);
+    // Containers outlive the agent: the cluster removes its pods while it still can.
+    // Without a live agent nobody would report them removed: drop them at once (force).
+    const agentAlive = view.liveComponents.some((c) => c.name === 'agent');
+    const pods = await deleteAllPods(view.layout, !agentAlive);
+    if (pods.error !== undefined)
+      ctx.io.stderr(
+        `warning: could not delete the pods through the API (${pods.error}); removing them directly\n`,
+      );
+    else if (pods.left.length > 0)
+      ctx.io.stderr(`warning: pods not removed in time: ${pods.left.join(', ')}; removing them directly\n`);
   }
   const result = await stopLocalCluster(view, ctx.logger);
   if (result.survivors.length > 0) {
     ctx.io.stderr(`error: processes still running after stopping: pids ${result.survivors.join(', ')}\n`);
     return 1;
   }
-  if (result.mountsLeft.length > 0) {
-    ctx.io.stderr(`error: could not unmount ${result.mountsLeft.join(', ')}\n`);
+  // The safety net, even after a failure above: whatever the agent's pods left (containers,
+  // conmon, mounts, netns, CNI leases and rules, cgroups, the bridge).
+  if (existsSync(view.layout.agentDir)) {
+    const reset = await resetAgent(view.layout);
+    const removedLines = reset.stdout
+      .split('\n')
+      .filter((l) => l !== '' && !l.startsWith('nothing to remove'));
+    if (removedLines.length > 0)
+      lines.push(`Removed what the agent's pods left: ${removedLines.length} items.`);
+    ctx.logger.info('agent reset', { removed: removedLines, code: reset.code });
+    if (reset.code !== 0) {
+      ctx.io.stderr(`error: the agent's pods could not all be removed:\n${reset.stderr.trim()}\n`);
+      return 1;
+    }
+  }
+  const mountsLeft =
+    result.mountsLeft.length > 0 ? (await unmountUnder(view.layout.dataDir)).failed : result.mountsLeft;
+  if (mountsLeft.length > 0) {
+    ctx.io.stderr(`error: could not unmount ${mountsLeft.join(', ')}\n`);
     return 1;
   }
   const removed = await removeClientConfig(ctx, view.layout);
-  const lines: string[] = [];
-  if (running || result.stoppedSomething) lines.push(`Stopped the local cluster in ${dataDir}.`);
-  else lines.push(`No local cluster is running in ${dataDir}: nothing to stop.`);
+  if (running || result.stoppedSomething) lines.unshift(`Stopped the local cluster in ${dataDir}.`);
+  else lines.unshift(`No local cluster is running in ${dataDir}: nothing to stop.`);
   if (result.unmounted.length > 0) lines.push(`Unmounted ${result.unmounted.length} leftover mounts.`);
   if (removed) lines.push(`Removed the client config ${removed}.`);
   ctx.io.stdout(lines.join('\n') + '\n');
@@ -88,9 +175,12 @@ export const downCommand: Command = {
   name: 'down',
   summary: 'stop the local cluster and everything it started',
   description:
-    'Stop the local cluster: signal its supervisor, which stops every component in reverse order, and\n' +
-    'wait until every process is gone (if the supervisor is gone already, stop what it left). Removes the\n' +
-    'client config when it is the one "deploy up" installed. Keeps the data directory unless --purge.',
+    'Stop the local cluster: delete every pod through the API and wait for the agent to remove them,\n' +
+    'signal its supervisor, which stops every component in reverse order, and wait until every process is\n' +
+    'gone (if the supervisor is gone already, stop what it left); then run "flotilla-agent reset" with the\n' +
+    "agent's flags, so no container, conmon, mount, netns, CNI lease or rule, cgroup or bridge of its pods\n" +
+    'is left even after a failure. Removes the client config when it is the one "deploy up" installed.\n' +
+    'Keeps the data directory unless --purge.',
   flags: [dataDirFlag, { name: 'purge', kind: 'boolean', description: 'also delete the data directory' }],
   examples: ['deploy down', 'deploy down --purge', 'deploy down --data-dir /tmp/flotilla'],
   run: runDown,

@@ -182,6 +182,21 @@ export function localPodRuntimeFlags(layout: Pick<Layout, 'dataDir' | 'agentDir'
   ];
 }
 
+/**
+ * `flotilla-agent reset` for the agent of this plan (pure): the same state dir and pod
+ * runtime flags, so it removes exactly what that agent made. deploy down runs it once the
+ * agent is stopped.
+ */
+export function localAgentReset(
+  layout: Pick<Layout, 'dataDir' | 'agentDir'>,
+  exe: Pick<Executables, 'node' | 'agentMain'>,
+): { command: string; args: string[] } {
+  return {
+    command: exe.node,
+    args: [exe.agentMain, 'reset', '--state-dir', layout.agentDir, ...localPodRuntimeFlags(layout)],
+  };
+}
+
 /** The registry's config: filesystem storage in the data dir, loopback only, no debug listener. */
 export function registryConfig(layout: Layout, port: number, secret: string): string {
   return [
