@@ -1,7 +1,13 @@
 // Containers under conmon: runc runs them, conmon monitors them (logs, exit codes) and
 // keeps them alive across agent restarts.
 export type * from './types.js';
-export { validateContainerId, containerPaths, conmonArgs, attachPaths, type ConmonArgsInput } from './paths.js';
+export {
+  validateContainerId,
+  containerPaths,
+  conmonArgs,
+  attachPaths,
+  type ConmonArgsInput,
+} from './paths.js';
 export { parseExitFile, exitReason, decideState, joinStates, parseRuncList } from './state.js';
 export {
   parseCriLine,
