@@ -116,6 +116,8 @@ t.test(
         'unmount',
         'unmount',
         'remove-pod-dir',
+        'kill-cgroup-procs',
+        'kill-cgroup-procs',
         'remove-cgroup',
         'remove-cgroup',
         'delete-rule',
@@ -155,7 +157,14 @@ t.test(
     );
     t.same(
       onlyNet.map((s) => s.type),
-      ['delete-network', 'remove-cgroup', 'remove-cgroup', 'remove-leases'],
+      [
+        'delete-network',
+        'kill-cgroup-procs',
+        'kill-cgroup-procs',
+        'remove-cgroup',
+        'remove-cgroup',
+        'remove-leases',
+      ],
     );
     const empty = planReset(
       {

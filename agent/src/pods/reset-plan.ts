@@ -49,6 +49,8 @@ export type ResetStep =
   | { type: 'delete-network'; id: string }
   | { type: 'unmount'; path: string }
   | { type: 'remove-pod-dir'; token: string; path: string }
+  /** SIGKILL every process still in a pod's cgroup (its runc state is gone, so runc cannot). */
+  | { type: 'kill-cgroup-procs'; path: string }
   | { type: 'remove-cgroup'; path: string }
   | { type: 'delete-rule'; table: 'nat'; chain: string; args: string[] }
   | { type: 'delete-chain'; table: 'nat'; chain: string }
@@ -179,7 +181,8 @@ function deepestFirst(paths: string[]): string[] {
  * Every step, in order: containers (runc kill, conmon by its recorded PID, runc delete),
  * pod networks (CNI DEL, netns, record), mounts under the state directory, pod
  * directories, the pods' cgroups (only those of uids this agent knows: the parent may be
- * shared), the network's nat rules and chains, the bridge, and host-local's leases.
+ * shared; processes still in them are killed by PID first, for when runc's state is
+ * gone), the network's nat rules and chains, the bridge, and host-local's leases.
  */
 export function planReset(inv: ResetInventory, names: ResetNames): ResetStep[] {
   const steps: ResetStep[] = [];
@@ -213,6 +216,7 @@ export function planReset(inv: ResetInventory, names: ResetNames): ResetStep[] {
   const ours = inv.podCgroups
     .filter((c) => known.some((t) => squash(c.pod).startsWith(t)))
     .map((c) => c.path);
+  for (const path of deepestFirst(ours)) steps.push({ type: 'kill-cgroup-procs', path });
   for (const path of deepestFirst(ours)) steps.push({ type: 'remove-cgroup', path });
 
   steps.push(...planNatCleanup(inv.natRules, names));
@@ -236,6 +240,8 @@ export function describeStep(step: ResetStep): string {
       return `unmounted ${step.path}`;
     case 'remove-pod-dir':
       return `removed pod directory ${step.path}`;
+    case 'kill-cgroup-procs':
+      return `killed the processes left in cgroup ${step.path}`;
     case 'remove-cgroup':
       return `removed cgroup ${step.path}`;
     case 'delete-rule':

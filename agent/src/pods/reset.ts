@@ -179,7 +179,12 @@ export async function resetInventory(
   };
 }
 
-async function execute(step: ResetStep, paths: PodRuntimePaths, runc: string, log: Logger): Promise<void> {
+async function execute(
+  step: ResetStep,
+  paths: PodRuntimePaths,
+  runc: string,
+  log: Logger,
+): Promise<boolean | undefined> {
   const roots = { runcRoot: paths.runcRoot, stateDir: paths.runnerStateDir };
   switch (step.type) {
     case 'kill-container': {
@@ -243,6 +248,28 @@ async function execute(step: ResetStep, paths: PodRuntimePaths, runc: string, lo
       if (left.length > 0) throw new Error(`still mounted: ${left.join(', ')}`);
       await rm(step.path, { recursive: true, force: true });
       return;
+    }
+    case 'kill-cgroup-procs': {
+      const procs = async (): Promise<number[]> =>
+        ((await readText(join(step.path, 'cgroup.procs'))) ?? '')
+          .split('\n')
+          .map(Number)
+          .filter((pid) => Number.isInteger(pid) && pid > 1);
+      let pids = await procs();
+      if (pids.length === 0) return false; // nothing to say
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+      for (let i = 0; i < 100 && pids.length > 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        pids = await procs();
+      }
+      if (pids.length > 0) throw new Error(`still running: pids ${pids.join(', ')}`);
+      return true;
     }
     case 'remove-cgroup':
       await rmdir(step.path).catch((err: unknown) => {
@@ -315,8 +342,7 @@ export async function resetAgent(options: AgentOptions, reset: ResetOptions = {}
     for (const step of list) {
       if (step.type === 'remove-leases' && !existsSync(step.path)) continue;
       try {
-        await execute(step, paths, runc, log);
-        removed.push(describeStep(step));
+        if ((await execute(step, paths, runc, log)) !== false) removed.push(describeStep(step));
       } catch (err) {
         errors.push(`${describeStep(step).replace(/^\S+/, 'could not do:')}: ${errorMessage(err)}`);
       }
