@@ -545,6 +545,90 @@ t.test('pods under the manager', { skip }, async (t) => {
     t.notOk(existsSync(join(run, 'no-such-dir')), 'not created');
   });
 
+  /**
+   * A container that ignores SIGTERM (sleep as PID 1) has a stop of 600 s under way — by
+   * `stopped` or by a liveness kill — and is then deleted with grace 0 (rm -f: MODIFIED
+   * with the deletion, then DELETED): the stop is cut short and the pod removed, not after
+   * 600 s. The wait is bounded far below 600 s; should it run out, the test kills the
+   * container itself so the manager's worker (and the cleanup) are not held for 600 s.
+   */
+  const deletedDuringStop = async (
+    st: typeof t,
+    name: string,
+    extra: Record<string, unknown>,
+    stopUnderWay: (p: Pod) => Pod | undefined,
+    stopReason: RegExp,
+  ): Promise<void> => {
+    const stubborn = pod(name, {
+      restartPolicy: 'Always',
+      terminationGracePeriodSeconds: 600,
+      containers: [sh('main', 'exec sleep 3600', extra)],
+    });
+    send(Type.ADDED, [stubborn]);
+    const running = await until(`${name} running`, () => {
+      const c = containerOf(name, 'main');
+      return c?.state?.running !== undefined ? c : undefined;
+    });
+    const id = running.containerID.replace('runc://', '');
+    const stopping = stopUnderWay(stubborn);
+    if (stopping !== undefined) send(Type.MODIFIED, [stopping]);
+    await until(`${name}: the stop is under way`, () =>
+      stopReason.test(manager!.record('default', name)?.containers.main?.current?.stopReason ?? ''),
+    );
+    const last = stopping ?? stubborn;
+    const deleting: Pod = {
+      ...last,
+      metadata: {
+        ...last.metadata!,
+        resourceVersion: String(++revision),
+        deletionTimestamp: new Date().toISOString(),
+        deletionGracePeriodSeconds: 0,
+      },
+    };
+    send(Type.MODIFIED, [deleting]);
+    send(Type.DELETED, [deleting]);
+    let removed = false;
+    try {
+      await until(`${name} removed`, () => latest.get(`default/${name}`)?.removed === true, 60_000);
+      removed = true;
+    } finally {
+      if (!removed) await runCommand('/usr/sbin/runc', ['--root', runcRoot, 'kill', id, 'KILL']);
+    }
+    st.ok(removed, 'removed after the deletion with grace 0, long before the 600 s grace');
+    st.notOk(existsSync(join(runcRoot, id)), 'the container is gone');
+    st.notOk(existsSync(join(runnerStateDir, 'exits', id)), 'and its exit file');
+  };
+
+  await t.test('a deletion with grace 0 cuts a 600 s deploy stop short', async (t) => {
+    await deletedDuringStop(
+      t,
+      'stubborn',
+      {},
+      (p) => ({
+        ...p,
+        metadata: { ...p.metadata!, resourceVersion: String(++revision) },
+        spec: { ...p.spec!, stopped: true },
+      }),
+      /^Stopped$/,
+    );
+  });
+
+  await t.test('a deletion with grace 0 cuts a liveness kill with a 600 s grace short', async (t) => {
+    await deletedDuringStop(
+      t,
+      'unlively',
+      {
+        livenessProbe: {
+          exec: { command: ['cat', '/nosuch'] },
+          periodSeconds: 1,
+          failureThreshold: 1,
+        },
+      },
+      () => undefined,
+      /liveness probe failed/,
+    );
+  });
+
   await t.test('deletion removes every mount, netns, cgroup and directory', async (t) => {
     const uid = duo.metadata!.uid;
     const deleting: Pod = {

@@ -7,6 +7,7 @@ import {
   newPodRecord,
   observeRuns,
   restartedAtAnnotation,
+  stopGraceCut,
   type ContainerState,
   type ImageStatus,
   type PodAction,
@@ -317,6 +318,48 @@ t.test('deletion, absence and a new uid tear the pod down with the right grace',
     decidePod(obs({ desired: other, record })).actions,
     [{ type: 'teardown', uid }],
     'the old uid goes first',
+  );
+});
+
+t.test('a shorter deletion grace cuts a stop under way short, never lengthens it', async (t) => {
+  const stopped = pod({ stopped: true, terminationGracePeriodSeconds: 600 });
+  const record = recordWith(1, undefined, stopped);
+  const forced = pod(
+    { stopped: true, terminationGracePeriodSeconds: 600 },
+    { deletionTimestamp: '2026-01-01T12:00:00Z', deletionGracePeriodSeconds: 0 },
+  );
+  const slow = pod({}, { deletionTimestamp: '2026-01-01T12:00:00Z', deletionGracePeriodSeconds: 900 });
+  const other = pod({}, { uid: '11111111-2222-3333-4444-555555555555' });
+  const cases: [string, Pod | undefined, number | undefined, number | undefined][] = [
+    ['deploy stop alone cuts nothing', stopped, undefined, undefined],
+    ['rm -f (force, grace 0) cuts to 0', forced, undefined, 0],
+    ['DELETED after rm -f keeps the 0 it asked', undefined, 0, 0],
+    ['DELETED with no deletion seen: the record grace', undefined, undefined, 600],
+    ['a longer deletion grace does not lengthen an earlier cut', slow, 0, 0],
+    ['a deletion with a longer grace than the stop: its own grace', slow, undefined, 900],
+    ['a new uid under the name: the old record grace', other, undefined, 600],
+    ['not deleted: an earlier cut stays', stopped, 5, 5],
+  ];
+  for (const [name, desired, previous, want] of cases)
+    t.equal(stopGraceCut(desired, record, previous), want, name);
+  t.equal(stopGraceCut(forced, undefined, undefined), undefined, 'nothing held: nothing to cut');
+
+  const id = containerRunId(uid, 'main', 1);
+  const runs = new Map([[id, running(id)]]);
+  t.same(
+    decidePod(obs({ desired: stopped, record, runs, graceCutSeconds: 0 })).actions,
+    [{ type: 'stop-container', container: 'main', id, graceSeconds: 0, reason: 'Stopped' }],
+    'a stop decided after the cut gets the cut grace',
+  );
+  t.match(
+    decidePod(obs({ desired: undefined, record, runs, graceCutSeconds: 0 })).actions,
+    [{ type: 'teardown', uid, graceSeconds: 0 }],
+    'DELETED after rm -f: torn down with 0, not the record grace of 600',
+  );
+  t.match(
+    decidePod(obs({ desired: undefined, record, runs, graceCutSeconds: 900 })).actions,
+    [{ type: 'teardown', uid, graceSeconds: 600 }],
+    'a cut never lengthens',
   );
 });
 

@@ -48,6 +48,12 @@ export interface PodObservation {
   restartRequests: ReadonlyMap<string, string>;
   /** Recent failures: of the pod network, and per container of starting it. */
   failures: { network?: PodFailure; containers: ReadonlyMap<string, PodFailure> };
+  /**
+   * The shortest grace a deletion of this record's pod asked for so far (stopGraceCut):
+   * every stop and teardown is given at most this. A DELETED pod's object is gone from the
+   * desired set; the grace its deletion asked for is not.
+   */
+  graceCutSeconds?: number;
   /** epoch ms */
   now: number;
 }
@@ -164,8 +170,31 @@ function earliest(a: number | undefined, b: number): number {
   return a === undefined ? b : Math.min(a, b);
 }
 
+/**
+ * The grace a stop already under way (deploy stop, a liveness kill, a teardown) must now
+ * end within, or undefined when the pod asks for no cut. The kubelet's rule: a deletion
+ * with a grace (deletionGracePeriodSeconds; rm -f's 0), or the pod leaving the node
+ * (DELETED, a snapshot without it, a new uid: the record's grace), cuts a termination in
+ * progress short to that grace, never lengthens it; stopping alone cuts nothing.
+ * previousCut is what an earlier event of the same record's pod asked.
+ */
+export function stopGraceCut(
+  desired: Pod | undefined,
+  record: PodRecord | undefined,
+  previousCut?: number,
+): number | undefined {
+  const atMost = (grace: number): number =>
+    previousCut === undefined ? grace : Math.min(grace, previousCut);
+  if (record === undefined) return previousCut;
+  if (desired === undefined || desired.metadata?.uid !== record.uid) return atMost(record.graceSeconds);
+  if (desired.metadata?.deletionTimestamp) return atMost(graceSecondsOf(desired));
+  return previousCut;
+}
+
 export function decidePod(obs: PodObservation): PodDecision {
   const { desired, now } = obs;
+  const cut = (grace: number): number =>
+    obs.graceCutSeconds === undefined ? grace : Math.min(grace, Math.max(0, obs.graceCutSeconds));
   const waiting = new Map<string, Waiting>();
   const decision = (actions: PodAction[], wakeAtMs?: number): PodDecision => ({
     actions,
@@ -180,8 +209,9 @@ export function decidePod(obs: PodObservation): PodDecision {
       {
         type: 'teardown',
         uid: record.uid,
-        graceSeconds:
+        graceSeconds: cut(
           desired === undefined ? record.graceSeconds : graceSecondsOf(undefined, record.graceSeconds),
+        ),
         reason:
           desired === undefined
             ? 'the pod is no longer assigned to this node'
@@ -196,7 +226,7 @@ export function decidePod(obs: PodObservation): PodDecision {
       {
         type: 'teardown',
         uid,
-        graceSeconds: graceSecondsOf(desired),
+        graceSeconds: cut(graceSecondsOf(desired)),
         reason: `the pod is being deleted (${desired.metadata.deletionTimestamp})`,
       },
     ]);
@@ -209,7 +239,7 @@ export function decidePod(obs: PodObservation): PodDecision {
     record = observed;
     actions.push({ type: 'record-exits', record });
   }
-  const grace = graceSecondsOf(desired);
+  const grace = cut(graceSecondsOf(desired));
   const containers = desired.spec?.containers ?? [];
 
   if (desired.spec?.stopped === true) {

@@ -63,7 +63,7 @@ import { loadDefaultSeccomp } from '../runtime/spec/load-seccomp.js';
 import type { OciSeccomp } from '../runtime/spec/types.js';
 import type { DesiredChange } from '../sync/assignment-state.js';
 import type { DesiredSet } from '../sync/desired-set.js';
-import { decidePod, type PodAction, type PodFailure } from './decide.js';
+import { decidePod, stopGraceCut, type PodAction, type PodFailure } from './decide.js';
 import { checkHostPortsFree, clashingMapping } from './host-ports.js';
 import {
   containerProbes,
@@ -201,6 +201,8 @@ export class PodManager implements PodRuntimeView {
   private readonly statuses = new Map<string, { uid: string; status: PodStatus; json: string }>();
   private readonly removedUids = new Set<string>();
   private readonly unknownSince = new Map<string, number>();
+  /** The shortest grace a deletion asked of a pod (by key, for its record's uid): see stopGraceCut. */
+  private readonly graceCuts = new Map<string, { uid: string; seconds: number }>();
   private readonly running = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -294,11 +296,39 @@ export class PodManager implements PodRuntimeView {
   // ---- the queue ----
 
   private onDesiredChange(change: DesiredChange): void {
+    // First, and not through the queue: that pod's worker may be waiting out a long grace.
+    for (const key of change.kind === 'snapshot'
+      ? [...this.records.keys()]
+      : [...change.added, ...change.modified, ...change.deleted])
+      this.cutStops(key);
     if (change.kind === 'snapshot') {
       this.enqueueAll();
       return;
     }
     for (const key of [...change.added, ...change.modified, ...change.deleted]) this.enqueue(key);
+  }
+
+  /**
+   * A deletion (or the pod leaving the node) with a shorter grace than a stop under way
+   * cuts that stop short, as the kubelet does: rm -f ends a deploy stop of 600 s at once.
+   */
+  private cutStops(key: string): void {
+    const record = this.records.get(key);
+    if (record === undefined || !this.o.desired.synced) return;
+    const before = this.graceCuts.get(key);
+    const seconds = stopGraceCut(
+      this.o.desired.get(key),
+      record,
+      before?.uid === record.uid ? before.seconds : undefined,
+    );
+    if (seconds === undefined) return;
+    this.graceCuts.set(key, { uid: record.uid, seconds });
+    for (const c of Object.values(record.containers)) {
+      for (const id of [c.current?.id, c.previous?.id]) {
+        if (id !== undefined && this.o.runner.shortenStop(id, seconds))
+          this.log.info('a deletion cuts a stop under way short', { pod: key, id, graceSeconds: seconds });
+      }
+    }
   }
 
   private readonly onImageStatus = (): void => {
@@ -444,7 +474,9 @@ export class PodManager implements PodRuntimeView {
       const prepared = this.prepared.get(key);
       const images = this.imageStatuses(desired);
       const now = Date.now();
+      const graceCut = this.graceCuts.get(key);
       const decision = decidePod({
+        ...(graceCut !== undefined && graceCut.uid === uid ? { graceCutSeconds: graceCut.seconds } : {}),
         ...(desired !== undefined ? { desired } : {}),
         ...(record !== undefined ? { record } : {}),
         runs,
@@ -463,6 +495,12 @@ export class PodManager implements PodRuntimeView {
         if (outcome === 'failed') structural = true;
         if (outcome !== 'ok') break;
         if (action.type !== 'honour-restart' && action.type !== 'record-exits') structural = true;
+        // The pod changed while this ran (a deletion during a long stop): decided again, not
+        // the rest of a plan made for the pod as it was.
+        if (this.o.desired.get(key) !== desired) {
+          structural = true;
+          break;
+        }
       }
       record = this.records.get(key);
       if (record !== undefined && desired !== undefined && record.uid === desired.metadata?.uid) {
@@ -915,6 +953,7 @@ export class PodManager implements PodRuntimeView {
     this.prepared.delete(key);
     this.failures.delete(key);
     this.statuses.delete(key);
+    if (this.graceCuts.get(key)?.uid === uid) this.graceCuts.delete(key);
     this.removedUids.add(uid);
     this.report({
       namespace: ref.namespace,

@@ -71,6 +71,8 @@ export class ContainerRunner {
   private readonly conmon: string;
   private readonly log: Logger;
   private readonly pollMs: number;
+  /** Stops under way, by container ID: when their grace ends (epoch ms), which a later stop may move earlier. */
+  private readonly stopping = new Map<string, { deadline: { at: number }; done: Promise<ExitRecord> }>();
 
   constructor(options: ContainerRunnerOptions) {
     this.roots = { runcRoot: options.runcRoot, stateDir: options.stateDir };
@@ -251,14 +253,49 @@ export class ContainerRunner {
 
   /**
    * SIGTERM, up to graceSeconds for the process to end, then SIGKILL; resolves with the
-   * exit conmon recorded.
+   * exit conmon recorded. A stop of a container whose stop is already under way does not
+   * wait behind it: it joins it, and a shorter grace cuts it short (never longer), as a
+   * kubelet deletion with a smaller grace does to a termination in progress.
    */
   async stop(id: string, graceSeconds: number): Promise<ExitRecord> {
     containerPaths(this.roots, id);
+    const under = this.stopping.get(id);
+    if (under !== undefined) {
+      this.shortenStop(id, graceSeconds);
+      return under.done;
+    }
+    const deadline = { at: Date.now() + Math.max(0, graceSeconds) * 1000 };
+    const done = this.stopOnce(id, graceSeconds, deadline).finally(() => {
+      if (this.stopping.get(id)?.deadline === deadline) this.stopping.delete(id);
+    });
+    this.stopping.set(id, { deadline, done });
+    return done;
+  }
+
+  /**
+   * Moves the end of the grace of a stop under way to at most graceSeconds from now; true
+   * when that moved it earlier. Nothing starts a stop here.
+   */
+  shortenStop(id: string, graceSeconds: number): boolean {
+    const under = this.stopping.get(id);
+    const deadline = Date.now() + Math.max(0, graceSeconds) * 1000;
+    if (under === undefined || deadline >= under.deadline.at) return false;
+    this.log.info('a shorter grace cuts a stop under way short', { container: id, graceSeconds });
+    under.deadline.at = deadline;
+    return true;
+  }
+
+  private async stopOnce(id: string, graceSeconds: number, deadline: { at: number }): Promise<ExitRecord> {
     const already = await this.readExit(id);
     if (already !== undefined) return already;
     await this.kill(id, 'TERM');
-    let exit = await this.waitExit(id, Math.max(0, graceSeconds) * 1000);
+    // The grace is read again on every poll: a later, shorter stop moves it earlier.
+    let exit: ExitRecord | undefined;
+    for (;;) {
+      exit = await this.readExit(id);
+      if (exit !== undefined || Date.now() >= deadline.at) break;
+      await sleep(Math.min(this.pollMs, Math.max(1, deadline.at - Date.now())));
+    }
     if (exit === undefined) {
       this.log.info('grace period over: killing the container', { container: id, graceSeconds });
       await this.kill(id, 'KILL');
