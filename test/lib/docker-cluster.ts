@@ -317,8 +317,6 @@ export class DockerCluster {
   readonly plane: ControlPlane;
   readonly nodeName: string;
   readonly settings: AgentSettings;
-  /** Agent flags the agent binary does not (yet) take; they were not passed. */
-  missingAgentFlags: string[] = [];
   registry!: RegistryServer;
   agent: ManagedProcess | undefined;
   private agentStarts = 0;
@@ -417,42 +415,34 @@ export class DockerCluster {
     return spawnPty([process.execPath, deployMain, ...args], { env: this.cliEnv, dir: this.dir, size });
   }
 
-  /** The agent flags for this run, with the ones the agent does not know left out. */
+  /** The agent flags for this run: every per-run name, so nothing touches another run's. */
   private agentArgs(join: boolean): string[] {
-    const help = quiet(process.execPath, [agentMain, '--help']);
     const s = this.settings;
-    // Each setting with the flag names it may go by (the first the agent knows is used).
-    const wanted: [string[], string][] = [
-      [['state-dir'], s.stateDir],
-      [['node-name'], this.nodeName],
-      [['address'], '127.0.0.1'],
-      [['heartbeat-interval'], '300ms'],
-      [['image-root'], s.imageRoot],
-      [['image-gc-high-threshold'], '100'],
-      [['image-gc-low-threshold'], '100'],
-      [['runc-root'], s.runcRoot],
-      [['cgroup-parent'], s.cgroupParent],
-      [['bridge-name', 'cni-bridge', 'bridge'], s.bridgeName],
-      [['netns-prefix'], s.netnsPrefix],
-      [['pod-cidr'], s.podCidr],
-      [['agent-listen'], `127.0.0.1:${s.grpcPort}`],
-      [['log-level'], 'debug'],
+    const flags: [string, string][] = [
+      ['state-dir', s.stateDir],
+      ['node-name', this.nodeName],
+      ['address', '127.0.0.1'],
+      ['heartbeat-interval', '300ms'],
+      ['image-root', s.imageRoot],
+      ['image-gc-high-threshold', '100'],
+      ['image-gc-low-threshold', '100'],
+      ['runc-root', s.runcRoot],
+      ['cgroup-parent', s.cgroupParent],
+      ['bridge-name', s.bridgeName],
+      ['netns-prefix', s.netnsPrefix],
+      ['pod-cidr', s.podCidr],
+      ['agent-listen', `127.0.0.1:${s.grpcPort}`],
+      ['log-level', 'debug'],
     ];
     if (join) {
-      wanted.push(
-        [['join'], this.plane.apiAddress],
-        [['token'], this.plane.joinToken()],
-        [['ca-file'], this.plane.caFile],
+      flags.push(
+        ['join', this.plane.apiAddress],
+        ['token', this.plane.joinToken()],
+        ['ca-file', this.plane.caFile],
       );
     }
-    const args: string[] = [agentMain];
-    this.missingAgentFlags = [];
-    for (const [names, value] of wanted) {
-      const flag = names.find((n) => help.includes(`--${n} `));
-      if (flag !== undefined) args.push(`--${flag}=${value}`);
-      else this.missingAgentFlags.push(`--${names.join('|--')}`);
-    }
-    return args;
+    // An unknown flag makes the agent exit 2 with its name, which startAgent's callers see.
+    return [agentMain, ...flags.map(([name, value]) => `--${name}=${value}`)];
   }
 
   /** Starts the agent (joining on the first start); the same flags and state dir every time. */
