@@ -225,7 +225,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const options = parseOptions(argv);
   if (process.getuid?.() !== 0) fail('needs root (runc, CNI, cgroups)');
   if (options.podman) ensurePodman();
-  const scratch = await mkdtemp(join(tmpdir(), 'flt-bench-containers-'));
+  // Short: podman refuses a runroot longer than 50 characters.
+  const scratch = await mkdtemp(join(tmpdir(), 'fltbc-'));
   const runs = options.runs;
   const rows: Series[] = [];
   const notes: string[] = [];
@@ -243,10 +244,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (warm.code !== 0) throw new Error(`warm-up deploy run failed: ${warm.stderr}`);
 
     if (options.podman) {
-      podman = await podmanSandbox(join(scratch, 'podman'), cluster.registry.host);
-      await podman.run('store', ['pull', '-q', busybox]);
-      await podman.run('store', ['pull', '-q', web]);
-      await podman.run('store', ['run', '--rm', busybox, '/bin/true']);
+      podman = await podmanSandbox(join(scratch, 'p'), cluster.registry.host);
+      await podman.run('s', ['pull', '-q', busybox]);
+      await podman.run('s', ['pull', '-q', web]);
+      await podman.run('s', ['run', '--rm', busybox, '/bin/true']);
     }
     const bundle = await prepareRuncBundle(scratch);
     const runcRoot = join(scratch, 'runc-root');
@@ -264,7 +265,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         }),
       );
       if (podman)
-        podmanRun.push(await timed(() => podman!.run('store', ['run', '--rm', busybox, '/bin/true'])));
+        podmanRun.push(await timed(() => podman!.run('s', ['run', '--rm', busybox, '/bin/true'])));
       runcRun.push(
         await timed(() => must('runc', ['--root', runcRoot, 'run', '--bundle', bundle, `fltbench${i}`])),
       );
@@ -307,11 +308,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         const pport = await freePort();
         podmanHttp.push(
           await timed(async () => {
-            await podman!.run('store', ['run', '-d', '--name', name, '-p', `127.0.0.1:${pport}:8080`, web]);
+            await podman!.run('s', ['run', '-d', '--name', name, '-p', `127.0.0.1:${pport}:8080`, web]);
             await untilHttp200(pport);
           }),
         );
-        await podman.run('store', ['rm', '-f', '-t', '0', name]);
+        await podman.run('s', ['rm', '-f', '-t', '0', name]);
       }
     }
     rows.push({ name: 'flotilla: deploy run -d -p web → first HTTP 200', runsMs: flotillaHttp });
@@ -342,11 +343,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         podman20.push(
           await timed(() =>
             Promise.all(
-              names.map((n) => podman!.run('store', ['run', '-d', '--name', n, busybox, 'sleep', '3600'])),
+              names.map((n) => podman!.run('s', ['run', '-d', '--name', n, busybox, 'sleep', '3600'])),
             ),
           ),
         );
-        await podman.run('store', ['rm', '-f', '-t', '0', ...names]);
+        await podman.run('s', ['rm', '-f', '-t', '0', ...names]);
       }
     }
     rows.push({ name: 'flotilla: 20 pods created at once → all Running', runsMs: flotilla20 });
@@ -413,7 +414,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     return 0;
   } finally {
-    if (podman) await podman.wipe('store').catch((err: unknown) => say(`podman wipe: ${String(err)}`));
+    if (podman) await podman.wipe('s').catch((err: unknown) => say(`podman wipe: ${String(err)}`));
     if (existsSync(join(scratch, 'runc-root'))) {
       for (const id of readdirSync(join(scratch, 'runc-root'))) {
         spawnSync('runc', ['--root', join(scratch, 'runc-root'), 'delete', '--force', id], {
