@@ -1,10 +1,19 @@
 // The cluster's certificate authority: ECDSA P-256 keys, X.509 certificates and PKCS#10
 // requests. Keys are PKCS#8 PEM so grpc-js and node:tls take them as they are.
 import { X509Certificate as NodeX509, createHash, randomBytes, webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 import { invalidArgument, unauthenticated } from '../errors/errors.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+// @peculiar/x509 takes ~160 ms to load; only issuing and signing need it (every CLI
+// command loads this module), so it is imported on first use.
+let x509Module: Promise<typeof X509> | undefined;
+function loadX509(): Promise<typeof X509> {
+  x509Module ??= import('@peculiar/x509').then((x509) => {
+    x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+    return x509;
+  });
+  return x509Module;
+}
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -44,11 +53,13 @@ async function generateKeys(): Promise<CryptoKeyPair> {
 }
 
 async function privateKeyPem(key: CryptoKey): Promise<string> {
+  const x509 = await loadX509();
   const der = await webcrypto.subtle.exportKey('pkcs8', key);
   return x509.PemConverter.encode(der, 'PRIVATE KEY');
 }
 
 async function importPrivateKey(pem: string): Promise<CryptoKey> {
+  const x509 = await loadX509();
   const der = x509.PemConverter.decode(pem)[0];
   if (!der) throw invalidArgument('private key PEM holds no key');
   return webcrypto.subtle.importKey('pkcs8', der, algorithm, true, ['sign']);
@@ -60,7 +71,7 @@ function serialNumber(): string {
   return bytes.toString('hex');
 }
 
-function usageExtensions(usage: CertUsage): x509.Extension[] {
+function usageExtensions(x509: typeof X509, usage: CertUsage): X509.Extension[] {
   const eku: string[] = [];
   if (usage === 'server' || usage === 'both') eku.push(x509.ExtendedKeyUsage.serverAuth);
   if (usage === 'client' || usage === 'both') eku.push(x509.ExtendedKeyUsage.clientAuth);
@@ -74,7 +85,7 @@ function usageExtensions(usage: CertUsage): x509.Extension[] {
   ];
 }
 
-function altNames(dnsNames: string[] = [], ipAddresses: string[] = []): x509.Extension[] {
+function altNames(x509: typeof X509, dnsNames: string[] = [], ipAddresses: string[] = []): X509.Extension[] {
   const names = [
     ...dnsNames.map((value) => ({ type: 'dns' as const, value })),
     ...ipAddresses.map((value) => ({ type: 'ip' as const, value })),
@@ -83,6 +94,7 @@ function altNames(dnsNames: string[] = [], ipAddresses: string[] = []): x509.Ext
 }
 
 export async function createCertificateAuthority(commonName: string, validDays = 3650): Promise<KeyAndCert> {
+  const x509 = await loadX509();
   const keys = await generateKeys();
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -106,6 +118,7 @@ async function signPublicKey(
   publicKey: CryptoKey,
   options: CertificateRequestOptions,
 ): Promise<string> {
+  const x509 = await loadX509();
   const caCert = new x509.X509Certificate(ca.certPem);
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.create({
@@ -118,8 +131,8 @@ async function signPublicKey(
     publicKey,
     signingKey: await importPrivateKey(ca.keyPem),
     extensions: [
-      ...usageExtensions(options.usage),
-      ...altNames(options.dnsNames, options.ipAddresses),
+      ...usageExtensions(x509, options.usage),
+      ...altNames(x509, options.dnsNames, options.ipAddresses),
       await x509.AuthorityKeyIdentifierExtension.create(caCert, false),
     ],
   });
@@ -142,6 +155,7 @@ export async function issueCertificate(
 export async function createCertificateRequest(
   subject: Subject,
 ): Promise<{ csrPem: string; keyPem: string }> {
+  const x509 = await loadX509();
   const keys = await generateKeys();
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: distinguishedName(subject),
@@ -160,7 +174,8 @@ export async function signCertificateRequest(
   csrPem: string,
   options: CertificateRequestOptions,
 ): Promise<string> {
-  let csr: x509.Pkcs10CertificateRequest;
+  const x509 = await loadX509();
+  let csr: X509.Pkcs10CertificateRequest;
   try {
     csr = new x509.Pkcs10CertificateRequest(csrPem);
   } catch (err) {
