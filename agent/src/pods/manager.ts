@@ -16,6 +16,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import {
   FlotillaError,
   createLogger,
@@ -165,6 +166,28 @@ function startRetryDelay(attempts: number): number {
 
 function podStub(record: { uid: string; name: string; namespace: string }): Pod {
   return Pod.fromJSON({ metadata: { uid: record.uid, name: record.name, namespace: record.namespace } });
+}
+
+/**
+ * Whether the desired pod changed in more than its status: the agent's own status reports
+ * come back as new objects, which leave the plan under way as valid as it was.
+ */
+function changedBeyondStatus(now: Pod | undefined, before: Pod | undefined): boolean {
+  if (now === before) return false;
+  if (now === undefined || before === undefined) return true;
+  const withoutStatus = (pod: Pod): string =>
+    JSON.stringify(
+      Pod.toJSON({
+        ...pod,
+        status: undefined,
+        ...(pod.metadata !== undefined ? { metadata: { ...pod.metadata, resourceVersion: '' } } : {}),
+      }),
+    );
+  return withoutStatus(now) !== withoutStatus(before);
+}
+
+function elapsedMs(since: number): number {
+  return Math.round((performance.now() - since) * 10) / 10;
 }
 
 async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
@@ -446,6 +469,9 @@ export class PodManager implements PodRuntimeView {
 
   private async reconcile(key: string): Promise<number | undefined> {
     let wakeAt: number | undefined;
+    // The listing taken at the end of a pass, after its actions: the next pass starts from
+    // it instead of listing again (only this key's worker makes or removes this pod's runs).
+    let carried: Map<string, RunState> | undefined;
     for (let pass = 0; pass < 6 && !this.stopped; pass++) {
       const desired = this.o.desired.get(key);
       if (!this.o.desired.synced && desired === undefined) return undefined;
@@ -455,7 +481,10 @@ export class PodManager implements PodRuntimeView {
         if (grace !== record.graceSeconds)
           record = await this.saveRecord(key, { ...record, graceSeconds: grace });
       }
-      const runs = this.withoutStaleRuns(await this.runStates());
+      const tPass = performance.now();
+      const runs = this.withoutStaleRuns(carried ?? (await this.runStates()));
+      carried = undefined;
+      const listMs = elapsedMs(tPass);
       const uid = record?.uid ?? desired?.metadata?.uid ?? '';
       if (record === undefined && desired?.metadata?.deletionTimestamp && this.removedUids.has(uid))
         return undefined;
@@ -489,6 +518,7 @@ export class PodManager implements PodRuntimeView {
       });
       wakeAt = decision.wakeAtMs;
       let structural = false;
+      const tActions = performance.now();
       for (const action of decision.actions) {
         const outcome = await this.execute(key, action, desired);
         // A failure is decided again at once: it becomes a waiting reason and a retry time.
@@ -497,16 +527,26 @@ export class PodManager implements PodRuntimeView {
         if (action.type !== 'honour-restart' && action.type !== 'record-exits') structural = true;
         // The pod changed while this ran (a deletion during a long stop): decided again, not
         // the rest of a plan made for the pod as it was.
-        if (this.o.desired.get(key) !== desired) {
+        if (changedBeyondStatus(this.o.desired.get(key), desired)) {
           structural = true;
           break;
         }
       }
       record = this.records.get(key);
       if (record !== undefined && desired !== undefined && record.uid === desired.metadata?.uid) {
+        const tAfter = performance.now();
         const after = await this.runStates();
+        this.log.debug('reconcile pass timing', {
+          pod: key,
+          pass,
+          actions: decision.actions.map((a) => a.type),
+          listMs,
+          actionsMs: Math.round((tAfter - tActions) * 10) / 10,
+          listAfterMs: elapsedMs(tAfter),
+        });
         this.trackRuns(key, record, after);
         this.ensureProbing(key, desired, record, after);
+        carried = after;
         const status = buildPodStatus({
           pod: desired,
           record,
@@ -737,8 +777,10 @@ export class PodManager implements PodRuntimeView {
         { object, field: 'ports.hostPort', value: clash.mapping.hostPort },
       );
     }
+    const t0 = performance.now();
     await checkHostPortsFree(object, mappings);
     const net = await createPodNetwork(pod, this.o.network, { logger: this.log });
+    this.log.debug('pod network timing', { pod: key, ms: elapsedMs(t0) });
     this.networks.set(key, { uid: pod.metadata?.uid ?? '', ip: net.ip, mappings: net.portMappings });
     // /etc/hosts names the pod IP: written again now that there is one.
     this.prepared.delete(key);
@@ -799,12 +841,21 @@ export class PodManager implements PodRuntimeView {
     const net = this.networks.get(key);
     if (net === undefined)
       throw new ContainerStartError('CreateContainerError', 'the pod network is not ready');
+    const t0 = performance.now();
+    const ms: Record<string, number> = {};
+    let mark = t0;
+    const lap = (step: string): void => {
+      const now = performance.now();
+      ms[step] = Math.round((now - mark) * 10) / 10;
+      mark = now;
+    };
     let prepared = this.prepared.get(key)?.files;
     if (prepared === undefined) {
       prepared = await preparePodFiles(this.o.podsDir, pod, net.ip, this.o.hostResolvConf);
       this.prepared.set(key, { uid, files: prepared });
     }
     const { config: imageConfig, chain } = await this.imageParts(container.image);
+    lap('image');
     const cr: ContainerRecord = record.containers[name] ?? { name, restartCount: 0, backoffSteps: 0 };
     const id = containerRunId(uid, name, run);
     const current = cr.current;
@@ -826,9 +877,11 @@ export class PodManager implements PodRuntimeView {
     await Promise.all([rootfs, upper, work].map((d) => mkdir(d, { recursive: true, mode: 0o755 })));
     const logPath = runLogPath(this.o.podsDir, uid, name, run);
     await mkdir(dirname(logPath), { recursive: true, mode: 0o700 });
+    lap('dirs');
     let created = false;
     try {
       await mountAt(rootfsMount(chain, upper, work), rootfs);
+      lap('mount');
       const spec = containerOciConfig({
         pod,
         container,
@@ -844,6 +897,7 @@ export class PodManager implements PodRuntimeView {
         terminal: container.tty,
       });
       await writeFile(join(dir, 'config.json'), JSON.stringify(spec));
+      lap('config');
       try {
         await this.o.runner.create({
           id,
@@ -855,11 +909,13 @@ export class PodManager implements PodRuntimeView {
           stdinOnce: container.stdinOnce,
         });
         created = true;
+        lap('create');
       } catch (err) {
         throw new ContainerStartError('CreateContainerError', runcReason(errorMessage(err)));
       }
       try {
         await this.o.runner.start(id);
+        lap('start');
       } catch (err) {
         throw new ContainerStartError('RunContainerError', runcReason(errorMessage(err)));
       }
@@ -888,6 +944,8 @@ export class PodManager implements PodRuntimeView {
     };
     const latest = this.records.get(key) ?? record;
     await this.saveRecord(key, { ...latest, containers: { ...latest.containers, [name]: next } });
+    lap('record');
+    this.log.debug('container start timing', { pod: key, container: name, totalMs: elapsedMs(t0), ms });
     this.idIndex.set(id, key);
     this.log.info('container started', { pod: key, container: name, id, run });
   }
@@ -929,7 +987,16 @@ export class PodManager implements PodRuntimeView {
       namespace: desired?.metadata?.namespace ?? key.split('/')[0] ?? 'default',
     };
     this.log.info('removing pod', { pod: key, uid, reason, graceSeconds });
+    const t0 = performance.now();
+    const ms: Record<string, number> = {};
+    let mark = t0;
+    const lap = (step: string): void => {
+      const now = performance.now();
+      ms[step] = Math.round((now - mark) * 10) / 10;
+      mark = now;
+    };
     const runs = await this.runStates();
+    lap('list');
     const ids = new Set<string>();
     for (const c of Object.values(record?.containers ?? {})) {
       if (c.current !== undefined) ids.add(c.current.id);
@@ -942,10 +1009,15 @@ export class PodManager implements PodRuntimeView {
     await Promise.all(
       [...ids].filter((id) => isLive(runs.get(id))).map((id) => this.o.runner.stop(id, graceSeconds)),
     );
+    lap('stop');
     for (const id of ids) await this.removeRun(uid, id);
+    lap('removeRuns');
     await deletePodNetwork(podStub(ref), this.o.network, { logger: this.log });
+    lap('network');
     await removePodDir(this.o.podsDir, uid);
     await removePodCgroups(this.o.cgroupParent, uid);
+    lap('dirsCgroups');
+    this.log.debug('pod teardown timing', { pod: key, totalMs: elapsedMs(t0), ms });
     for (const id of ids) this.idIndex.delete(id);
     const last = this.statuses.get(key);
     this.records.delete(key);
