@@ -1010,10 +1010,16 @@ export class PodManager implements PodRuntimeView {
       [...ids].filter((id) => isLive(runs.get(id))).map((id) => this.o.runner.stop(id, graceSeconds)),
     );
     lap('stop');
-    for (const id of ids) await this.removeRun(uid, id);
-    lap('removeRuns');
-    await deletePodNetwork(podStub(ref), this.o.network, { logger: this.log });
-    lap('network');
+    // The stopped runs' bundles and the pod network are independent: removed side by side.
+    const [runsRemoved, networkDeleted] = await Promise.allSettled([
+      (async () => {
+        for (const id of ids) await this.removeRun(uid, id);
+      })(),
+      deletePodNetwork(podStub(ref), this.o.network, { logger: this.log }),
+    ]);
+    if (runsRemoved.status === 'rejected') throw runsRemoved.reason;
+    if (networkDeleted.status === 'rejected') throw networkDeleted.reason;
+    lap('runsAndNetwork');
     await removePodDir(this.o.podsDir, uid);
     await removePodCgroups(this.o.cgroupParent, uid);
     lap('dirsCgroups');
