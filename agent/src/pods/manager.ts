@@ -482,8 +482,9 @@ export class PodManager implements PodRuntimeView {
           record = await this.saveRecord(key, { ...record, graceSeconds: grace });
       }
       const tPass = performance.now();
-      const runs = this.withoutStaleRuns(carried ?? (await this.runStates()));
+      const listed = carried ?? (await this.runStates());
       carried = undefined;
+      const runs = this.withoutStaleRuns(listed);
       const listMs = elapsedMs(tPass);
       const uid = record?.uid ?? desired?.metadata?.uid ?? '';
       if (record === undefined && desired?.metadata?.deletionTimestamp && this.removedUids.has(uid))
@@ -518,8 +519,11 @@ export class PodManager implements PodRuntimeView {
       });
       wakeAt = decision.wakeAtMs;
       let structural = false;
+      // A pass that did nothing (a status echo, a timer) reports from the listing it began with.
+      let acted = false;
       const tActions = performance.now();
       for (const action of decision.actions) {
+        acted = true;
         const outcome = await this.execute(key, action, desired);
         // A failure is decided again at once: it becomes a waiting reason and a retry time.
         if (outcome === 'failed') structural = true;
@@ -535,7 +539,7 @@ export class PodManager implements PodRuntimeView {
       record = this.records.get(key);
       if (record !== undefined && desired !== undefined && record.uid === desired.metadata?.uid) {
         const tAfter = performance.now();
-        const after = await this.runStates();
+        const after = acted ? await this.runStates() : listed;
         this.log.debug('reconcile pass timing', {
           pod: key,
           pass,
