@@ -523,8 +523,10 @@ export class PodManager implements PodRuntimeView {
       let acted = false;
       const tActions = performance.now();
       for (const action of decision.actions) {
+        // The pass's listing still holds for its first action (nothing was done since).
+        const fresh = acted ? undefined : listed;
         acted = true;
-        const outcome = await this.execute(key, action, desired);
+        const outcome = await this.execute(key, action, desired, fresh);
         // A failure is decided again at once: it becomes a waiting reason and a retry time.
         if (outcome === 'failed') structural = true;
         if (outcome !== 'ok') break;
@@ -640,6 +642,8 @@ export class PodManager implements PodRuntimeView {
     key: string,
     action: PodAction,
     desired: Pod | undefined,
+    /** runc's listing taken since this pod's last change, if there is one. */
+    fresh?: Map<string, RunState>,
   ): Promise<'ok' | 'stop-pass' | 'failed'> {
     switch (action.type) {
       case 'adopt': {
@@ -670,7 +674,7 @@ export class PodManager implements PodRuntimeView {
         return 'ok';
       }
       case 'teardown':
-        await this.teardown(key, action.uid, action.graceSeconds, action.reason, desired);
+        await this.teardown(key, action.uid, action.graceSeconds, action.reason, desired, fresh);
         return 'ok';
       case 'stop-container':
         await this.stopContainer(key, action.container, action.id, action.graceSeconds, action.reason);
@@ -983,6 +987,7 @@ export class PodManager implements PodRuntimeView {
     graceSeconds: number,
     reason: string,
     desired: Pod | undefined,
+    fresh?: Map<string, RunState>,
   ): Promise<void> {
     const record = this.records.get(key);
     const ref = record ?? {
@@ -999,7 +1004,7 @@ export class PodManager implements PodRuntimeView {
       ms[step] = Math.round((now - mark) * 10) / 10;
       mark = now;
     };
-    const runs = await this.runStates();
+    const runs = fresh ?? (await this.runStates());
     lap('list');
     const ids = new Set<string>();
     for (const c of Object.values(record?.containers ?? {})) {
