@@ -264,8 +264,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           if (out.code !== 0) throw new Error(`deploy run --rm failed (${out.code}): ${out.stderr}`);
         }),
       );
-      if (podman)
-        podmanRun.push(await timed(() => podman!.run('s', ['run', '--rm', busybox, '/bin/true'])));
+      if (podman) podmanRun.push(await timed(() => podman!.run('s', ['run', '--rm', busybox, '/bin/true'])));
       runcRun.push(
         await timed(() => must('runc', ['--root', runcRoot, 'run', '--bundle', bundle, `fltbench${i}`])),
       );
