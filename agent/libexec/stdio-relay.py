@@ -13,7 +13,7 @@
 #                      naming that socket and PIDFILE), take the terminal master it sends,
 #                      relay it, reap the process (the relay is its subreaper); the exit
 #                      frame carries the process's exit status, or runc's when it failed.
-import ctypes, errno, fcntl, os, selectors, socket, struct, subprocess, sys, termios
+import ctypes, errno, fcntl, os, selectors, socket, struct, subprocess, sys, termios, time
 
 OUT, ERR, EXIT, FAIL = 1, 2, 3, 4
 IN, CLOSE, RESIZE = 0, 1, 2
@@ -49,8 +49,18 @@ def attach(directory):
     sel.register(sock, selectors.EVENT_READ, 'sock')
     sel.register(0, selectors.EVENT_READ, 'in')
     frames = Frames()
+    # conmon's ctl reader (read_from_ctrl_buffer, conmon 2.1) handles only the first line of
+    # each read, so a resize that lands in one read with another message is dropped. Each
+    # resize is therefore written once more a moment later; setting the size it already
+    # has is a no-op for the terminal (no SIGWINCH).
+    repeat = None  # (rows, cols, when)
     while True:
-        for key, _ in sel.select():
+        timeout = None if repeat is None else max(0.0, repeat[2] - time.monotonic())
+        events = sel.select(timeout)
+        if repeat is not None and time.monotonic() >= repeat[2]:
+            write_resize(repeat[0], repeat[1])
+            repeat = None
+        for key, _ in events:
             if key.data == 'sock':
                 packet = sock.recv(65536)
                 if not packet:
@@ -69,14 +79,18 @@ def attach(directory):
                         sock.shutdown(socket.SHUT_WR)
                     elif kind == RESIZE:
                         rows, cols = size_of(payload)
-                        try:
-                            fd = os.open('ctl', os.O_WRONLY | os.O_NONBLOCK)
-                            try:
-                                os.write(fd, ('1 %d %d\n' % (rows, cols)).encode())
-                            finally:
-                                os.close(fd)
-                        except OSError:
-                            pass  # conmon is going away; a lost resize is harmless
+                        write_resize(rows, cols)
+                        repeat = (rows, cols, time.monotonic() + 0.2)
+
+def write_resize(rows, cols):
+    try:
+        fd = os.open('ctl', os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            os.write(fd, ('1 %d %d\n' % (rows, cols)).encode())
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # conmon is going away; a lost resize is harmless
 
 def set_size(fd, rows, cols):
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
