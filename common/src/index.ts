@@ -10,3 +10,4 @@ export * from './config/client-config.js';
 export * from './naming.js';
 export * from './quantity/quantity.js';
 export * from './pods/probe-rules.js';
+export * from './process/run-process.js';

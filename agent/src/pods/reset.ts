@@ -3,12 +3,11 @@
 // the agent is not running. Gathers the inventory, asks the pure plan (reset-plan.ts) for
 // the steps, runs each (a failure is noted and the rest still run), then looks again: what
 // is still there is named in the result. Running it again finds nothing to do.
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, readdir, rm, rmdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { errorMessage, type Logger, silentLogger } from '@flotilla/common';
+import { errorMessage, runProcess, silentLogger, type Logger, type ProcessResult } from '@flotilla/common';
 import { mountsUnder, runcCommand, unmount } from '@flotilla/images';
 import { deleteNodeBridge, deletePodNetworkById, listPodNetworks } from '../network/pod-network.js';
 import { nodeNameFromHostname } from '../node/names.js';
@@ -40,13 +39,8 @@ export interface ResetResult {
   failed: string[];
 }
 
-function run(command: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(command, args, { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 127;
-      resolve({ code, stdout, stderr: stderr || (err?.message ?? '') });
-    });
-  });
+function run(command: string, args: string[]): Promise<ProcessResult> {
+  return runProcess(command, args, { timeoutMs: 60_000, maxBufferBytes: 64 * 1024 * 1024 });
 }
 
 async function readText(path: string): Promise<string | undefined> {

@@ -1,11 +1,16 @@
 // deploy down: stop the local cluster and leave nothing running, mounted or written
 // outside its data directory.
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, readdir, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage, failedPrecondition, isFlotillaError } from '@flotilla/common';
+import {
+  errorMessage,
+  failedPrecondition,
+  isFlotillaError,
+  runProcess,
+  type ProcessResult,
+} from '@flotilla/common';
 import type { Command, CommandContext } from '../cli/types.js';
 import { homeDir } from '../cli/run.js';
 import { withCluster } from '../client/cluster-client.js';
@@ -59,14 +64,9 @@ async function deleteAllPods(layout: Layout, force: boolean): Promise<{ left: st
 }
 
 /** Runs `flotilla-agent reset` with the local agent's flags: what is left of its pods goes. */
-function resetAgent(layout: Layout): Promise<{ code: number; stdout: string; stderr: string }> {
+function resetAgent(layout: Layout): Promise<ProcessResult> {
   const { command, args } = localAgentReset(layout, { node: process.execPath, agentMain: agentMainPath });
-  return new Promise((resolve) => {
-    execFile(command, args, { timeout: 180_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
-      resolve({ code, stdout, stderr: stderr || (err?.message ?? '') });
-    });
-  });
+  return runProcess(command, args, { timeoutMs: 180_000, maxBufferBytes: 16 * 1024 * 1024 });
 }
 
 async function readText(path: string): Promise<string | undefined> {
