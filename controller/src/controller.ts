@@ -6,6 +6,7 @@ import { createClusterService } from './api/cluster-service.js';
 import { AgentClients } from './api/agent-clients.js';
 import { StreamRegistry } from './api/handlers.js';
 import { createPodService } from './api/pod-service.js';
+import { createObjectService } from './api/object-service.js';
 import { createPodStreamService } from './api/pod-stream-service.js';
 import { createNodeGatewayService } from './api/node-gateway-service.js';
 import { startGrpcServer } from './api/server.js';
@@ -182,6 +183,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       cluster: {
         ...createPodService({ store, caPem: ca.certPem, streams, log: apiLog }),
         ...createPodStreamService({ store, caPem: ca.certPem, agents, log: apiLog }),
+        ...createObjectService(),
         ...createClusterService({
           store,
           tokens,

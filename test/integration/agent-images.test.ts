@@ -86,6 +86,7 @@ function pod(name: string, images: { image: string; imagePullPolicy?: string }[]
       deletionTimestamp: '',
       labels: {},
       annotations: {},
+      ownerReferences: [],
     },
     spec: {
       containers: images.map((c, i) => ({
@@ -112,6 +113,8 @@ function pod(name: string, images: { image: string; imagePullPolicy?: string }[]
       hostname: '',
       volumes: [],
       stopped: false,
+      tolerations: [],
+      affinity: undefined,
     },
     status: undefined,
   };

@@ -72,6 +72,7 @@ t.test('runc runs the generated config', async (t) => {
       deletionTimestamp: '',
       labels: {},
       annotations: {},
+      ownerReferences: [],
     },
     spec: {
       containers: [],
@@ -81,6 +82,8 @@ t.test('runc runs the generated config', async (t) => {
       hostname: '',
       volumes: [],
       stopped: false,
+      tolerations: [],
+      affinity: undefined,
     },
     status: undefined,
   };

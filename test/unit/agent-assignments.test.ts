@@ -23,6 +23,7 @@ function pod(name: string, rv: number, namespace = 'default'): Pod {
       deletionTimestamp: '',
       labels: {},
       annotations: {},
+      ownerReferences: [],
     },
     spec: undefined,
     status: undefined,

@@ -35,6 +35,7 @@ function makePod(
       deletionTimestamp: '',
       labels: {},
       annotations: {},
+      ownerReferences: [],
     },
     spec: {
       containers: containers.map((c, i) => ({
@@ -61,6 +62,8 @@ function makePod(
       hostname: '',
       volumes: [],
       stopped: false,
+      tolerations: [],
+      affinity: undefined,
     },
     status: undefined,
   };

@@ -56,6 +56,7 @@ function pod(name = 'web-1', uid = 'uid-123'): Pod {
       deletionTimestamp: '',
       labels: {},
       annotations: {},
+      ownerReferences: [],
     },
     spec: {
       containers: [],
@@ -65,6 +66,8 @@ function pod(name = 'web-1', uid = 'uid-123'): Pod {
       hostname: '',
       volumes: [],
       stopped: false,
+      tolerations: [],
+      affinity: undefined,
     },
     status: undefined,
   };

@@ -26,6 +26,7 @@ function makePod(spec: { name: string; node: string; image?: string }): Pod {
       deletionTimestamp: '',
       labels: {},
       annotations: {},
+      ownerReferences: [],
     },
     spec: {
       containers: [
@@ -54,6 +55,8 @@ function makePod(spec: { name: string; node: string; image?: string }): Pod {
       hostname: '',
       volumes: [],
       stopped: false,
+      tolerations: [],
+      affinity: undefined,
     },
     status: undefined,
   };

@@ -46,6 +46,7 @@ function makeNode(spec: NodeSpec): Node {
       deletionTimestamp: '',
       labels: {},
       annotations: {},
+      ownerReferences: [],
     },
     spec: { podCIDR: '', unschedulable: false, taints: [] },
     status: {

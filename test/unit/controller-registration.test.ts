@@ -33,6 +33,7 @@ function makeNode(spec: NodeSpec = {}): Node {
       deletionTimestamp: '',
       labels: spec.labels ?? {},
       annotations: spec.annotations ?? {},
+      ownerReferences: [],
     },
     spec: { podCIDR: spec.podCIDR ?? '', unschedulable: spec.unschedulable ?? false, taints: [] },
     status: {
@@ -90,6 +91,7 @@ t.test('re-registration keeps the spec and identity, takes labels and status fro
       deletionTimestamp: '',
       labels: { new: '1' },
       annotations: { note: 'kept' },
+      ownerReferences: [],
     },
     'uid, creation time, revision and annotations are the stored ones; labels the agent’s',
   );

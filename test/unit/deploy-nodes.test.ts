@@ -59,6 +59,7 @@ function makeNode(options: NodeOptions = {}): Node {
       deletionTimestamp: '',
       labels: options.labels ?? {},
       annotations: {},
+      ownerReferences: [],
     },
     spec: { podCIDR: '', unschedulable: options.cordoned ?? false, taints: [] },
     status: {

@@ -70,6 +70,7 @@ export function buildNode(facts: HostFacts, settings: NodeSettings): Node {
       deletionTimestamp: '',
       labels: nodeLabels(facts, settings.labels),
       annotations: {},
+      ownerReferences: [],
     },
     // spec (pod CIDR, cordon, taints) and conditions belong to the controller.
     spec: undefined,

@@ -50,6 +50,7 @@ export function mergeRegistration(stored: Node | undefined, incoming: Node, now:
       deletionTimestamp: meta?.deletionTimestamp ?? '',
       labels: { ...(incoming.metadata?.labels ?? {}) },
       annotations: { ...(meta?.annotations ?? incoming.metadata?.annotations ?? {}) },
+      ownerReferences: [],
     },
     // A first registration may bring a spec (taints to start with); after that it is the cluster's.
     spec: stored ? stored.spec : incoming.spec,

@@ -84,6 +84,7 @@ export function newPod(input: Pod, identity: NewPodIdentity): Pod {
       deletionTimestamp: '',
       labels: { ...(meta?.labels ?? {}) },
       annotations: { ...(meta?.annotations ?? {}) },
+      ownerReferences: [],
       deletionGracePeriodSeconds: undefined,
     },
     spec: spec

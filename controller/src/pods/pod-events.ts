@@ -61,6 +61,7 @@ function podOfKey(key: string): Pod | undefined {
       deletionTimestamp: '',
       labels: {},
       annotations: {},
+      ownerReferences: [],
     },
     spec: undefined,
     status: undefined,

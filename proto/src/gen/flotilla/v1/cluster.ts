@@ -22,6 +22,8 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import { Deployment, ReplicaSet } from './apps.js';
+import { Event, Namespace, Service } from './core.js';
 import { Node, NodeList } from './node.js';
 import { Pod, PodList } from './pod.js';
 import { LogsRequest, LogsResponse, StreamRequest, StreamResponse } from './stream.js';
@@ -29,6 +31,158 @@ import { LogsRequest, LogsResponse, StreamRequest, StreamResponse } from './stre
 export const protobufPackage = 'flotilla.v1';
 
 export const protobufFileName = 'flotilla/v1/cluster.proto';
+
+/** Any object the API stores; exactly one field is set. */
+export interface Object {
+  namespace?: Namespace | undefined;
+  pod?: Pod | undefined;
+  deployment?: Deployment | undefined;
+  replicaSet?: ReplicaSet | undefined;
+  service?: Service | undefined;
+  node?: Node | undefined;
+  event?: Event | undefined;
+}
+
+export interface ApplyRequest {
+  objects: Object[];
+  /** Validate and return what would be stored, but write nothing. */
+  dryRun: boolean;
+}
+
+export interface ApplyResponse {
+  /** In the order of the request. */
+  results: AppliedObject[];
+}
+
+export interface AppliedObject {
+  /** As stored (or as it would be, for a dry run). */
+  object: Object | undefined;
+  /** created, configured or unchanged. */
+  action: string;
+}
+
+export interface ObjectKey {
+  /** The Kind as in manifests: Pod, Deployment, ReplicaSet, Service, Namespace, Node, Event. */
+  kind: string;
+  /** Ignored for Namespace and Node; empty means "default" for the others. */
+  namespace: string;
+  name: string;
+}
+
+export interface ListObjectsRequest {
+  kind: string;
+  /** Empty means every namespace. */
+  namespace: string;
+  labelSelector: string;
+  /** Events only: "involvedObject.kind=Pod,involvedObject.name=web-1". */
+  fieldSelector: string;
+}
+
+export interface ObjectList {
+  resourceVersion: string;
+  items: Object[];
+}
+
+export interface WatchObjectsRequest {
+  kind: string;
+  namespace: string;
+  name: string;
+  labelSelector: string;
+  resourceVersion: string;
+}
+
+export interface ObjectEvent {
+  type: PodEvent_Type;
+  object: Object | undefined;
+}
+
+export interface DeleteObjectRequest {
+  kind: string;
+  namespace: string;
+  name: string;
+  /** Pods: overrides terminationGracePeriodSeconds. */
+  gracePeriodSeconds?: number | undefined;
+  dryRun: boolean;
+}
+
+export interface ScaleRequest {
+  /** Deployment or ReplicaSet. */
+  kind: string;
+  namespace: string;
+  name: string;
+  replicas: number;
+}
+
+export interface RolloutRequest {
+  namespace: string;
+  name: string;
+  action: RolloutRequest_Action;
+  toRevision: number;
+}
+
+export enum RolloutRequest_Action {
+  ACTION_UNSPECIFIED = 0,
+  /** UNDO - Back to toRevision, or to the revision before the current one. */
+  UNDO = 1,
+  PAUSE = 2,
+  RESUME = 3,
+  /** RESTART - A new revision with the same template (annotation flotilla.io/restartedAt). */
+  RESTART = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function rolloutRequest_ActionFromJSON(object: any): RolloutRequest_Action {
+  switch (object) {
+    case 0:
+    case 'ACTION_UNSPECIFIED':
+      return RolloutRequest_Action.ACTION_UNSPECIFIED;
+    case 1:
+    case 'UNDO':
+      return RolloutRequest_Action.UNDO;
+    case 2:
+    case 'PAUSE':
+      return RolloutRequest_Action.PAUSE;
+    case 3:
+    case 'RESUME':
+      return RolloutRequest_Action.RESUME;
+    case 4:
+    case 'RESTART':
+      return RolloutRequest_Action.RESTART;
+    case -1:
+    case 'UNRECOGNIZED':
+    default:
+      return RolloutRequest_Action.UNRECOGNIZED;
+  }
+}
+
+export function rolloutRequest_ActionToJSON(object: RolloutRequest_Action): string {
+  switch (object) {
+    case RolloutRequest_Action.ACTION_UNSPECIFIED:
+      return 'ACTION_UNSPECIFIED';
+    case RolloutRequest_Action.UNDO:
+      return 'UNDO';
+    case RolloutRequest_Action.PAUSE:
+      return 'PAUSE';
+    case RolloutRequest_Action.RESUME:
+      return 'RESUME';
+    case RolloutRequest_Action.RESTART:
+      return 'RESTART';
+    case RolloutRequest_Action.UNRECOGNIZED:
+    default:
+      return 'UNRECOGNIZED';
+  }
+}
+
+export interface CordonNodeRequest {
+  name: string;
+  unschedulable: boolean;
+}
+
+export interface EvictPodRequest {
+  namespace: string;
+  name: string;
+  gracePeriodSeconds?: number | undefined;
+}
 
 export interface CreatePodRequest {
   pod: Pod | undefined;
@@ -182,6 +336,1342 @@ export interface ClusterStatus {
   nodesReady: number;
   controllerVersion: string;
 }
+
+function createBaseObject(): Object {
+  return {
+    namespace: undefined,
+    pod: undefined,
+    deployment: undefined,
+    replicaSet: undefined,
+    service: undefined,
+    node: undefined,
+    event: undefined,
+  };
+}
+
+export const Object: MessageFns<Object> = {
+  encode(message: Object, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== undefined) {
+      Namespace.encode(message.namespace, writer.uint32(10).fork()).join();
+    }
+    if (message.pod !== undefined) {
+      Pod.encode(message.pod, writer.uint32(18).fork()).join();
+    }
+    if (message.deployment !== undefined) {
+      Deployment.encode(message.deployment, writer.uint32(26).fork()).join();
+    }
+    if (message.replicaSet !== undefined) {
+      ReplicaSet.encode(message.replicaSet, writer.uint32(34).fork()).join();
+    }
+    if (message.service !== undefined) {
+      Service.encode(message.service, writer.uint32(42).fork()).join();
+    }
+    if (message.node !== undefined) {
+      Node.encode(message.node, writer.uint32(50).fork()).join();
+    }
+    if (message.event !== undefined) {
+      Event.encode(message.event, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Object {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseObject();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = Namespace.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pod = Pod.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.deployment = Deployment.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.replicaSet = ReplicaSet.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.service = Service.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.node = Node.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.event = Event.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Object {
+    return {
+      namespace: isSet(object.namespace) ? Namespace.fromJSON(object.namespace) : undefined,
+      pod: isSet(object.pod) ? Pod.fromJSON(object.pod) : undefined,
+      deployment: isSet(object.deployment) ? Deployment.fromJSON(object.deployment) : undefined,
+      replicaSet: isSet(object.replicaSet) ? ReplicaSet.fromJSON(object.replicaSet) : undefined,
+      service: isSet(object.service) ? Service.fromJSON(object.service) : undefined,
+      node: isSet(object.node) ? Node.fromJSON(object.node) : undefined,
+      event: isSet(object.event) ? Event.fromJSON(object.event) : undefined,
+    };
+  },
+
+  toJSON(message: Object): unknown {
+    const obj: any = {};
+    if (message.namespace !== undefined) {
+      obj.namespace = Namespace.toJSON(message.namespace);
+    }
+    if (message.pod !== undefined) {
+      obj.pod = Pod.toJSON(message.pod);
+    }
+    if (message.deployment !== undefined) {
+      obj.deployment = Deployment.toJSON(message.deployment);
+    }
+    if (message.replicaSet !== undefined) {
+      obj.replicaSet = ReplicaSet.toJSON(message.replicaSet);
+    }
+    if (message.service !== undefined) {
+      obj.service = Service.toJSON(message.service);
+    }
+    if (message.node !== undefined) {
+      obj.node = Node.toJSON(message.node);
+    }
+    if (message.event !== undefined) {
+      obj.event = Event.toJSON(message.event);
+    }
+    return obj;
+  },
+};
+
+function createBaseApplyRequest(): ApplyRequest {
+  return { objects: [], dryRun: false };
+}
+
+export const ApplyRequest: MessageFns<ApplyRequest> = {
+  encode(message: ApplyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.objects) {
+      Object.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(16).bool(message.dryRun);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.objects.push(Object.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApplyRequest {
+    return {
+      objects: globalThis.Array.isArray(object?.objects)
+        ? object.objects.map((e: any) => Object.fromJSON(e))
+        : [],
+      dryRun: isSet(object.dryRun) ? globalThis.Boolean(object.dryRun) : false,
+    };
+  },
+
+  toJSON(message: ApplyRequest): unknown {
+    const obj: any = {};
+    if (message.objects?.length) {
+      obj.objects = message.objects.map((e) => Object.toJSON(e));
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    return obj;
+  },
+};
+
+function createBaseApplyResponse(): ApplyResponse {
+  return { results: [] };
+}
+
+export const ApplyResponse: MessageFns<ApplyResponse> = {
+  encode(message: ApplyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      AppliedObject.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(AppliedObject.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApplyResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => AppliedObject.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ApplyResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => AppliedObject.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseAppliedObject(): AppliedObject {
+  return { object: undefined, action: '' };
+}
+
+export const AppliedObject: MessageFns<AppliedObject> = {
+  encode(message: AppliedObject, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.object !== undefined) {
+      Object.encode(message.object, writer.uint32(10).fork()).join();
+    }
+    if (message.action !== '') {
+      writer.uint32(18).string(message.action);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AppliedObject {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAppliedObject();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.object = Object.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.action = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AppliedObject {
+    return {
+      object: isSet(object.object) ? Object.fromJSON(object.object) : undefined,
+      action: isSet(object.action) ? globalThis.String(object.action) : '',
+    };
+  },
+
+  toJSON(message: AppliedObject): unknown {
+    const obj: any = {};
+    if (message.object !== undefined) {
+      obj.object = Object.toJSON(message.object);
+    }
+    if (message.action !== '') {
+      obj.action = message.action;
+    }
+    return obj;
+  },
+};
+
+function createBaseObjectKey(): ObjectKey {
+  return { kind: '', namespace: '', name: '' };
+}
+
+export const ObjectKey: MessageFns<ObjectKey> = {
+  encode(message: ObjectKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== '') {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.namespace !== '') {
+      writer.uint32(18).string(message.namespace);
+    }
+    if (message.name !== '') {
+      writer.uint32(26).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ObjectKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseObjectKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ObjectKey {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : '',
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : '',
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+    };
+  },
+
+  toJSON(message: ObjectKey): unknown {
+    const obj: any = {};
+    if (message.kind !== '') {
+      obj.kind = message.kind;
+    }
+    if (message.namespace !== '') {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+};
+
+function createBaseListObjectsRequest(): ListObjectsRequest {
+  return { kind: '', namespace: '', labelSelector: '', fieldSelector: '' };
+}
+
+export const ListObjectsRequest: MessageFns<ListObjectsRequest> = {
+  encode(message: ListObjectsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== '') {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.namespace !== '') {
+      writer.uint32(18).string(message.namespace);
+    }
+    if (message.labelSelector !== '') {
+      writer.uint32(26).string(message.labelSelector);
+    }
+    if (message.fieldSelector !== '') {
+      writer.uint32(34).string(message.fieldSelector);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListObjectsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListObjectsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.labelSelector = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.fieldSelector = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListObjectsRequest {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : '',
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : '',
+      labelSelector: isSet(object.labelSelector) ? globalThis.String(object.labelSelector) : '',
+      fieldSelector: isSet(object.fieldSelector) ? globalThis.String(object.fieldSelector) : '',
+    };
+  },
+
+  toJSON(message: ListObjectsRequest): unknown {
+    const obj: any = {};
+    if (message.kind !== '') {
+      obj.kind = message.kind;
+    }
+    if (message.namespace !== '') {
+      obj.namespace = message.namespace;
+    }
+    if (message.labelSelector !== '') {
+      obj.labelSelector = message.labelSelector;
+    }
+    if (message.fieldSelector !== '') {
+      obj.fieldSelector = message.fieldSelector;
+    }
+    return obj;
+  },
+};
+
+function createBaseObjectList(): ObjectList {
+  return { resourceVersion: '', items: [] };
+}
+
+export const ObjectList: MessageFns<ObjectList> = {
+  encode(message: ObjectList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.resourceVersion !== '') {
+      writer.uint32(10).string(message.resourceVersion);
+    }
+    for (const v of message.items) {
+      Object.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ObjectList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseObjectList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.resourceVersion = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.items.push(Object.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ObjectList {
+    return {
+      resourceVersion: isSet(object.resourceVersion) ? globalThis.String(object.resourceVersion) : '',
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => Object.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ObjectList): unknown {
+    const obj: any = {};
+    if (message.resourceVersion !== '') {
+      obj.resourceVersion = message.resourceVersion;
+    }
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => Object.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseWatchObjectsRequest(): WatchObjectsRequest {
+  return { kind: '', namespace: '', name: '', labelSelector: '', resourceVersion: '' };
+}
+
+export const WatchObjectsRequest: MessageFns<WatchObjectsRequest> = {
+  encode(message: WatchObjectsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== '') {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.namespace !== '') {
+      writer.uint32(18).string(message.namespace);
+    }
+    if (message.name !== '') {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.labelSelector !== '') {
+      writer.uint32(34).string(message.labelSelector);
+    }
+    if (message.resourceVersion !== '') {
+      writer.uint32(42).string(message.resourceVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchObjectsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchObjectsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.labelSelector = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.resourceVersion = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchObjectsRequest {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : '',
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : '',
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      labelSelector: isSet(object.labelSelector) ? globalThis.String(object.labelSelector) : '',
+      resourceVersion: isSet(object.resourceVersion) ? globalThis.String(object.resourceVersion) : '',
+    };
+  },
+
+  toJSON(message: WatchObjectsRequest): unknown {
+    const obj: any = {};
+    if (message.kind !== '') {
+      obj.kind = message.kind;
+    }
+    if (message.namespace !== '') {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    if (message.labelSelector !== '') {
+      obj.labelSelector = message.labelSelector;
+    }
+    if (message.resourceVersion !== '') {
+      obj.resourceVersion = message.resourceVersion;
+    }
+    return obj;
+  },
+};
+
+function createBaseObjectEvent(): ObjectEvent {
+  return { type: 0, object: undefined };
+}
+
+export const ObjectEvent: MessageFns<ObjectEvent> = {
+  encode(message: ObjectEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== 0) {
+      writer.uint32(8).int32(message.type);
+    }
+    if (message.object !== undefined) {
+      Object.encode(message.object, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ObjectEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseObjectEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.object = Object.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ObjectEvent {
+    return {
+      type: isSet(object.type) ? podEvent_TypeFromJSON(object.type) : 0,
+      object: isSet(object.object) ? Object.fromJSON(object.object) : undefined,
+    };
+  },
+
+  toJSON(message: ObjectEvent): unknown {
+    const obj: any = {};
+    if (message.type !== 0) {
+      obj.type = podEvent_TypeToJSON(message.type);
+    }
+    if (message.object !== undefined) {
+      obj.object = Object.toJSON(message.object);
+    }
+    return obj;
+  },
+};
+
+function createBaseDeleteObjectRequest(): DeleteObjectRequest {
+  return { kind: '', namespace: '', name: '', gracePeriodSeconds: undefined, dryRun: false };
+}
+
+export const DeleteObjectRequest: MessageFns<DeleteObjectRequest> = {
+  encode(message: DeleteObjectRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== '') {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.namespace !== '') {
+      writer.uint32(18).string(message.namespace);
+    }
+    if (message.name !== '') {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.gracePeriodSeconds !== undefined) {
+      writer.uint32(32).int64(message.gracePeriodSeconds);
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(40).bool(message.dryRun);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteObjectRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteObjectRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.gracePeriodSeconds = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteObjectRequest {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : '',
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : '',
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      gracePeriodSeconds: isSet(object.gracePeriodSeconds)
+        ? globalThis.Number(object.gracePeriodSeconds)
+        : undefined,
+      dryRun: isSet(object.dryRun) ? globalThis.Boolean(object.dryRun) : false,
+    };
+  },
+
+  toJSON(message: DeleteObjectRequest): unknown {
+    const obj: any = {};
+    if (message.kind !== '') {
+      obj.kind = message.kind;
+    }
+    if (message.namespace !== '') {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    if (message.gracePeriodSeconds !== undefined) {
+      obj.gracePeriodSeconds = Math.round(message.gracePeriodSeconds);
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    return obj;
+  },
+};
+
+function createBaseScaleRequest(): ScaleRequest {
+  return { kind: '', namespace: '', name: '', replicas: 0 };
+}
+
+export const ScaleRequest: MessageFns<ScaleRequest> = {
+  encode(message: ScaleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== '') {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.namespace !== '') {
+      writer.uint32(18).string(message.namespace);
+    }
+    if (message.name !== '') {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.replicas !== 0) {
+      writer.uint32(32).int32(message.replicas);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScaleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScaleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.replicas = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScaleRequest {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : '',
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : '',
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      replicas: isSet(object.replicas) ? globalThis.Number(object.replicas) : 0,
+    };
+  },
+
+  toJSON(message: ScaleRequest): unknown {
+    const obj: any = {};
+    if (message.kind !== '') {
+      obj.kind = message.kind;
+    }
+    if (message.namespace !== '') {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    if (message.replicas !== 0) {
+      obj.replicas = Math.round(message.replicas);
+    }
+    return obj;
+  },
+};
+
+function createBaseRolloutRequest(): RolloutRequest {
+  return { namespace: '', name: '', action: 0, toRevision: 0 };
+}
+
+export const RolloutRequest: MessageFns<RolloutRequest> = {
+  encode(message: RolloutRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== '') {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.name !== '') {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.action !== 0) {
+      writer.uint32(24).int32(message.action);
+    }
+    if (message.toRevision !== 0) {
+      writer.uint32(32).int64(message.toRevision);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RolloutRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRolloutRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.action = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.toRevision = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RolloutRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : '',
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      action: isSet(object.action) ? rolloutRequest_ActionFromJSON(object.action) : 0,
+      toRevision: isSet(object.toRevision) ? globalThis.Number(object.toRevision) : 0,
+    };
+  },
+
+  toJSON(message: RolloutRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== '') {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    if (message.action !== 0) {
+      obj.action = rolloutRequest_ActionToJSON(message.action);
+    }
+    if (message.toRevision !== 0) {
+      obj.toRevision = Math.round(message.toRevision);
+    }
+    return obj;
+  },
+};
+
+function createBaseCordonNodeRequest(): CordonNodeRequest {
+  return { name: '', unschedulable: false };
+}
+
+export const CordonNodeRequest: MessageFns<CordonNodeRequest> = {
+  encode(message: CordonNodeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== '') {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.unschedulable !== false) {
+      writer.uint32(16).bool(message.unschedulable);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CordonNodeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCordonNodeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.unschedulable = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CordonNodeRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      unschedulable: isSet(object.unschedulable) ? globalThis.Boolean(object.unschedulable) : false,
+    };
+  },
+
+  toJSON(message: CordonNodeRequest): unknown {
+    const obj: any = {};
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    if (message.unschedulable !== false) {
+      obj.unschedulable = message.unschedulable;
+    }
+    return obj;
+  },
+};
+
+function createBaseEvictPodRequest(): EvictPodRequest {
+  return { namespace: '', name: '', gracePeriodSeconds: undefined };
+}
+
+export const EvictPodRequest: MessageFns<EvictPodRequest> = {
+  encode(message: EvictPodRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== '') {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.name !== '') {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.gracePeriodSeconds !== undefined) {
+      writer.uint32(24).int64(message.gracePeriodSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvictPodRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvictPodRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.gracePeriodSeconds = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvictPodRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : '',
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      gracePeriodSeconds: isSet(object.gracePeriodSeconds)
+        ? globalThis.Number(object.gracePeriodSeconds)
+        : undefined,
+    };
+  },
+
+  toJSON(message: EvictPodRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== '') {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    if (message.gracePeriodSeconds !== undefined) {
+      obj.gracePeriodSeconds = Math.round(message.gracePeriodSeconds);
+    }
+    return obj;
+  },
+};
 
 function createBaseCreatePodRequest(): CreatePodRequest {
   return { pod: undefined, dryRun: false };
@@ -1775,6 +3265,102 @@ export const ClusterService = {
     responseSerialize: (value: StreamResponse): Buffer => Buffer.from(StreamResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StreamResponse => StreamResponse.decode(value),
   },
+  /**
+   * Every kind, declaratively (deploy apply / get / delete / describe).
+   * Validates every object first, then writes them all in one etcd transaction or none.
+   */
+  apply: {
+    path: '/flotilla.v1.Cluster/Apply' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ApplyRequest): Buffer => Buffer.from(ApplyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ApplyRequest => ApplyRequest.decode(value),
+    responseSerialize: (value: ApplyResponse): Buffer => Buffer.from(ApplyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ApplyResponse => ApplyResponse.decode(value),
+  },
+  getObject: {
+    path: '/flotilla.v1.Cluster/GetObject' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ObjectKey): Buffer => Buffer.from(ObjectKey.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ObjectKey => ObjectKey.decode(value),
+    responseSerialize: (value: Object): Buffer => Buffer.from(Object.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Object => Object.decode(value),
+  },
+  listObjects: {
+    path: '/flotilla.v1.Cluster/ListObjects' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListObjectsRequest): Buffer =>
+      Buffer.from(ListObjectsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListObjectsRequest => ListObjectsRequest.decode(value),
+    responseSerialize: (value: ObjectList): Buffer => Buffer.from(ObjectList.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ObjectList => ObjectList.decode(value),
+  },
+  /** The current objects as ADDED, then changes; resumable from a resourceVersion. */
+  watchObjects: {
+    path: '/flotilla.v1.Cluster/WatchObjects' as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchObjectsRequest): Buffer =>
+      Buffer.from(WatchObjectsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchObjectsRequest => WatchObjectsRequest.decode(value),
+    responseSerialize: (value: ObjectEvent): Buffer => Buffer.from(ObjectEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ObjectEvent => ObjectEvent.decode(value),
+  },
+  /** A Deployment also deletes its ReplicaSets and pods (background cascade). */
+  deleteObject: {
+    path: '/flotilla.v1.Cluster/DeleteObject' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteObjectRequest): Buffer =>
+      Buffer.from(DeleteObjectRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteObjectRequest => DeleteObjectRequest.decode(value),
+    responseSerialize: (value: Object): Buffer => Buffer.from(Object.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Object => Object.decode(value),
+  },
+  scale: {
+    path: '/flotilla.v1.Cluster/Scale' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ScaleRequest): Buffer => Buffer.from(ScaleRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ScaleRequest => ScaleRequest.decode(value),
+    responseSerialize: (value: Object): Buffer => Buffer.from(Object.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Object => Object.decode(value),
+  },
+  rollout: {
+    path: '/flotilla.v1.Cluster/Rollout' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RolloutRequest): Buffer => Buffer.from(RolloutRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RolloutRequest => RolloutRequest.decode(value),
+    responseSerialize: (value: Deployment): Buffer => Buffer.from(Deployment.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Deployment => Deployment.decode(value),
+  },
+  /** Cordon (unschedulable=true) or uncordon a node. */
+  cordonNode: {
+    path: '/flotilla.v1.Cluster/CordonNode' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CordonNodeRequest): Buffer =>
+      Buffer.from(CordonNodeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CordonNodeRequest => CordonNodeRequest.decode(value),
+    responseSerialize: (value: Node): Buffer => Buffer.from(Node.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Node => Node.decode(value),
+  },
+  /**
+   * Deletes a pod unless that would take its Deployment below replicas - maxUnavailable
+   * available pods; then fails with ResourceExhausted and the caller retries (deploy drain).
+   */
+  evictPod: {
+    path: '/flotilla.v1.Cluster/EvictPod' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EvictPodRequest): Buffer => Buffer.from(EvictPodRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EvictPodRequest => EvictPodRequest.decode(value),
+    responseSerialize: (value: Pod): Buffer => Buffer.from(Pod.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Pod => Pod.decode(value),
+  },
 } as const;
 
 export interface ClusterServer extends UntypedServiceImplementation {
@@ -1798,6 +3384,26 @@ export interface ClusterServer extends UntypedServiceImplementation {
   podLogs: handleServerStreamingCall<LogsRequest, LogsResponse>;
   exec: handleBidiStreamingCall<StreamRequest, StreamResponse>;
   attach: handleBidiStreamingCall<StreamRequest, StreamResponse>;
+  /**
+   * Every kind, declaratively (deploy apply / get / delete / describe).
+   * Validates every object first, then writes them all in one etcd transaction or none.
+   */
+  apply: handleUnaryCall<ApplyRequest, ApplyResponse>;
+  getObject: handleUnaryCall<ObjectKey, Object>;
+  listObjects: handleUnaryCall<ListObjectsRequest, ObjectList>;
+  /** The current objects as ADDED, then changes; resumable from a resourceVersion. */
+  watchObjects: handleServerStreamingCall<WatchObjectsRequest, ObjectEvent>;
+  /** A Deployment also deletes its ReplicaSets and pods (background cascade). */
+  deleteObject: handleUnaryCall<DeleteObjectRequest, Object>;
+  scale: handleUnaryCall<ScaleRequest, Object>;
+  rollout: handleUnaryCall<RolloutRequest, Deployment>;
+  /** Cordon (unschedulable=true) or uncordon a node. */
+  cordonNode: handleUnaryCall<CordonNodeRequest, Node>;
+  /**
+   * Deletes a pod unless that would take its Deployment below replicas - maxUnavailable
+   * available pods; then fails with ResourceExhausted and the caller retries (deploy drain).
+   */
+  evictPod: handleUnaryCall<EvictPodRequest, Pod>;
 }
 
 export interface ClusterClient extends Client {
@@ -1992,6 +3598,146 @@ export interface ClusterClient extends Client {
     metadata: Metadata,
     options?: Partial<CallOptions>,
   ): ClientDuplexStream<StreamRequest, StreamResponse>;
+  /**
+   * Every kind, declaratively (deploy apply / get / delete / describe).
+   * Validates every object first, then writes them all in one etcd transaction or none.
+   */
+  apply(
+    request: ApplyRequest,
+    callback: (error: ServiceError | null, response: ApplyResponse) => void,
+  ): ClientUnaryCall;
+  apply(
+    request: ApplyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ApplyResponse) => void,
+  ): ClientUnaryCall;
+  apply(
+    request: ApplyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ApplyResponse) => void,
+  ): ClientUnaryCall;
+  getObject(
+    request: ObjectKey,
+    callback: (error: ServiceError | null, response: Object) => void,
+  ): ClientUnaryCall;
+  getObject(
+    request: ObjectKey,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Object) => void,
+  ): ClientUnaryCall;
+  getObject(
+    request: ObjectKey,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Object) => void,
+  ): ClientUnaryCall;
+  listObjects(
+    request: ListObjectsRequest,
+    callback: (error: ServiceError | null, response: ObjectList) => void,
+  ): ClientUnaryCall;
+  listObjects(
+    request: ListObjectsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ObjectList) => void,
+  ): ClientUnaryCall;
+  listObjects(
+    request: ListObjectsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ObjectList) => void,
+  ): ClientUnaryCall;
+  /** The current objects as ADDED, then changes; resumable from a resourceVersion. */
+  watchObjects(
+    request: WatchObjectsRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ObjectEvent>;
+  watchObjects(
+    request: WatchObjectsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ObjectEvent>;
+  /** A Deployment also deletes its ReplicaSets and pods (background cascade). */
+  deleteObject(
+    request: DeleteObjectRequest,
+    callback: (error: ServiceError | null, response: Object) => void,
+  ): ClientUnaryCall;
+  deleteObject(
+    request: DeleteObjectRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Object) => void,
+  ): ClientUnaryCall;
+  deleteObject(
+    request: DeleteObjectRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Object) => void,
+  ): ClientUnaryCall;
+  scale(
+    request: ScaleRequest,
+    callback: (error: ServiceError | null, response: Object) => void,
+  ): ClientUnaryCall;
+  scale(
+    request: ScaleRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Object) => void,
+  ): ClientUnaryCall;
+  scale(
+    request: ScaleRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Object) => void,
+  ): ClientUnaryCall;
+  rollout(
+    request: RolloutRequest,
+    callback: (error: ServiceError | null, response: Deployment) => void,
+  ): ClientUnaryCall;
+  rollout(
+    request: RolloutRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Deployment) => void,
+  ): ClientUnaryCall;
+  rollout(
+    request: RolloutRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Deployment) => void,
+  ): ClientUnaryCall;
+  /** Cordon (unschedulable=true) or uncordon a node. */
+  cordonNode(
+    request: CordonNodeRequest,
+    callback: (error: ServiceError | null, response: Node) => void,
+  ): ClientUnaryCall;
+  cordonNode(
+    request: CordonNodeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Node) => void,
+  ): ClientUnaryCall;
+  cordonNode(
+    request: CordonNodeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Node) => void,
+  ): ClientUnaryCall;
+  /**
+   * Deletes a pod unless that would take its Deployment below replicas - maxUnavailable
+   * available pods; then fails with ResourceExhausted and the caller retries (deploy drain).
+   */
+  evictPod(
+    request: EvictPodRequest,
+    callback: (error: ServiceError | null, response: Pod) => void,
+  ): ClientUnaryCall;
+  evictPod(
+    request: EvictPodRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Pod) => void,
+  ): ClientUnaryCall;
+  evictPod(
+    request: EvictPodRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Pod) => void,
+  ): ClientUnaryCall;
 }
 
 export const ClusterClient = makeGenericClientConstructor(

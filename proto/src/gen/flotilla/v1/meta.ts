@@ -28,6 +28,11 @@ export interface ObjectMeta {
   annotations: { [key: string]: string };
   /** Set with deletionTimestamp: the seconds the pod's containers get to stop. */
   deletionGracePeriodSeconds?: number | undefined;
+  /**
+   * The objects this one belongs to (a pod to its ReplicaSet, a ReplicaSet to its
+   * Deployment); the one with controller=true manages it.
+   */
+  ownerReferences: OwnerReference[];
 }
 
 export interface ObjectMeta_LabelsEntry {
@@ -38,6 +43,44 @@ export interface ObjectMeta_LabelsEntry {
 export interface ObjectMeta_AnnotationsEntry {
   key: string;
   value: string;
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller: boolean;
+}
+
+/** Kubernetes' label selector: every matchLabels pair and every expression must hold. */
+export interface LabelSelector {
+  matchLabels: { [key: string]: string };
+  matchExpressions: LabelSelectorRequirement[];
+}
+
+export interface LabelSelector_MatchLabelsEntry {
+  key: string;
+  value: string;
+}
+
+export interface LabelSelectorRequirement {
+  key: string;
+  /** In, NotIn, Exists or DoesNotExist. */
+  operator: string;
+  values: string[];
+}
+
+/** A reference to any object, as Events name what they are about. */
+export interface ObjectReference {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  uid: string;
+  resourceVersion: string;
+  /** A part of the object, such as "spec.containers{web}". */
+  fieldPath: string;
 }
 
 function createBaseObjectMeta(): ObjectMeta {
@@ -52,6 +95,7 @@ function createBaseObjectMeta(): ObjectMeta {
     labels: {},
     annotations: {},
     deletionGracePeriodSeconds: undefined,
+    ownerReferences: [],
   };
 }
 
@@ -86,6 +130,9 @@ export const ObjectMeta: MessageFns<ObjectMeta> = {
     });
     if (message.deletionGracePeriodSeconds !== undefined) {
       writer.uint32(80).int64(message.deletionGracePeriodSeconds);
+    }
+    for (const v of message.ownerReferences) {
+      OwnerReference.encode(v!, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -189,6 +236,14 @@ export const ObjectMeta: MessageFns<ObjectMeta> = {
             message.deletionGracePeriodSeconds = longToNumber(reader.int64());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.ownerReferences.push(OwnerReference.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -241,6 +296,9 @@ export const ObjectMeta: MessageFns<ObjectMeta> = {
       deletionGracePeriodSeconds: isSet(object.deletionGracePeriodSeconds)
         ? globalThis.Number(object.deletionGracePeriodSeconds)
         : undefined,
+      ownerReferences: globalThis.Array.isArray(object?.ownerReferences)
+        ? object.ownerReferences.map((e: any) => OwnerReference.fromJSON(e))
+        : [],
     };
   },
 
@@ -287,6 +345,9 @@ export const ObjectMeta: MessageFns<ObjectMeta> = {
     }
     if (message.deletionGracePeriodSeconds !== undefined) {
       obj.deletionGracePeriodSeconds = Math.round(message.deletionGracePeriodSeconds);
+    }
+    if (message.ownerReferences?.length) {
+      obj.ownerReferences = message.ownerReferences.map((e) => OwnerReference.toJSON(e));
     }
     return obj;
   },
@@ -437,6 +498,542 @@ export const ObjectMeta_AnnotationsEntry: MessageFns<ObjectMeta_AnnotationsEntry
     }
     if (message.value !== '') {
       obj.value = message.value;
+    }
+    return obj;
+  },
+};
+
+function createBaseOwnerReference(): OwnerReference {
+  return { apiVersion: '', kind: '', name: '', uid: '', controller: false };
+}
+
+export const OwnerReference: MessageFns<OwnerReference> = {
+  encode(message: OwnerReference, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.apiVersion !== '') {
+      writer.uint32(10).string(message.apiVersion);
+    }
+    if (message.kind !== '') {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.name !== '') {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.uid !== '') {
+      writer.uint32(34).string(message.uid);
+    }
+    if (message.controller !== false) {
+      writer.uint32(40).bool(message.controller);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OwnerReference {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOwnerReference();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.apiVersion = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.uid = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.controller = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OwnerReference {
+    return {
+      apiVersion: isSet(object.apiVersion) ? globalThis.String(object.apiVersion) : '',
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : '',
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      uid: isSet(object.uid) ? globalThis.String(object.uid) : '',
+      controller: isSet(object.controller) ? globalThis.Boolean(object.controller) : false,
+    };
+  },
+
+  toJSON(message: OwnerReference): unknown {
+    const obj: any = {};
+    if (message.apiVersion !== '') {
+      obj.apiVersion = message.apiVersion;
+    }
+    if (message.kind !== '') {
+      obj.kind = message.kind;
+    }
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    if (message.uid !== '') {
+      obj.uid = message.uid;
+    }
+    if (message.controller !== false) {
+      obj.controller = message.controller;
+    }
+    return obj;
+  },
+};
+
+function createBaseLabelSelector(): LabelSelector {
+  return { matchLabels: {}, matchExpressions: [] };
+}
+
+export const LabelSelector: MessageFns<LabelSelector> = {
+  encode(message: LabelSelector, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    globalThis.Object.entries(message.matchLabels).forEach(([key, value]: [string, string]) => {
+      LabelSelector_MatchLabelsEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
+    });
+    for (const v of message.matchExpressions) {
+      LabelSelectorRequirement.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LabelSelector {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLabelSelector();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const entry1 = LabelSelector_MatchLabelsEntry.decode(reader, reader.uint32());
+            if (entry1.value !== undefined) {
+              message.matchLabels[entry1.key] = entry1.value;
+            }
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.matchExpressions.push(LabelSelectorRequirement.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LabelSelector {
+    return {
+      matchLabels: isObject(object.matchLabels)
+        ? (globalThis.Object.entries(object.matchLabels) as [string, any][]).reduce(
+            (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+              globalThis.Object.defineProperty(acc, key, {
+                value: globalThis.String(value),
+                enumerable: true,
+                configurable: true,
+                writable: true,
+              });
+              return acc;
+            },
+            {},
+          )
+        : {},
+      matchExpressions: globalThis.Array.isArray(object?.matchExpressions)
+        ? object.matchExpressions.map((e: any) => LabelSelectorRequirement.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: LabelSelector): unknown {
+    const obj: any = {};
+    if (message.matchLabels) {
+      const entries = globalThis.Object.entries(message.matchLabels) as [string, string][];
+      if (entries.length > 0) {
+        obj.matchLabels = {};
+        entries.forEach(([k, v]) => {
+          obj.matchLabels[k] = v;
+        });
+      }
+    }
+    if (message.matchExpressions?.length) {
+      obj.matchExpressions = message.matchExpressions.map((e) => LabelSelectorRequirement.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseLabelSelector_MatchLabelsEntry(): LabelSelector_MatchLabelsEntry {
+  return { key: '', value: '' };
+}
+
+export const LabelSelector_MatchLabelsEntry: MessageFns<LabelSelector_MatchLabelsEntry> = {
+  encode(message: LabelSelector_MatchLabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== '') {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== '') {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LabelSelector_MatchLabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLabelSelector_MatchLabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LabelSelector_MatchLabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : '',
+      value: isSet(object.value) ? globalThis.String(object.value) : '',
+    };
+  },
+
+  toJSON(message: LabelSelector_MatchLabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== '') {
+      obj.key = message.key;
+    }
+    if (message.value !== '') {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+};
+
+function createBaseLabelSelectorRequirement(): LabelSelectorRequirement {
+  return { key: '', operator: '', values: [] };
+}
+
+export const LabelSelectorRequirement: MessageFns<LabelSelectorRequirement> = {
+  encode(message: LabelSelectorRequirement, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== '') {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.operator !== '') {
+      writer.uint32(18).string(message.operator);
+    }
+    for (const v of message.values) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LabelSelectorRequirement {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLabelSelectorRequirement();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.operator = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.values.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LabelSelectorRequirement {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : '',
+      operator: isSet(object.operator) ? globalThis.String(object.operator) : '',
+      values: globalThis.Array.isArray(object?.values)
+        ? object.values.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: LabelSelectorRequirement): unknown {
+    const obj: any = {};
+    if (message.key !== '') {
+      obj.key = message.key;
+    }
+    if (message.operator !== '') {
+      obj.operator = message.operator;
+    }
+    if (message.values?.length) {
+      obj.values = message.values;
+    }
+    return obj;
+  },
+};
+
+function createBaseObjectReference(): ObjectReference {
+  return { apiVersion: '', kind: '', namespace: '', name: '', uid: '', resourceVersion: '', fieldPath: '' };
+}
+
+export const ObjectReference: MessageFns<ObjectReference> = {
+  encode(message: ObjectReference, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.apiVersion !== '') {
+      writer.uint32(10).string(message.apiVersion);
+    }
+    if (message.kind !== '') {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.namespace !== '') {
+      writer.uint32(26).string(message.namespace);
+    }
+    if (message.name !== '') {
+      writer.uint32(34).string(message.name);
+    }
+    if (message.uid !== '') {
+      writer.uint32(42).string(message.uid);
+    }
+    if (message.resourceVersion !== '') {
+      writer.uint32(50).string(message.resourceVersion);
+    }
+    if (message.fieldPath !== '') {
+      writer.uint32(58).string(message.fieldPath);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ObjectReference {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseObjectReference();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.apiVersion = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.uid = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.resourceVersion = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.fieldPath = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ObjectReference {
+    return {
+      apiVersion: isSet(object.apiVersion) ? globalThis.String(object.apiVersion) : '',
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : '',
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : '',
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      uid: isSet(object.uid) ? globalThis.String(object.uid) : '',
+      resourceVersion: isSet(object.resourceVersion) ? globalThis.String(object.resourceVersion) : '',
+      fieldPath: isSet(object.fieldPath) ? globalThis.String(object.fieldPath) : '',
+    };
+  },
+
+  toJSON(message: ObjectReference): unknown {
+    const obj: any = {};
+    if (message.apiVersion !== '') {
+      obj.apiVersion = message.apiVersion;
+    }
+    if (message.kind !== '') {
+      obj.kind = message.kind;
+    }
+    if (message.namespace !== '') {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    if (message.uid !== '') {
+      obj.uid = message.uid;
+    }
+    if (message.resourceVersion !== '') {
+      obj.resourceVersion = message.resourceVersion;
+    }
+    if (message.fieldPath !== '') {
+      obj.fieldPath = message.fieldPath;
     }
     return obj;
   },

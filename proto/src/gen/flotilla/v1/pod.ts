@@ -35,11 +35,62 @@ export interface PodSpec {
    * pod's containers stopped but does not remove them, their logs or their status.
    */
   stopped: boolean;
+  tolerations: Toleration[];
+  affinity: Affinity | undefined;
 }
 
 export interface PodSpec_NodeSelectorEntry {
   key: string;
   value: string;
+}
+
+export interface Toleration {
+  key: string;
+  /** Equal (the default) or Exists. */
+  operator: string;
+  value: string;
+  /** NoSchedule, PreferNoSchedule, NoExecute, or "" for all. */
+  effect: string;
+  /** NoExecute only: how long the pod stays bound once the taint appears; unset = forever. */
+  tolerationSeconds?: number | undefined;
+}
+
+export interface Affinity {
+  nodeAffinity: NodeAffinity | undefined;
+}
+
+export interface NodeAffinity {
+  requiredDuringSchedulingIgnoredDuringExecution: NodeSelector | undefined;
+  preferredDuringSchedulingIgnoredDuringExecution: PreferredSchedulingTerm[];
+}
+
+/** The terms are ORed; a term's requirements are ANDed. */
+export interface NodeSelector {
+  nodeSelectorTerms: NodeSelectorTerm[];
+}
+
+export interface NodeSelectorTerm {
+  matchExpressions: NodeSelectorRequirement[];
+  matchFields: NodeSelectorRequirement[];
+}
+
+export interface NodeSelectorRequirement {
+  key: string;
+  /** In, NotIn, Exists, DoesNotExist, Gt or Lt. */
+  operator: string;
+  values: string[];
+}
+
+export interface PreferredSchedulingTerm {
+  /** 1 to 100. */
+  weight: number;
+  preference: NodeSelectorTerm | undefined;
+}
+
+/** A pod's metadata and spec as a Deployment or ReplicaSet stamps it out. */
+export interface PodTemplateSpec {
+  metadata: ObjectMeta | undefined;
+  spec: PodSpec | undefined;
 }
 
 export interface Volume {
@@ -388,6 +439,8 @@ function createBasePodSpec(): PodSpec {
     hostname: '',
     volumes: [],
     stopped: false,
+    tolerations: [],
+    affinity: undefined,
   };
 }
 
@@ -416,6 +469,12 @@ export const PodSpec: MessageFns<PodSpec> = {
     }
     if (message.stopped !== false) {
       writer.uint32(64).bool(message.stopped);
+    }
+    for (const v of message.tolerations) {
+      Toleration.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.affinity !== undefined) {
+      Affinity.encode(message.affinity, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -500,6 +559,22 @@ export const PodSpec: MessageFns<PodSpec> = {
             message.stopped = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.tolerations.push(Toleration.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.affinity = Affinity.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -541,6 +616,10 @@ export const PodSpec: MessageFns<PodSpec> = {
         ? object.volumes.map((e: any) => Volume.fromJSON(e))
         : [],
       stopped: isSet(object.stopped) ? globalThis.Boolean(object.stopped) : false,
+      tolerations: globalThis.Array.isArray(object?.tolerations)
+        ? object.tolerations.map((e: any) => Toleration.fromJSON(e))
+        : [],
+      affinity: isSet(object.affinity) ? Affinity.fromJSON(object.affinity) : undefined,
     };
   },
 
@@ -575,6 +654,12 @@ export const PodSpec: MessageFns<PodSpec> = {
     }
     if (message.stopped !== false) {
       obj.stopped = message.stopped;
+    }
+    if (message.tolerations?.length) {
+      obj.tolerations = message.tolerations.map((e) => Toleration.toJSON(e));
+    }
+    if (message.affinity !== undefined) {
+      obj.affinity = Affinity.toJSON(message.affinity);
     }
     return obj;
   },
@@ -650,6 +735,670 @@ export const PodSpec_NodeSelectorEntry: MessageFns<PodSpec_NodeSelectorEntry> = 
     }
     if (message.value !== '') {
       obj.value = message.value;
+    }
+    return obj;
+  },
+};
+
+function createBaseToleration(): Toleration {
+  return { key: '', operator: '', value: '', effect: '', tolerationSeconds: undefined };
+}
+
+export const Toleration: MessageFns<Toleration> = {
+  encode(message: Toleration, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== '') {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.operator !== '') {
+      writer.uint32(18).string(message.operator);
+    }
+    if (message.value !== '') {
+      writer.uint32(26).string(message.value);
+    }
+    if (message.effect !== '') {
+      writer.uint32(34).string(message.effect);
+    }
+    if (message.tolerationSeconds !== undefined) {
+      writer.uint32(40).int64(message.tolerationSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Toleration {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseToleration();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.operator = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.effect = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.tolerationSeconds = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Toleration {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : '',
+      operator: isSet(object.operator) ? globalThis.String(object.operator) : '',
+      value: isSet(object.value) ? globalThis.String(object.value) : '',
+      effect: isSet(object.effect) ? globalThis.String(object.effect) : '',
+      tolerationSeconds: isSet(object.tolerationSeconds)
+        ? globalThis.Number(object.tolerationSeconds)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Toleration): unknown {
+    const obj: any = {};
+    if (message.key !== '') {
+      obj.key = message.key;
+    }
+    if (message.operator !== '') {
+      obj.operator = message.operator;
+    }
+    if (message.value !== '') {
+      obj.value = message.value;
+    }
+    if (message.effect !== '') {
+      obj.effect = message.effect;
+    }
+    if (message.tolerationSeconds !== undefined) {
+      obj.tolerationSeconds = Math.round(message.tolerationSeconds);
+    }
+    return obj;
+  },
+};
+
+function createBaseAffinity(): Affinity {
+  return { nodeAffinity: undefined };
+}
+
+export const Affinity: MessageFns<Affinity> = {
+  encode(message: Affinity, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeAffinity !== undefined) {
+      NodeAffinity.encode(message.nodeAffinity, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Affinity {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAffinity();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeAffinity = NodeAffinity.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Affinity {
+    return {
+      nodeAffinity: isSet(object.nodeAffinity) ? NodeAffinity.fromJSON(object.nodeAffinity) : undefined,
+    };
+  },
+
+  toJSON(message: Affinity): unknown {
+    const obj: any = {};
+    if (message.nodeAffinity !== undefined) {
+      obj.nodeAffinity = NodeAffinity.toJSON(message.nodeAffinity);
+    }
+    return obj;
+  },
+};
+
+function createBaseNodeAffinity(): NodeAffinity {
+  return {
+    requiredDuringSchedulingIgnoredDuringExecution: undefined,
+    preferredDuringSchedulingIgnoredDuringExecution: [],
+  };
+}
+
+export const NodeAffinity: MessageFns<NodeAffinity> = {
+  encode(message: NodeAffinity, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requiredDuringSchedulingIgnoredDuringExecution !== undefined) {
+      NodeSelector.encode(
+        message.requiredDuringSchedulingIgnoredDuringExecution,
+        writer.uint32(10).fork(),
+      ).join();
+    }
+    for (const v of message.preferredDuringSchedulingIgnoredDuringExecution) {
+      PreferredSchedulingTerm.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeAffinity {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodeAffinity();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requiredDuringSchedulingIgnoredDuringExecution = NodeSelector.decode(
+              reader,
+              reader.uint32(),
+            );
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.preferredDuringSchedulingIgnoredDuringExecution.push(
+              PreferredSchedulingTerm.decode(reader, reader.uint32()),
+            );
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodeAffinity {
+    return {
+      requiredDuringSchedulingIgnoredDuringExecution: isSet(
+        object.requiredDuringSchedulingIgnoredDuringExecution,
+      )
+        ? NodeSelector.fromJSON(object.requiredDuringSchedulingIgnoredDuringExecution)
+        : undefined,
+      preferredDuringSchedulingIgnoredDuringExecution: globalThis.Array.isArray(
+        object?.preferredDuringSchedulingIgnoredDuringExecution,
+      )
+        ? object.preferredDuringSchedulingIgnoredDuringExecution.map((e: any) =>
+            PreferredSchedulingTerm.fromJSON(e),
+          )
+        : [],
+    };
+  },
+
+  toJSON(message: NodeAffinity): unknown {
+    const obj: any = {};
+    if (message.requiredDuringSchedulingIgnoredDuringExecution !== undefined) {
+      obj.requiredDuringSchedulingIgnoredDuringExecution = NodeSelector.toJSON(
+        message.requiredDuringSchedulingIgnoredDuringExecution,
+      );
+    }
+    if (message.preferredDuringSchedulingIgnoredDuringExecution?.length) {
+      obj.preferredDuringSchedulingIgnoredDuringExecution =
+        message.preferredDuringSchedulingIgnoredDuringExecution.map((e) => PreferredSchedulingTerm.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseNodeSelector(): NodeSelector {
+  return { nodeSelectorTerms: [] };
+}
+
+export const NodeSelector: MessageFns<NodeSelector> = {
+  encode(message: NodeSelector, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.nodeSelectorTerms) {
+      NodeSelectorTerm.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeSelector {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodeSelector();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeSelectorTerms.push(NodeSelectorTerm.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodeSelector {
+    return {
+      nodeSelectorTerms: globalThis.Array.isArray(object?.nodeSelectorTerms)
+        ? object.nodeSelectorTerms.map((e: any) => NodeSelectorTerm.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: NodeSelector): unknown {
+    const obj: any = {};
+    if (message.nodeSelectorTerms?.length) {
+      obj.nodeSelectorTerms = message.nodeSelectorTerms.map((e) => NodeSelectorTerm.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseNodeSelectorTerm(): NodeSelectorTerm {
+  return { matchExpressions: [], matchFields: [] };
+}
+
+export const NodeSelectorTerm: MessageFns<NodeSelectorTerm> = {
+  encode(message: NodeSelectorTerm, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.matchExpressions) {
+      NodeSelectorRequirement.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.matchFields) {
+      NodeSelectorRequirement.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeSelectorTerm {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodeSelectorTerm();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.matchExpressions.push(NodeSelectorRequirement.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.matchFields.push(NodeSelectorRequirement.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodeSelectorTerm {
+    return {
+      matchExpressions: globalThis.Array.isArray(object?.matchExpressions)
+        ? object.matchExpressions.map((e: any) => NodeSelectorRequirement.fromJSON(e))
+        : [],
+      matchFields: globalThis.Array.isArray(object?.matchFields)
+        ? object.matchFields.map((e: any) => NodeSelectorRequirement.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: NodeSelectorTerm): unknown {
+    const obj: any = {};
+    if (message.matchExpressions?.length) {
+      obj.matchExpressions = message.matchExpressions.map((e) => NodeSelectorRequirement.toJSON(e));
+    }
+    if (message.matchFields?.length) {
+      obj.matchFields = message.matchFields.map((e) => NodeSelectorRequirement.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseNodeSelectorRequirement(): NodeSelectorRequirement {
+  return { key: '', operator: '', values: [] };
+}
+
+export const NodeSelectorRequirement: MessageFns<NodeSelectorRequirement> = {
+  encode(message: NodeSelectorRequirement, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== '') {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.operator !== '') {
+      writer.uint32(18).string(message.operator);
+    }
+    for (const v of message.values) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeSelectorRequirement {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodeSelectorRequirement();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.operator = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.values.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodeSelectorRequirement {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : '',
+      operator: isSet(object.operator) ? globalThis.String(object.operator) : '',
+      values: globalThis.Array.isArray(object?.values)
+        ? object.values.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: NodeSelectorRequirement): unknown {
+    const obj: any = {};
+    if (message.key !== '') {
+      obj.key = message.key;
+    }
+    if (message.operator !== '') {
+      obj.operator = message.operator;
+    }
+    if (message.values?.length) {
+      obj.values = message.values;
+    }
+    return obj;
+  },
+};
+
+function createBasePreferredSchedulingTerm(): PreferredSchedulingTerm {
+  return { weight: 0, preference: undefined };
+}
+
+export const PreferredSchedulingTerm: MessageFns<PreferredSchedulingTerm> = {
+  encode(message: PreferredSchedulingTerm, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.weight !== 0) {
+      writer.uint32(8).int32(message.weight);
+    }
+    if (message.preference !== undefined) {
+      NodeSelectorTerm.encode(message.preference, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PreferredSchedulingTerm {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreferredSchedulingTerm();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.weight = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.preference = NodeSelectorTerm.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PreferredSchedulingTerm {
+    return {
+      weight: isSet(object.weight) ? globalThis.Number(object.weight) : 0,
+      preference: isSet(object.preference) ? NodeSelectorTerm.fromJSON(object.preference) : undefined,
+    };
+  },
+
+  toJSON(message: PreferredSchedulingTerm): unknown {
+    const obj: any = {};
+    if (message.weight !== 0) {
+      obj.weight = Math.round(message.weight);
+    }
+    if (message.preference !== undefined) {
+      obj.preference = NodeSelectorTerm.toJSON(message.preference);
+    }
+    return obj;
+  },
+};
+
+function createBasePodTemplateSpec(): PodTemplateSpec {
+  return { metadata: undefined, spec: undefined };
+}
+
+export const PodTemplateSpec: MessageFns<PodTemplateSpec> = {
+  encode(message: PodTemplateSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.metadata !== undefined) {
+      ObjectMeta.encode(message.metadata, writer.uint32(10).fork()).join();
+    }
+    if (message.spec !== undefined) {
+      PodSpec.encode(message.spec, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PodTemplateSpec {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePodTemplateSpec();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.metadata = ObjectMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.spec = PodSpec.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PodTemplateSpec {
+    return {
+      metadata: isSet(object.metadata) ? ObjectMeta.fromJSON(object.metadata) : undefined,
+      spec: isSet(object.spec) ? PodSpec.fromJSON(object.spec) : undefined,
+    };
+  },
+
+  toJSON(message: PodTemplateSpec): unknown {
+    const obj: any = {};
+    if (message.metadata !== undefined) {
+      obj.metadata = ObjectMeta.toJSON(message.metadata);
+    }
+    if (message.spec !== undefined) {
+      obj.spec = PodSpec.toJSON(message.spec);
     }
     return obj;
   },
