@@ -43,8 +43,17 @@ export {
 export { controllerVersion } from './version.js';
 
 // Store
-export type { Store, Codec, Entry, ListResult, CreateResult, WatchEvent } from './store/types.js';
-export { CompactedError, isCompactedError } from './store/types.js';
+export type {
+  Store,
+  Codec,
+  Entry,
+  ListResult,
+  CreateResult,
+  WatchEvent,
+  TxnOp,
+  TxnResult,
+} from './store/types.js';
+export { CompactedError, isCompactedError, putOp } from './store/types.js';
 export { EtcdStore, type EtcdStoreOptions } from './store/etcd-store.js';
 export { MemoryStore } from './store/memory-store.js';
 export { Informer } from './store/informer.js';

@@ -11,6 +11,7 @@ import {
   isCompactedError,
   jsonCodec,
   nodeCodec,
+  putOp,
 } from '@flotilla/controller';
 
 export interface StoreUnderTest {
@@ -179,6 +180,45 @@ export function storeConformance(t: Test, open: StoreFactory): void {
     const rev = await store.revision();
     await t.rejects(store.update(things, 'things/missing', { v: 1 }, rev), { code: 'Conflict' });
     t.equal(await store.get(things, 'things/missing'), undefined);
+  });
+
+  withStore('commit writes every op at one revision, guarded or not', async (t, { store }) => {
+    const { entry: a } = await store.create(things, 'things/a', { v: 1 });
+    await store.create(things, 'things/gone', { v: 0 });
+    const { revision } = await store.commit([
+      putOp(things, 'things/a', { v: 2 }, a.modRevision),
+      putOp(things, 'things/new', { v: 3 }, 0),
+      putOp(things, 'things/free', { v: 4 }),
+      { type: 'delete', key: 'things/gone' },
+    ]);
+    const list = await store.list(things, 'things/');
+    t.strictSame(
+      list.entries.map((e) => [e.key, e.value.v, e.modRevision]),
+      [
+        ['things/a', 2, revision],
+        ['things/free', 4, revision],
+        ['things/new', 3, revision],
+      ],
+      'all three puts at the one revision, the delete done',
+    );
+    t.equal(await store.revision(), revision);
+  });
+
+  withStore('commit with one stale guard writes nothing and names the stale key', async (t, { store }) => {
+    const { entry: a } = await store.create(things, 'things/a', { v: 1 });
+    await store.create(things, 'things/taken', { v: 1 });
+    const before = await store.revision();
+    await t.rejects(
+      store.commit([
+        putOp(things, 'things/a', { v: 2 }, a.modRevision),
+        putOp(things, 'things/taken', { v: 9 }, 0),
+        putOp(things, 'things/b', { v: 3 }),
+      ]),
+      { code: 'Conflict', message: /^things\/taken changed/ },
+    );
+    t.equal(await store.revision(), before, 'no revision was used');
+    t.strictSame((await store.get(things, 'things/a'))?.value, { v: 1 }, 'the guarded put did not land');
+    t.equal(await store.get(things, 'things/b'), undefined, 'nor did the unguarded one');
   });
 
   withStore('list returns exactly the keys under the prefix, at a revision', async (t, { store }) => {

@@ -19,8 +19,11 @@ import {
   type Entry,
   type ListResult,
   type Store,
+  type TxnOp,
+  type TxnResult,
   type WatchEvent,
 } from './types.js';
+import { staleKeys } from './memory-store.js';
 
 export interface EtcdStoreOptions {
   /** http://host:port URLs. */
@@ -120,6 +123,32 @@ export class EtcdStore implements Store {
     throw conflict(`${key} was changed by someone else (resourceVersion ${modRevision} is stale)`, {
       object: key,
     });
+  }
+
+  async commit(ops: readonly TxnOp[]): Promise<TxnResult> {
+    const guarded = ops.filter((op) => op.expect !== undefined);
+    // A missing key has mod revision 0, so "must not exist" is Mod == 0. With no guard at
+    // all, a compare that always holds (every create revision is above -1).
+    const first = guarded[0];
+    let builder = first
+      ? this.ns.if(first.key, 'Mod', '==', first.expect ?? 0)
+      : this.ns.if(ops[0]?.key ?? 'cluster/ca', 'Create', '>', -1);
+    for (const op of guarded.slice(1)) builder = builder.and(op.key, 'Mod', '==', op.expect ?? 0);
+    const writes = ops.map((op) =>
+      op.type === 'put' ? this.ns.put(op.key).value(op.text) : this.ns.delete().key(op.key),
+    );
+    const reads = guarded.map((op) => this.ns.get(op.key));
+    const res = await this.call(`commit ${ops.length} writes`, () =>
+      builder
+        .then(...writes)
+        .else(...reads)
+        .commit(),
+    );
+    if (res.succeeded) return { revision: Number(res.header.revision) };
+    const stale = guarded
+      .filter((op, i) => Number(res.responses[i]?.response_range?.kvs[0]?.mod_revision ?? 0) !== op.expect)
+      .map((op) => op.key);
+    throw staleKeys(stale.length > 0 ? stale : guarded.map((op) => op.key));
   }
 
   watch<T>(

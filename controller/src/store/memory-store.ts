@@ -9,6 +9,8 @@ import {
   type Entry,
   type ListResult,
   type Store,
+  type TxnOp,
+  type TxnResult,
   type WatchEvent,
 } from './types.js';
 
@@ -82,6 +84,32 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  async commit(ops: readonly TxnOp[]): Promise<TxnResult> {
+    const stale = ops
+      .filter((op) => op.expect !== undefined && (this.data.get(op.key)?.modRevision ?? 0) !== op.expect)
+      .map((op) => op.key);
+    if (stale.length > 0) throw staleKeys(stale);
+    this.current++;
+    const revision = this.current;
+    for (const op of ops) {
+      const previous = this.data.get(op.key);
+      if (op.type === 'delete') {
+        if (!previous) continue;
+        this.data.delete(op.key);
+        this.emit({ type: 'delete', key: op.key, previous, revision });
+      } else {
+        const stored = {
+          text: op.text,
+          modRevision: revision,
+          createRevision: previous?.createRevision ?? revision,
+        };
+        this.data.set(op.key, stored);
+        this.emit({ type: 'put', key: op.key, text: op.text, previous, revision });
+      }
+    }
+    return { revision };
+  }
+
   watch<T>(
     codec: Codec<T>,
     prefix: string,
@@ -144,6 +172,13 @@ export class MemoryStore implements Store {
     this.history.push(event);
     for (const watcher of this.watchers) watcher.deliver(event);
   }
+}
+
+export function staleKeys(keys: readonly string[]): Error {
+  return conflict(
+    `${keys.join(', ')} changed since ${keys.length === 1 ? 'it was' : 'they were'} read; read again and retry`,
+    { object: keys.join(','), value: keys },
+  );
 }
 
 function toEntry<T>(codec: Codec<T>, key: string, stored: Stored): Entry<T> {

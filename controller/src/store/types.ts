@@ -35,6 +35,24 @@ export type WatchEvent<T> =
   | { type: 'put'; key: string; value: T; previous?: T; revision: number }
   | { type: 'delete'; key: string; previous?: T; revision: number };
 
+/**
+ * One write of a transaction. expect guards it: the key's mod revision must still be that
+ * number, 0 meaning "must not exist"; undefined writes unconditionally.
+ */
+export type TxnOp =
+  | { type: 'put'; key: string; text: string; expect?: number }
+  | { type: 'delete'; key: string; expect?: number };
+
+export interface TxnResult {
+  /** The revision every write of the transaction got. */
+  revision: number;
+}
+
+/** A put of a typed value, for building a transaction. */
+export function putOp<T>(codec: Codec<T>, key: string, value: T, expect?: number): TxnOp {
+  return { type: 'put', key, text: codec.encode(value), expect };
+}
+
 export interface Store {
   get<T>(codec: Codec<T>, key: string): Promise<Entry<T> | undefined>;
   list<T>(codec: Codec<T>, prefix: string): Promise<ListResult<T>>;
@@ -55,6 +73,11 @@ export interface Store {
     afterRevision: number,
     signal: AbortSignal,
   ): AsyncIterable<WatchEvent<T>>;
+  /**
+   * All of ops or none, at one revision. When a guard fails nothing is written and it
+   * throws a Conflict error naming the keys that changed (context.value).
+   */
+  commit(ops: readonly TxnOp[]): Promise<TxnResult>;
   /** The store's current revision. */
   revision(): Promise<number>;
   /** Health probe: resolves when the store answers, with a description of what answered. */
