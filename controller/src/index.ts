@@ -59,7 +59,18 @@ export { MemoryStore } from './store/memory-store.js';
 export { Informer } from './store/informer.js';
 export { modify, type Mutation } from './store/modify.js';
 export { keys, rootPrefix } from './store/keys.js';
-export { nodeCodec, podCodec, jsonCodec } from './store/codecs.js';
+export {
+  nodeCodec,
+  podCodec,
+  jsonCodec,
+  namespaceCodec,
+  deploymentCodec,
+  replicaSetCodec,
+  serviceCodec,
+  eventCodec,
+} from './store/codecs.js';
+export type { EventRecorder, EventInput, EventType } from './events/recorder.js';
+export { discardEvents } from './events/recorder.js';
 
 // Join tokens
 export {

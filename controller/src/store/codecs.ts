@@ -1,7 +1,7 @@
 // Codecs for what the controller stores. Objects are stored as ts-proto's toJSON writes
 // them; resourceVersion is the key's mod revision, filled in on read and never stored, so
 // it cannot go stale inside the value.
-import { Node, Pod } from '@flotilla/proto';
+import { Deployment, Event, Namespace, Node, Pod, ReplicaSet, Service } from '@flotilla/proto';
 import { FlotillaError } from '@flotilla/common';
 import type { Codec } from './types.js';
 
@@ -46,6 +46,11 @@ function objectCodec<T extends WithMeta>(kind: string, fns: ProtoJson<T>): Codec
 
 export const nodeCodec: Codec<Node> = objectCodec<Node>('node', Node);
 export const podCodec: Codec<Pod> = objectCodec<Pod>('pod', Pod);
+export const namespaceCodec: Codec<Namespace> = objectCodec<Namespace>('namespace', Namespace);
+export const deploymentCodec: Codec<Deployment> = objectCodec<Deployment>('deployment', Deployment);
+export const replicaSetCodec: Codec<ReplicaSet> = objectCodec<ReplicaSet>('replicaset', ReplicaSet);
+export const serviceCodec: Codec<Service> = objectCodec<Service>('service', Service);
+export const eventCodec: Codec<Event> = objectCodec<Event>('event', Event);
 
 /** Plain JSON records (CA, NATS keys, join tokens), checked on read by parse. */
 export function jsonCodec<T>(kind: string, parse: (value: unknown) => T): Codec<T> {
