@@ -126,4 +126,7 @@ if [ "$build" = 1 ]; then
     sed -E "s#^$root/##; s#/tsconfig\.json\$##" | tr '\n' ' ')
   rm -f "$log"
   [ -z "$built" ] || say "built ${built% }"
+  # The CLI's bundle (bin/deploy.js starts much faster from it), remade when stale.
+  bundled=$(node scripts/bundle-cli.mjs --if-stale) || fail "bundling the CLI failed (node scripts/bundle-cli.mjs)"
+  [ -z "$bundled" ] || say "$bundled"
 fi

@@ -404,6 +404,18 @@ async function main() {
     if (build.status !== 0) {
       process.stdout.write('# build failed (tsc -b): the tests run against whatever dist/ there is\n');
       failedSteps.push('build');
+    } else {
+      // The e2e tests run bin/deploy.js, which uses the CLI's bundle only while it is fresh.
+      const bundle = spawnSync(process.execPath, [join(root, 'scripts/bundle-cli.mjs'), '--if-stale'], {
+        cwd: root,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      if (bundle.stdout) process.stdout.write(`# ${bundle.stdout}`);
+      if (bundle.status !== 0) {
+        process.stdout.write('# bundling the CLI failed: deploy runs unbundled\n');
+        failedSteps.push('bundle');
+      }
     }
   }
 

@@ -1,4 +1,74 @@
 #!/usr/bin/env node
 // The `deploy` command. A committed file rather than dist/main.js, so that `npm ci` can
-// link it before the first build; it only loads the built CLI.
-import '../dist/main.js';
+// link it before the first build. It runs the bundle of scripts/bundle-cli.mjs, compiled
+// from V8's code cache, while no package the bundle was made from has been rebuilt since;
+// otherwise (after a `tsc -b` alone, or FLOTILLA_CLI_BUNDLE=0) the unbundled dist/.
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
+
+const bundleDir = new URL('../dist/bundle/', import.meta.url);
+const bundleFile = fileURLToPath(new URL('deploy.cjs', bundleDir));
+
+function bundleIsFresh() {
+  if (process.env.FLOTILLA_CLI_BUNDLE === '0') return false;
+  try {
+    const builtMs = statSync(bundleFile).mtimeMs;
+    const { buildInfos } = JSON.parse(readFileSync(new URL('inputs.json', bundleDir), 'utf8'));
+    const root = new URL('../../', import.meta.url);
+    return (
+      buildInfos.length > 0 && buildInfos.every((file) => statSync(new URL(file, root)).mtimeMs <= builtMs)
+    );
+  } catch {
+    return false;
+  }
+}
+
+// One cache per command: each holds the functions its command compiled, written after its
+// first run (or when V8 rejects it: another bundle, Node or flags). Best effort: a
+// directory we cannot write only costs the speed-up.
+function cacheFileFor(argv) {
+  const command = argv.find((arg) => !arg.startsWith('-'));
+  const name = command && /^[a-z][a-z-]{0,30}$/.test(command) ? command : 'deploy';
+  return fileURLToPath(new URL(`cache/${name}.v8`, bundleDir));
+}
+
+function runBundle() {
+  const cacheFile = cacheFileFor(process.argv.slice(2));
+  let cachedData;
+  try {
+    cachedData = readFileSync(cacheFile);
+  } catch {
+    cachedData = undefined;
+  }
+  const source = readFileSync(bundleFile, 'utf8').replace(/^#!.*/, '');
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: bundleFile,
+    cachedData,
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  if (cachedData === undefined || script.cachedDataRejected) {
+    process.once('exit', () => {
+      try {
+        mkdirSync(dirname(cacheFile), { recursive: true });
+        writeFileSync(`${cacheFile}.${process.pid}`, script.createCachedData());
+        renameSync(`${cacheFile}.${process.pid}`, cacheFile);
+      } catch {
+        // Read-only install, or another process won the rename: no cache this time.
+      }
+    });
+  }
+  const module = { exports: {} };
+  script.runInThisContext()(
+    module.exports,
+    createRequire(bundleFile),
+    module,
+    bundleFile,
+    dirname(bundleFile),
+  );
+}
+
+if (bundleIsFresh()) runBundle();
+else await import('../dist/main.js');
