@@ -11,3 +11,4 @@ export * from './naming.js';
 export * from './quantity/quantity.js';
 export * from './pods/probe-rules.js';
 export * from './process/run-process.js';
+export * from './process/node-flags.js';

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { agentNodeFlags } from '@flotilla/common';
 import { freePort } from './ports.js';
 import { runCommand, spawnManaged, type ManagedProcess } from './processes.js';
 import { startEtcd, startNats, type EtcdServer, type NatsServer } from './servers.js';
@@ -116,6 +117,7 @@ export class ControlPlane {
 
   startAgent(options: AgentOptions): ManagedProcess {
     const args = [
+      ...agentNodeFlags,
       agentMain,
       `--state-dir=${options.stateDir}`,
       `--heartbeat-interval=${options.heartbeatInterval ?? '300ms'}`,

@@ -24,6 +24,7 @@ import {
   openLocalImages,
   parseReference,
 } from '@flotilla/images';
+import { agentNodeFlags } from '@flotilla/common';
 import { Pod } from '@flotilla/proto';
 import { agentMain, ControlPlane, deployMain, makeRunDir, repoRoot } from './cluster.js';
 import { isReady } from './clients.js';
@@ -442,7 +443,7 @@ export class DockerCluster {
       );
     }
     // An unknown flag makes the agent exit 2 with its name, which startAgent's callers see.
-    return [agentMain, ...flags.map(([name, value]) => `--${name}=${value}`)];
+    return [...agentNodeFlags, agentMain, ...flags.map(([name, value]) => `--${name}=${value}`)];
   }
 
   /** Starts the agent (joining on the first start); the same flags and state dir every time. */

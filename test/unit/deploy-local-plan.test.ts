@@ -1,6 +1,7 @@
 // The local cluster plan: what `deploy up` runs, in which order, with which flags and
 // ports, and how it knows each component is ready. Read as data; nothing is started.
 import t from 'tap';
+import { agentNodeFlags } from '@flotilla/common';
 import {
   type ComponentSpec,
   type Executables,
@@ -95,8 +96,11 @@ t.test('each component runs its own program', async (t) => {
   for (const [name, command, first] of cases) {
     const spec = component(specs, name);
     t.equal(spec.command, command, `${name} runs ${command}`);
-    t.equal(spec.args[0], first, `${name} starts with ${first}`);
+    // The agent's node gets its memory flags before the program.
+    const skip = name === 'agent' ? agentNodeFlags.length : 0;
+    t.equal(spec.args[skip], first, `${name} starts with ${first}`);
   }
+  t.same(component(specs, 'agent').args.slice(0, agentNodeFlags.length), agentNodeFlags, 'agent node flags');
   t.equal(component(specs, 'controller-init').args[1], 'init');
   t.equal(component(specs, 'controller').args[1], 'serve');
 });

@@ -11,7 +11,8 @@ const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 export const controllerMainPath = join(repoRoot, 'controller', 'dist', 'main.js');
 export const agentMainPath = join(repoRoot, 'agent', 'dist', 'main.js');
-export const supervisorPath = fileURLToPath(new URL('./supervisor.js', import.meta.url));
+// '../local/' rather than './': the same file from dist/local/ and from the CLI's bundle in dist/bundle/.
+export const supervisorPath = fileURLToPath(new URL('../local/supervisor.js', import.meta.url));
 
 async function executable(path: string): Promise<boolean> {
   try {

@@ -2,6 +2,7 @@
 // and tests can read it without starting anything.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { agentNodeFlags } from '@flotilla/common';
 import type { Layout, LocalPorts } from './layout.js';
 import { componentLog } from './layout.js';
 
@@ -140,6 +141,7 @@ export function localClusterPlan(layout: Layout, ports: LocalPorts, exe: Executa
       name: 'agent',
       command: exe.node,
       args: [
+        ...agentNodeFlags,
         exe.agentMain,
         '--join',
         api,
