@@ -7,7 +7,15 @@ import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { busyboxRootfs, ociConfigForBuild, readHostLimits } from '@flotilla/images';
-import { ContainerRunner, parseCriLog, readCriLog, type LogEntry } from '@flotilla/agent';
+import {
+  ContainerRunner,
+  parseCriLog,
+  parseRuncList,
+  readCriLog,
+  readRuncStates,
+  RuncStateReader,
+  type LogEntry,
+} from '@flotilla/agent';
 import { silentLogger } from '@flotilla/common';
 import { isPidAlive, makeRunDir, runCommand, waitFor } from '../lib/index.js';
 
@@ -172,6 +180,45 @@ t.test('containers outlive their runner; a new runner re-adopts them and collect
     (await third.list()).filter((s) => s.id.startsWith('long')),
     [],
   );
+});
+
+t.test('readRuncStates says what runc list says: created, running, stopped', skip, async (t) => {
+  const b = await bundle('states', 'sleep 1000');
+  const id = 'states';
+  const listed = async (): Promise<string> => {
+    const res = await runCommand('runc', ['--root', runcRoot, 'list', '--format', 'json']);
+    t.equal(res.code, 0, res.stderr);
+    return JSON.stringify(parseRuncList(runcRoot, res.stdout).filter((e) => e.id === id));
+  };
+  // A reader kept across the steps (its state.json cache must notice each rewrite) and a fresh one.
+  const kept = new RuncStateReader(runcRoot);
+  const ours = async (): Promise<string> => {
+    const fresh = JSON.stringify((await readRuncStates(runcRoot)).filter((e) => e.id === id));
+    t.equal(
+      JSON.stringify((await kept.list()).filter((e) => e.id === id)),
+      fresh,
+      'the cached reader agrees',
+    );
+    return fresh;
+  };
+  t.teardown(() => runCommand('runc', ['--root', runcRoot, 'delete', '--force', id]).then(() => undefined));
+
+  const created = await runCommand('runc', ['--root', runcRoot, 'create', '--bundle', b, id]);
+  t.equal(created.code, 0, created.stderr);
+  t.match(JSON.parse(await ours()), [{ id, status: 'created' }]);
+  t.equal(await ours(), await listed(), 'created');
+
+  t.equal((await runCommand('runc', ['--root', runcRoot, 'start', id])).code, 0);
+  t.match(JSON.parse(await ours()), [{ id, status: 'running' }]);
+  t.equal(await ours(), await listed(), 'running');
+
+  t.equal((await runCommand('runc', ['--root', runcRoot, 'kill', id, 'KILL'])).code, 0);
+  await waitFor('the container to stop', async () => (await ours()).includes('"stopped"') || undefined);
+  t.equal(await ours(), await listed(), 'stopped');
+
+  t.equal((await runCommand('runc', ['--root', runcRoot, 'delete', id])).code, 0);
+  t.equal(await ours(), '[]', 'deleted');
+  t.same(await readRuncStates(join(run, 'no-such-root')), [], 'a missing root lists nothing');
 });
 
 t.test('a container past its memory limit is recorded as OOMKilled', skip, async (t) => {

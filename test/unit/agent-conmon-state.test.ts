@@ -3,11 +3,14 @@ import {
   CriAssembler,
   conmonArgs,
   containerPaths,
+  decideRuncStatus,
   decideState,
   joinStates,
   parseCriLine,
   parseCriLog,
   parseExitFile,
+  parseInitProcess,
+  parseProcPidStat,
   parseRuncList,
   tailEntries,
   validateContainerId,
@@ -173,4 +176,32 @@ t.test('conmonArgs names runc, the root, the bundle, the log and the exit dir', 
     code: 'InvalidArgument',
     message: /log size limit 0/,
   });
+});
+
+t.test('parseProcPidStat reads state and start time past a command with spaces and parens', async (t) => {
+  const fields = Array.from({ length: 50 }, (_, i) => String(i + 3));
+  fields[0] = 'S';
+  fields[19] = '1283456';
+  t.same(parseProcPidStat(`9539 (sleep (x) y) ${fields.join(' ')}`), { state: 'S', startTime: 1283456 });
+  t.equal(parseProcPidStat('garbage'), undefined);
+  t.equal(parseProcPidStat('1 (x) S'), undefined, 'too short');
+});
+
+t.test("decideRuncStatus follows runc's rule", async (t) => {
+  const alive = { state: 'S', startTime: 100 };
+  t.equal(decideRuncStatus(100, alive, true), 'created', 'exec fifo still there');
+  t.equal(decideRuncStatus(100, alive, false), 'running');
+  t.equal(decideRuncStatus(100, undefined, false), 'stopped', 'no process');
+  t.equal(decideRuncStatus(100, { state: 'S', startTime: 101 }, false), 'stopped', 'pid reused');
+  t.equal(decideRuncStatus(100, { state: 'Z', startTime: 100 }, false), 'stopped', 'zombie');
+  t.equal(decideRuncStatus(100, { state: 'X', startTime: 100 }, false), 'stopped', 'dead');
+});
+
+t.test('parseInitProcess takes the init pid and start time from state.json', async (t) => {
+  t.same(parseInitProcess('{"id":"x","init_process_pid":9539,"init_process_start":1283456,"config":{}}'), {
+    pid: 9539,
+    start: 1283456,
+  });
+  t.same(parseInitProcess('{"id":"x"}'), { pid: 0, start: -1 }, 'no process recorded: stopped');
+  t.equal(parseInitProcess('{"id":'), undefined, 'torn');
 });

@@ -10,6 +10,14 @@ export {
 } from './paths.js';
 export { parseExitFile, exitReason, decideState, joinStates, parseRuncList } from './state.js';
 export {
+  readRuncStates,
+  RuncStateReader,
+  parseInitProcess,
+  parseProcPidStat,
+  decideRuncStatus,
+  type PidStat,
+} from './runc-state.js';
+export {
   parseCriLine,
   parseCriLog,
   tailEntries,

@@ -10,7 +10,8 @@ import type { Readable } from 'node:stream';
 import { FlotillaError, createLogger, errorMessage, type Logger } from '@flotilla/common';
 import { runcCommand } from '@flotilla/images';
 import { conmonArgs, containerPaths } from './paths.js';
-import { decideState, joinStates, parseExitFile, parseRuncList } from './state.js';
+import { RuncStateReader } from './runc-state.js';
+import { decideState, joinStates, parseExitFile } from './state.js';
 import type { ContainerState, ExitRecord, RunnerRoots } from './types.js';
 
 export interface ContainerRunnerOptions extends RunnerRoots {
@@ -71,11 +72,13 @@ export class ContainerRunner {
   private readonly conmon: string;
   private readonly log: Logger;
   private readonly pollMs: number;
+  private readonly runcStates: RuncStateReader;
   /** Stops under way, by container ID: when their grace ends (epoch ms), which a later stop may move earlier. */
   private readonly stopping = new Map<string, { deadline: { at: number }; done: Promise<ExitRecord> }>();
 
   constructor(options: ContainerRunnerOptions) {
     this.roots = { runcRoot: options.runcRoot, stateDir: options.stateDir };
+    this.runcStates = new RuncStateReader(options.runcRoot);
     this.runc = options.runc ?? '/usr/sbin/runc';
     this.conmon = options.conmon ?? 'conmon';
     this.log = options.logger ?? createLogger({ component: 'conmon-runner' });
@@ -200,15 +203,9 @@ export class ContainerRunner {
     return { exitCode: parseExitFile(id, text), finishedAt, oomKilled };
   }
 
-  /** Every container of this runner: runc's list joined with conmon's exit files. */
+  /** Every container of this runner: runc's state (read as runc list would) joined with conmon's exit files. */
   async list(): Promise<ContainerState[]> {
-    const result = await this.runcArgs(['list', '--format', 'json']);
-    if (result.code !== 0) {
-      throw new FlotillaError('Internal', `runc list failed: ${result.stderr.trim()}`, {
-        object: this.roots.runcRoot,
-      });
-    }
-    const entries = parseRuncList(this.roots.runcRoot, result.stdout);
+    const entries = await this.runcStates.list();
     let exitIds: string[] = [];
     try {
       exitIds = await readdir(join(this.roots.stateDir, 'exits'));
