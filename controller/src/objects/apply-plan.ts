@@ -122,7 +122,10 @@ function defaultAndValidate(
       const value = newPod(manifest.value, { uid: '', now: new Date(0) });
       return { object: { kind: 'Pod', value }, found: podProblems(value) };
     }
-    default:
+    case 'ReplicaSet':
+    case 'Node':
+    case 'Event':
+      // Refused by kind before this (kinds.ts notApplied).
       return { object: manifest, found: [] };
   }
 }
@@ -644,7 +647,9 @@ export function planApply(
         object = { kind: 'Pod', value: m.value };
         break;
       }
-      default:
+      case 'ReplicaSet':
+      case 'Node':
+      case 'Event':
         problems.push(`${where}: kind ${p.object.kind} cannot be applied`);
         continue;
     }

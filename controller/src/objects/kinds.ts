@@ -212,12 +212,12 @@ export function unwrapObject(object: ProtoObject): KindedObject[] {
 }
 
 export function wrapObject(o: KindedObject): ProtoObject {
-  return { [objectField[o.kind]]: o.value } as ProtoObject;
+  return { [objectField[o.kind]]: o.value };
 }
 
 /** Wraps a value read with info's codec. */
 export function wrapStored<K extends KindName>(info: KindInfo<K>, value: Typed[K]): ProtoObject {
-  return { [objectField[info.kind]]: value } as ProtoObject;
+  return { [objectField[info.kind]]: value };
 }
 
 export type { Typed as KindTypes };
