@@ -93,9 +93,9 @@ export function prepareApply(request: readonly ProtoObject[], cidr: Cidr): Prepa
     const earlier = seen.get(`${manifest.kind}/${key}`);
     if (earlier !== undefined) {
       problems.push(`${where}: is also objects[${earlier}]; an object may appear once in an apply`);
-    }
-    seen.set(`${manifest.kind}/${key}`, index);
-    if (found.length === 0) objects.push({ index, object, namespace, name, key, manifest });
+    } else seen.set(`${manifest.kind}/${key}`, index);
+    if (found.length === 0 && earlier === undefined)
+      objects.push({ index, object, namespace, name, key, manifest });
   });
   return { objects, problems };
 }
