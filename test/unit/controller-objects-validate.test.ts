@@ -1,7 +1,7 @@
 // Defaults and validation of the kinds the object API applies, table-style: each case
 // changes one thing of a valid manifest and names the field path the problem must carry.
 import t from 'tap';
-import { Deployment, Namespace, Object as ProtoObject, Service } from '@flotilla/proto';
+import { Deployment, Namespace, type Object as ProtoObject, Service } from '@flotilla/proto';
 import {
   defaultDeployment,
   defaultService,

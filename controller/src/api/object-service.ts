@@ -85,8 +85,8 @@ export interface ObjectServiceDeps {
   random?: () => number;
 }
 
-/** Applies that conflict with another writer decide again from a fresh read this often. */
-const applyAttempts = 8;
+/** Applies that conflict with another writer (racing for one service IP, say) decide again from a fresh read this often. */
+const applyAttempts = 16;
 
 function parseRevision(text: string, field: string): number {
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
