@@ -6,8 +6,13 @@ import t from 'tap';
 import { Deployment, Event, Namespace, Pod, PodEvent_Type, ReplicaSet, Service } from '@flotilla/proto';
 import { createLogger } from '@flotilla/common';
 import {
+  GarbageCollector,
   MemoryStore,
   StoreEventRecorder,
+  deploymentCodec,
+  namespaceCodec,
+  podCodec,
+  replicaSetCodec,
   eventCodec,
   evictionVerdict,
   findGarbage,
@@ -254,3 +259,45 @@ t.test('the store recorder aggregates repeats, batches writes and expires old ev
   const again = await store.list(eventCodec, keys.events);
   t.equal(again.entries[0]?.value.count, 1, 'after expiry a repeat starts a new event');
 });
+
+t.test(
+  'the garbage collector over a store: orphans go, a Terminating namespace empties and goes',
+  async (t) => {
+    const store = new MemoryStore();
+    await store.create(
+      namespaceCodec,
+      keys.namespace('default'),
+      Namespace.fromJSON({ metadata: { name: 'default' }, status: { phase: 'Active' } }),
+    );
+    await store.create(
+      namespaceCodec,
+      keys.namespace('old'),
+      Namespace.fromJSON({ metadata: { name: 'old' }, status: { phase: 'Terminating' } }),
+    );
+    await store.create(
+      deploymentCodec,
+      keys.deployment('old', 'web'),
+      Deployment.fromJSON({ metadata: { name: 'web', namespace: 'old', uid: 'd-old' } }),
+    );
+    await store.create(replicaSetCodec, keys.replicaSet('default', 'web-r1'), rs('r1', 'd-gone'));
+    const orphan = pod('a', 'r1');
+    orphan.spec!.nodeName = '';
+    await store.create(podCodec, keys.pod('default', 'a'), orphan);
+    const gc = new GarbageCollector({ store, log });
+    t.ok((await gc.collect()) >= 3, 'first pass: the deployment, the ReplicaSet and the pod');
+    t.equal(await store.get(replicaSetCodec, keys.replicaSet('default', 'web-r1')), undefined);
+    t.equal(
+      await store.get(podCodec, keys.pod('default', 'a')),
+      undefined,
+      'an unbound orphan pod goes at once',
+    );
+    t.ok(
+      await store.get(namespaceCodec, keys.namespace('old')),
+      'the namespace waits for a pass that finds it empty',
+    );
+    await gc.collect();
+    t.equal(await store.get(namespaceCodec, keys.namespace('old')), undefined);
+    t.ok(await store.get(namespaceCodec, keys.namespace('default')));
+    await gc.stop();
+  },
+);

@@ -1,6 +1,7 @@
-// Applies findGarbage: reads the kinds it needs, decides, deletes. Runs every interval and
-// when asked (a namespace was marked Terminating). Every write is guarded or idempotent, so
-// a pass racing another controller's only conflicts, and the next pass decides again.
+// Applies findGarbage: reads the kinds it needs, decides, deletes. A pass lists every pod,
+// so it runs seldom (every 30 s) unless asked (after a cascading delete) or a namespace is
+// Terminating (then every second, until it is gone). Every write is guarded or idempotent,
+// so a pass racing another controller's only conflicts, and the next pass decides again.
 import { errorMessage, isFlotillaError, type Logger } from '@flotilla/common';
 import { deletePod } from '../pods/delete-pod.js';
 import {
@@ -19,7 +20,10 @@ import { serviceDeleteOps } from './service-release.js';
 export interface GarbageCollectorOptions {
   store: Store;
   log: Logger;
+  /** Between passes when nothing is pending; 30 s. */
   intervalMs?: number;
+  /** Between passes while a namespace is Terminating; 1 s. */
+  busyIntervalMs?: number;
   now?: () => Date;
 }
 
@@ -27,26 +31,41 @@ export class GarbageCollector {
   private readonly store: Store;
   private readonly log: Logger;
   private readonly intervalMs: number;
+  private readonly busyIntervalMs: number;
   private readonly now: () => Date;
   private timer: NodeJS.Timeout | undefined;
+  private started = false;
+  private busy = false;
   private running: Promise<number> | undefined;
   private again = false;
 
   constructor(options: GarbageCollectorOptions) {
     this.store = options.store;
     this.log = options.log;
-    this.intervalMs = options.intervalMs ?? 5_000;
+    this.intervalMs = options.intervalMs ?? 30_000;
+    this.busyIntervalMs = options.busyIntervalMs ?? 1_000;
     this.now = options.now ?? (() => new Date());
   }
 
   start(): void {
-    this.timer ??= setInterval(() => void this.collect(), this.intervalMs).unref();
+    this.started = true;
+    this.schedule();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.timer);
+    this.started = false;
+    clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;
+  }
+
+  private schedule(): void {
+    clearTimeout(this.timer);
+    if (!this.started) return;
+    this.timer = setTimeout(
+      () => void this.collect(),
+      this.busy ? this.busyIntervalMs : this.intervalMs,
+    ).unref();
   }
 
   /** One pass (or joins the one under way, then runs another); resolves with the deletions made. */
@@ -60,7 +79,7 @@ export class GarbageCollector {
       if (this.again) {
         this.again = false;
         void this.collect();
-      }
+      } else this.schedule();
     });
     return this.running;
   }
@@ -83,6 +102,7 @@ export class GarbageCollector {
         services: services.entries,
         events: events.entries,
       });
+      this.busy = namespaces.entries.some((n) => n.value.status?.phase === 'Terminating');
       let done = 0;
       for (const action of actions) {
         if (await this.apply(action)) done++;
