@@ -127,6 +127,17 @@ function objectNotFound(info: KindInfo, ns: string, name: string): Error {
   });
 }
 
+/** Runs fn again from a fresh read while its guarded write conflicts (a status update raced it). */
+async function retryOnConflict<T>(fn: () => Promise<T>, attempts = 10): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isFlotillaError(err, 'Conflict') || attempt >= attempts) throw err;
+    }
+  }
+}
+
 const jitter = (attempt: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
 
@@ -368,21 +379,26 @@ export function createObjectService(deps: ObjectServiceDeps): ObjectMethods {
           );
           return { pod };
         }
-        case 'Deployment': {
-          const entry = await store.get(deploymentCodec, key);
-          if (!entry) throw objectNotFound(info, ns, name);
-          await deleteDeployment(entry, req.dryRun);
-          return { deployment: entry.value };
-        }
-        case 'Service': {
-          const entry = await store.get(serviceCodec, key);
-          if (!entry) throw objectNotFound(info, ns, name);
-          if (!req.dryRun) {
-            await store.commit(serviceDeleteOps(entry));
-            log.info('service deleted', { service: `${ns}/${name}`, clusterIP: entry.value.spec?.clusterIP });
-          }
-          return { service: entry.value };
-        }
+        case 'Deployment':
+          return retryOnConflict(async () => {
+            const entry = await store.get(deploymentCodec, key);
+            if (!entry) throw objectNotFound(info, ns, name);
+            await deleteDeployment(entry, req.dryRun);
+            return { deployment: entry.value };
+          });
+        case 'Service':
+          return retryOnConflict(async () => {
+            const entry = await store.get(serviceCodec, key);
+            if (!entry) throw objectNotFound(info, ns, name);
+            if (!req.dryRun) {
+              await store.commit(serviceDeleteOps(entry));
+              log.info('service deleted', {
+                service: `${ns}/${name}`,
+                clusterIP: entry.value.spec?.clusterIP,
+              });
+            }
+            return { service: entry.value };
+          });
         case 'Namespace': {
           if (name === 'default') {
             throw failedPrecondition('namespace "default" cannot be deleted: the cluster keeps it', {
@@ -407,22 +423,19 @@ export function createObjectService(deps: ObjectServiceDeps): ObjectMethods {
           void deps.garbage?.collect();
           return { namespace: marked.value };
         }
-        case 'ReplicaSet': {
-          const entry = await store.get(replicaSetCodec, key);
-          if (!entry) throw objectNotFound(info, ns, name);
-          if (!req.dryRun) {
-            await store.commit([{ type: 'delete', key, expect: entry.modRevision }]);
-            void deps.garbage?.collect();
-          }
-          return { replicaSet: entry.value };
-        }
+        case 'ReplicaSet':
         case 'Node':
-        case 'Event': {
-          const entry = await store.get(info.codec, key);
-          if (!entry) throw objectNotFound(info, ns, name);
-          if (!req.dryRun) await store.commit([{ type: 'delete', key, expect: entry.modRevision }]);
-          return wrapStored(info, entry.value);
-        }
+        case 'Event':
+          return retryOnConflict(async () => {
+            const entry = await store.get(info.codec, key);
+            if (!entry) throw objectNotFound(info, ns, name);
+            if (!req.dryRun) {
+              await store.commit([{ type: 'delete', key, expect: entry.modRevision }]);
+              // A ReplicaSet's pods are collected as orphans.
+              if (info.kind === 'ReplicaSet') void deps.garbage?.collect();
+            }
+            return wrapStored(info, entry.value);
+          });
       }
     }),
 

@@ -682,9 +682,9 @@ function objectPut(object: KindedObject, key: string, expect: number): TxnOp {
 /** The object with metadata.resourceVersion set, as a read after the write would show it. */
 export function atRevision(object: KindedObject, revision: number): ProtoObject {
   const meta = object.value.metadata;
-  const value = meta
-    ? { ...object.value, metadata: { ...meta, resourceVersion: String(revision) } }
-    : object.value;
+  // A dry-run create was never stored: no revision to show.
+  const resourceVersion = revision > 0 ? String(revision) : '';
+  const value = meta ? { ...object.value, metadata: { ...meta, resourceVersion } } : object.value;
   return wrapObject({ kind: object.kind, value } as KindedObject);
 }
 
