@@ -463,8 +463,13 @@ t.test('deleting a Deployment deletes its ReplicaSets and their pods', async (t)
     'pods/default/api-unbound',
     ownedPod('api-unbound', { name: 'api-abc', uid: 'rs-api' }, false, ''),
   );
+  const w = watch('Deployment', 'default');
+  await waitFor('ADDED for api', () => w.events.some((e) => e.object?.deployment?.metadata?.name === 'api'));
   const deleted = await remove('Deployment', 'api', 'default');
   t.equal(meta(deleted)?.name, 'api');
+  await waitFor('DELETED for api', () => w.events.some((e) => e.type === PodEvent_Type.DELETED));
+  t.equal(w.events.find((e) => e.type === PodEvent_Type.DELETED)?.object?.deployment?.metadata?.name, 'api');
+  w.stop();
   t.equal((await failure(get('Deployment', 'api', 'default')))?.code, 'NotFound');
   t.equal(
     (await failure(get('ReplicaSet', 'api-abc', 'default')))?.code,

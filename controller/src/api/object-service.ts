@@ -3,13 +3,14 @@
 // decisions are pure (objects/); this file reads etcd around them and writes with guarded
 // transactions. Scale and Rollout are served by deployment-service.ts.
 import { randomUUID } from 'node:crypto';
-import type {
-  ClusterServer,
-  Deployment,
-  Namespace,
-  Node,
-  Object as ProtoObject,
-  ReplicaSet,
+import {
+  PodEvent_Type,
+  type ClusterServer,
+  type Deployment,
+  type Namespace,
+  type Node,
+  type Object as ProtoObject,
+  type ReplicaSet,
 } from '@flotilla/proto';
 import {
   failedPrecondition,
@@ -334,7 +335,8 @@ export function createObjectService(deps: ObjectServiceDeps): ObjectMethods {
       if (req.resourceVersion === '' || req.resourceVersion === '0') {
         const list = await store.list(info.codec, prefix);
         for (const e of list.entries) {
-          if (objectMatches(filter, e.value)) await send({ type: 1, object: wrapStored(info, e.value) });
+          if (objectMatches(filter, e.value))
+            await send({ type: PodEvent_Type.ADDED, object: wrapStored(info, e.value) });
         }
         after = list.revision;
       } else {
