@@ -1,12 +1,16 @@
 // Wires the controller together: store, secrets, API, heartbeat ingest and the node
 // lifecycle loop; and takes them apart again in the reverse order.
-import type { Node } from '@flotilla/proto';
+import * as grpc from '@grpc/grpc-js';
+import type { ClusterServer, Node } from '@flotilla/proto';
 import { createLogger, errorMessage, isFlotillaError, subjects, type Logger } from '@flotilla/common';
 import { createClusterService } from './api/cluster-service.js';
 import { AgentClients } from './api/agent-clients.js';
 import { StreamRegistry } from './api/handlers.js';
 import { createPodService } from './api/pod-service.js';
 import { createObjectService } from './api/object-service.js';
+import { StoreEventRecorder } from './events/store-recorder.js';
+import { GarbageCollector } from './objects/garbage-collector.js';
+import { defaultServiceCidr } from './objects/service.js';
 import { createPodStreamService } from './api/pod-stream-service.js';
 import { createNodeGatewayService } from './api/node-gateway-service.js';
 import { startGrpcServer } from './api/server.js';
@@ -52,6 +56,8 @@ export interface ControllerOptions {
   bookmarkIntervalMs?: number;
   /** Aborting it gives up waiting for etcd during start. */
   signal?: AbortSignal;
+  /** Where Service cluster IPs are allocated from; 10.96.0.0/16. */
+  serviceCidr?: string;
 }
 
 export interface RunningController {
@@ -62,6 +68,17 @@ export interface RunningController {
 }
 
 export const defaultNodeGraceMs = 5_000;
+
+// Scale and Rollout answer UNIMPLEMENTED until deployment-service.ts (issue 5) is merged.
+const scaleAndRolloutPlaceholders: Pick<ClusterServer, 'scale' | 'rollout'> = {
+  scale: (_call, callback) =>
+    callback({ code: grpc.status.UNIMPLEMENTED, details: 'Scale is not implemented by this controller yet' }),
+  rollout: (_call, callback) =>
+    callback({
+      code: grpc.status.UNIMPLEMENTED,
+      details: 'Rollout is not implemented by this controller yet',
+    }),
+};
 
 /** The admin config's server: the advertised address, else the listen address made dialable. */
 export function clientAddress(listen: HostPort, advertise?: HostPort): string {
@@ -165,6 +182,15 @@ export async function startController(options: ControllerOptions): Promise<Runni
     lifecycle.start();
     onStop('node lifecycle loop', () => lifecycle.stop());
 
+    // Issue 5, object API: the store-backed event recorder (the loops record through it) and
+    // the garbage collector (cascades, Terminating namespaces).
+    const events = new StoreEventRecorder({ store, log: log.child({ layer: 'events' }) });
+    events.start();
+    onStop('event recorder', () => events.stop());
+    const garbage = new GarbageCollector({ store, log: log.child({ layer: 'garbage' }) });
+    garbage.start();
+    onStop('garbage collector', () => garbage.stop());
+
     const tokens = new JoinTokenStore(store);
     const streams = new StreamRegistry();
     // Logs, exec and attach go on to the agents, dialled with the controller's own certificate.
@@ -183,7 +209,16 @@ export async function startController(options: ControllerOptions): Promise<Runni
       cluster: {
         ...createPodService({ store, caPem: ca.certPem, streams, log: apiLog }),
         ...createPodStreamService({ store, caPem: ca.certPem, agents, log: apiLog }),
-        ...createObjectService(),
+        ...createObjectService({
+          store,
+          caPem: ca.certPem,
+          streams,
+          log: apiLog,
+          events,
+          garbage,
+          serviceCidr: options.serviceCidr ?? defaultServiceCidr,
+        }),
+        ...scaleAndRolloutPlaceholders,
         ...createClusterService({
           store,
           tokens,

@@ -151,3 +151,74 @@ export {
   type PodStreamDeps,
   type PodTarget,
 } from './api/pod-stream-service.js';
+
+// The object API (issue 5): kinds, validation, apply planning, events, garbage collection
+export {
+  kinds,
+  kindNames,
+  kindOf,
+  nameProblem,
+  unwrapObject,
+  wrapObject,
+  type KindName,
+  type KindInfo,
+  type KindedObject,
+  type StoredObject,
+} from './objects/kinds.js';
+export {
+  prepareApply,
+  planApply,
+  planDeployment,
+  planService,
+  planNamespace,
+  planPod,
+  pickFree,
+  canonicalJson,
+  allocationCodec,
+  clusterAnnotationPrefixes,
+  type ApplyAction,
+  type ApplySnapshot,
+  type ApplyPlan,
+  type PlanContext,
+  type Prepared,
+  type PreparedObject,
+  type AllocationOwner,
+} from './objects/apply-plan.js';
+export {
+  defaultDeployment,
+  deploymentProblems,
+  deploymentDefaults,
+  maxUnavailableOf,
+} from './objects/deployment.js';
+export {
+  defaultService,
+  serviceProblems,
+  parseCidr,
+  inCidr,
+  ipv4ToNumber,
+  numberToIpv4,
+  nodePortRange,
+  defaultServiceCidr,
+  type Cidr,
+} from './objects/service.js';
+export { checkLabelSelector, selectorMatches } from './objects/selector.js';
+export { parseIntOrPercent, resolveIntOrPercent, type IntOrPercent } from './objects/int-or-percent.js';
+export {
+  parseEventFieldSelector,
+  eventMatchesFields,
+  objectMatches,
+  objectEventFor,
+  type ObjectFilter,
+} from './objects/filter.js';
+export { evictionVerdict, isPodAvailable, controllerOf, type EvictionVerdict } from './objects/eviction.js';
+export { findGarbage, type GarbageAction, type GarbageSnapshot } from './objects/garbage.js';
+export { GarbageCollector, type GarbageCollectorOptions } from './objects/garbage-collector.js';
+export { serviceDeleteOps } from './objects/service-release.js';
+export { ensureDefaultNamespace } from './objects/default-namespace.js';
+export { deletePod, type PodDeletionOptions } from './pods/delete-pod.js';
+export {
+  StoreEventRecorder,
+  defaultEventTtlMs,
+  type StoreEventRecorderOptions,
+} from './events/store-recorder.js';
+export { createObjectService, type ObjectServiceDeps, type ObjectMethods } from './api/object-service.js';

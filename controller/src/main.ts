@@ -100,6 +100,7 @@ async function runServe(options: ParsedOptions, log: Logger): Promise<number> {
       adminConfigPath: options.adminConfigPath,
       tokenFile: options.tokenFile,
       tokenTtlMs: options.tokenTtlMs,
+      serviceCidr: options.serviceCidr,
       logger: log,
       signal: starting.signal,
     });

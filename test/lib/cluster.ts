@@ -34,6 +34,8 @@ export function makeRunDir(label: string): string {
 export interface ControlPlaneOptions {
   /** Heartbeat grace before a node is NotReady; short in tests so they finish quickly. */
   nodeGrace?: string;
+  /** More flags for flotilla-controller serve ("--service-cidr=10.96.0.0/28"). */
+  controllerArgs?: string[];
 }
 
 export class ControlPlane {
@@ -105,6 +107,7 @@ export class ControlPlane {
         `--data-dir=${this.controllerDataDir}`,
         `--node-grace=${this.options.nodeGrace ?? '2s'}`,
         '--log-level=debug',
+        ...(this.options.controllerArgs ?? []),
       ],
       logPath: join(this.dir, 'controller.log'),
     });

@@ -100,3 +100,17 @@ t.test(
     });
   },
 );
+
+t.test('--service-cidr: 10.96.0.0/16 by default, an IPv4 network otherwise', async (t) => {
+  t.equal(parseCommandLine([], { FLOTILLA_DATA_DIR: '/tmp/x' }).options?.serviceCidr, '10.96.0.0/16');
+  t.equal(
+    parseCommandLine(['--service-cidr', '10.100.0.0/24'], { FLOTILLA_DATA_DIR: '/tmp/x' }).options
+      ?.serviceCidr,
+    '10.100.0.0/24',
+  );
+  t.throws(
+    () => parseCommandLine(['--service-cidr', '10.100.0.1/24'], { FLOTILLA_DATA_DIR: '/tmp/x' }),
+    /--service-cidr "10.100.0.1\/24" is not a network address/,
+  );
+  t.throws(() => parseCommandLine(['--service-cidr', 'x'], { FLOTILLA_DATA_DIR: '/tmp/x' }), /IPv4 CIDR/);
+});

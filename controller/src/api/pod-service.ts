@@ -19,7 +19,8 @@ import { nodeCodec, podCodec } from '../store/codecs.js';
 import { keys } from '../store/keys.js';
 import { isCompactedError, type Entry, type Store } from '../store/types.js';
 import { defaultNamespace, newPod, scheduledCondition } from '../pods/defaults.js';
-import { checkUidPrecondition, markDeleted, mergePodUpdate } from '../pods/lifecycle.js';
+import { mergePodUpdate } from '../pods/lifecycle.js';
+import { deletePod } from '../pods/delete-pod.js';
 import { placePod } from '../pods/place-pod.js';
 import { podEventFor, podMatches, type PodFilter } from '../pods/pod-events.js';
 import { invalidPod, metadataProblems, validateDnsLabel, validatePod } from '../pods/validate-pod.js';
@@ -35,8 +36,6 @@ export interface PodServiceDeps {
   log: Logger;
   now?: () => Date;
 }
-
-const attempts = 10;
 
 /** The namespace (default "default") and name of a request, checked. */
 function podKey(namespace: string, name: string, field = ''): { ns: string; name: string; key: string } {
@@ -71,17 +70,6 @@ function parseRevision(text: string, field: string): number {
     });
   }
   return Number(text);
-}
-
-/** Retries fn while a guarded write conflicts: each attempt decides again on a fresh read. */
-async function retryOnConflict<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (!isFlotillaError(err, 'Conflict') || attempt >= attempts) throw err;
-    }
-  }
 }
 
 export function createPodService(deps: PodServiceDeps): Pick<ClusterServer, PodMethods> {
@@ -219,7 +207,7 @@ export function createPodService(deps: PodServiceDeps): Pick<ClusterServer, PodM
 
     deletePod: unary('Cluster.DeletePod', log, async (req, call) => {
       admin(call, 'DeletePod');
-      const { ns, name, key } = podKey(req.namespace, req.name);
+      const { ns, name } = podKey(req.namespace, req.name);
       const grace = req.gracePeriodSeconds;
       if (grace !== undefined && (!Number.isInteger(grace) || grace < 0)) {
         throw invalidArgument(`gracePeriodSeconds ${grace} must be 0 or more`, {
@@ -227,32 +215,14 @@ export function createPodService(deps: PodServiceDeps): Pick<ClusterServer, PodM
           value: grace,
         });
       }
-      return retryOnConflict(async () => {
-        const entry = await store.get(podCodec, key);
-        if (!entry) throw podNotFound(ns, name);
-        checkUidPrecondition(entry.value, req.uid);
-        const marked = markDeleted(entry.value, now(), grace);
-        const pod = marked ?? entry.value;
-        const node = pod.spec?.nodeName ?? '';
-        // No agent runs it (unbound, or its node was removed from the cluster): nothing to wait for.
-        if (node === '' || !(await store.get(nodeCodec, keys.node(node)))) {
-          await store.delete(key, entry.modRevision);
-          log.info('pod deleted at once: no node runs it', { pod: `${ns}/${name}`, node });
-          return pod;
-        }
-        const written = marked ? await store.update(podCodec, key, marked, entry.modRevision) : entry;
-        if (req.force) {
-          await store.delete(key, written.modRevision);
-          log.info('pod deleted (forced)', { pod: `${ns}/${name}`, node: pod.spec?.nodeName });
-        } else {
-          log.info('pod marked deleted', {
-            pod: `${ns}/${name}`,
-            node: pod.spec?.nodeName,
-            graceSeconds: written.value.metadata?.deletionGracePeriodSeconds,
-          });
-        }
-        return written.value;
-      });
+      return deletePod(
+        store,
+        ns,
+        name,
+        { gracePeriodSeconds: grace, force: req.force, uid: req.uid },
+        now,
+        log,
+      );
     }),
 
     watchPods: serverStream('Cluster.WatchPods', log, streams, async (req, call, send, signal) => {

@@ -17,6 +17,7 @@ import {
 } from '@flotilla/common';
 import { JoinTokenStore } from '../tokens/token-store.js';
 import type { Store } from '../store/types.js';
+import { ensureDefaultNamespace } from '../objects/default-namespace.js';
 import { formatHostPort, type HostPort } from '../options/parse.js';
 import { ensureClusterSecrets, type ClusterSecrets } from './cluster-secrets.js';
 
@@ -95,6 +96,7 @@ export async function initFiles(options: InitFilesOptions): Promise<InitResult> 
   const secrets = await ensureClusterSecrets(store);
   if (secrets.created.ca) log.info('created the cluster CA');
   if (secrets.created.nats) log.info('created the NATS operator and account keys');
+  await ensureDefaultNamespace(store, new Date());
   await writing(layout.dataDir, () => mkdir(layout.dataDir, { recursive: true, mode: 0o700 }));
   const written: string[] = [];
   const shouldWrite = async (path: string): Promise<boolean> => !onlyMissing || !(await exists(path));

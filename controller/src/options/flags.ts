@@ -2,6 +2,7 @@
 // (a flag on the command line wins), validated into typed options.
 import { parseArgs } from 'node:util';
 import { invalidArgument, parseLogLevel, type LogLevel } from '@flotilla/common';
+import { defaultServiceCidr, parseCidr } from '../objects/service.js';
 import { defaultTokenTtlMs, maxTokenTtlMs, minTokenTtlMs } from '../tokens/join-token.js';
 import {
   formatDuration,
@@ -112,6 +113,13 @@ export const flagSpecs: readonly FlagSpec[] = [
     help: 'lifetime of the join token init creates (1m..8760h)',
     commands: both,
   },
+  {
+    name: 'service-cidr',
+    value: 'CIDR',
+    default: '10.96.0.0/16',
+    help: 'IPv4 range Service cluster IPs are allocated from',
+    commands: serveOnly,
+  },
   { name: 'log-level', value: 'LEVEL', default: 'info', help: 'debug, info, warn or error', commands: both },
 ];
 
@@ -132,6 +140,7 @@ export interface ParsedOptions {
   tokenFile?: string;
   tokenTtlMs: number;
   logLevel: LogLevel;
+  serviceCidr: string;
 }
 
 export type ParsedCommand = { command: Command | 'help'; help: boolean; options?: ParsedOptions };
@@ -245,6 +254,7 @@ export function parseCommandLine(
       maxMs: maxTokenTtlMs,
     }),
     logLevel,
+    serviceCidr: parseCidr(raw('service-cidr') ?? defaultServiceCidr, flag('service-cidr')).text,
   };
   return { command, help: false, options };
 }

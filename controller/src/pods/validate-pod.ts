@@ -58,7 +58,7 @@ function hasBackstep(path: string): boolean {
   return path.split('/').includes('..');
 }
 
-function checkLabels(p: FieldProblems, field: string, labels: Record<string, string>): void {
+export function checkLabels(p: FieldProblems, field: string, labels: Record<string, string>): void {
   for (const [key, value] of Object.entries(labels)) {
     const keyWhy = validateLabelKey(key);
     if (keyWhy) p.add(`${field}`, key, `is not a valid label key: ${keyWhy}`);
@@ -67,7 +67,7 @@ function checkLabels(p: FieldProblems, field: string, labels: Record<string, str
   }
 }
 
-function checkAnnotations(p: FieldProblems, field: string, annotations: Record<string, string>): void {
+export function checkAnnotations(p: FieldProblems, field: string, annotations: Record<string, string>): void {
   let size = 0;
   for (const [key, value] of Object.entries(annotations)) {
     const keyWhy = validateLabelKey(key);

@@ -22,4 +22,10 @@ export const keys = {
   service: (namespace: string, name: string): string => `services/${namespace}/${name}`,
   events: 'events/',
   event: (namespace: string, name: string): string => `events/${namespace}/${name}`,
+  /** One key per Service cluster IP in use: created with the service, in its transaction. */
+  serviceIps: 'allocations/serviceips/',
+  serviceIp: (ip: string): string => `allocations/serviceips/${ip}`,
+  /** One key per nodePort in use ("<port>"; TCP and UDP share the number, as in Kubernetes). */
+  nodePorts: 'allocations/nodeports/',
+  nodePort: (port: number): string => `allocations/nodeports/${port}`,
 };

@@ -1,0 +1,139 @@
+// Applies findGarbage: reads the kinds it needs, decides, deletes. A pass lists every pod,
+// so it runs seldom (every 30 s) unless asked (after a cascading delete) or a namespace is
+// Terminating (then every second, until it is gone). Every write is guarded or idempotent,
+// so a pass racing another controller's only conflicts, and the next pass decides again.
+import { errorMessage, isFlotillaError, type Logger } from '@flotilla/common';
+import { deletePod } from '../pods/delete-pod.js';
+import {
+  deploymentCodec,
+  eventCodec,
+  namespaceCodec,
+  podCodec,
+  replicaSetCodec,
+  serviceCodec,
+} from '../store/codecs.js';
+import { keys } from '../store/keys.js';
+import type { Store } from '../store/types.js';
+import { findGarbage, type GarbageAction } from './garbage.js';
+import { serviceDeleteOps } from './service-release.js';
+
+export interface GarbageCollectorOptions {
+  store: Store;
+  log: Logger;
+  /** Between passes when nothing is pending; 30 s. */
+  intervalMs?: number;
+  /** Between passes while a namespace is Terminating; 1 s. */
+  busyIntervalMs?: number;
+  now?: () => Date;
+}
+
+export class GarbageCollector {
+  private readonly store: Store;
+  private readonly log: Logger;
+  private readonly intervalMs: number;
+  private readonly busyIntervalMs: number;
+  private readonly now: () => Date;
+  private timer: NodeJS.Timeout | undefined;
+  private started = false;
+  private busy = false;
+  private running: Promise<number> | undefined;
+  private again = false;
+
+  constructor(options: GarbageCollectorOptions) {
+    this.store = options.store;
+    this.log = options.log;
+    this.intervalMs = options.intervalMs ?? 30_000;
+    this.busyIntervalMs = options.busyIntervalMs ?? 1_000;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  start(): void {
+    this.started = true;
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  private schedule(): void {
+    clearTimeout(this.timer);
+    if (!this.started) return;
+    this.timer = setTimeout(
+      () => void this.collect(),
+      this.busy ? this.busyIntervalMs : this.intervalMs,
+    ).unref();
+  }
+
+  /** One pass (or joins the one under way, then runs another); resolves with the deletions made. */
+  collect(): Promise<number> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.pass().finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        void this.collect();
+      } else this.schedule();
+    });
+    return this.running;
+  }
+
+  private async pass(): Promise<number> {
+    try {
+      const [namespaces, deployments, replicaSets, pods, services, events] = await Promise.all([
+        this.store.list(namespaceCodec, keys.namespaces),
+        this.store.list(deploymentCodec, keys.deployments),
+        this.store.list(replicaSetCodec, keys.replicaSets),
+        this.store.list(podCodec, keys.pods),
+        this.store.list(serviceCodec, keys.services),
+        this.store.list(eventCodec, keys.events),
+      ]);
+      const actions = findGarbage({
+        namespaces: namespaces.entries,
+        deployments: deployments.entries,
+        replicaSets: replicaSets.entries,
+        pods: pods.entries,
+        services: services.entries,
+        events: events.entries,
+      });
+      this.busy = namespaces.entries.some((n) => n.value.status?.phase === 'Terminating');
+      let done = 0;
+      for (const action of actions) {
+        if (await this.apply(action)) done++;
+      }
+      return done;
+    } catch (err) {
+      this.log.warn('garbage collection pass failed', { err: errorMessage(err) });
+      return 0;
+    }
+  }
+
+  private async apply(action: GarbageAction): Promise<boolean> {
+    try {
+      switch (action.type) {
+        case 'delete':
+          await this.store.commit([{ type: 'delete', key: action.key, expect: action.expect }]);
+          this.log.info('garbage collected', { key: action.key, why: action.why });
+          return true;
+        case 'deleteService':
+          await this.store.commit(serviceDeleteOps(action.entry));
+          this.log.info('garbage collected', { key: action.entry.key, why: action.why });
+          return true;
+        case 'deletePod':
+          await deletePod(this.store, action.namespace, action.name, { uid: action.uid }, this.now, this.log);
+          this.log.info('garbage collected', { pod: `${action.namespace}/${action.name}`, why: action.why });
+          return true;
+      }
+    } catch (err) {
+      // Changed or gone meanwhile: the next pass decides again.
+      if (isFlotillaError(err, 'Conflict') || isFlotillaError(err, 'NotFound')) return false;
+      throw err;
+    }
+  }
+}
