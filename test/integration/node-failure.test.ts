@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pod, type Node } from '@flotilla/proto';
 import {
-  AdminClient,
+  type AdminClient,
   ControlPlane,
   SimNodes,
   isReady,

@@ -12,7 +12,7 @@
 // nats-server, which is well within its defaults. gRPC channels are per node as well
 // (each carries its node's client certificate).
 import { randomUUID } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import {
   controllerChannel,
   createCertificateRequest,
