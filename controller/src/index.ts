@@ -94,6 +94,8 @@ export { decideNodeLiveness, LastSeen, type NodeLivenessUpdate } from './reconci
 export { NodeLifecycleLoop, type NodeLifecycleOptions } from './reconcile/node-lifecycle.js';
 export {
   decideEvictions,
+  evictionCandidates,
+  evictionEpisode,
   RateLimiter,
   defaultEvictionTimeoutMs,
   defaultEvictionRatePerSecond,
@@ -102,6 +104,7 @@ export {
   type EvictionPolicy,
   type EvictionSnapshot,
   type EvictionDecision,
+  type EvictionCandidates,
   type NodeEviction,
 } from './reconcile/node-eviction.js';
 

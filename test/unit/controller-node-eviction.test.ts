@@ -2,6 +2,8 @@ import t from 'tap';
 import type { Node, Pod } from '@flotilla/proto';
 import {
   decideEvictions,
+  evictionCandidates,
+  evictionEpisode,
   RateLimiter,
   type EvictionDecision,
   type EvictionPolicy,
@@ -224,6 +226,38 @@ t.test('decideEvictions evicts only the dead node’s pods that are not being de
     [['dead', ['a']]],
   );
   t.equal(decision.evictions[0]?.notReadyForMs, 60_000, 'how long it has been NotReady');
+});
+
+t.test('settled episodes: evicted once, never listed again; a new NotReady spell is new', async (t) => {
+  const dead = node('dead', 'Unknown', 0);
+  const base = {
+    nodes: [dead, ...healthy(3, 0)],
+    lastSeen: new Map(healthy(3, 0).map((n) => [n.metadata?.name ?? '', t0 + 60_000])),
+    judgingSince: t0,
+    now: t0 + 60_000,
+  };
+  const first = evictionCandidates(base, policy);
+  t.strictSame(
+    first.kind === 'due' ? first.nodes.map((n) => n.node) : first.kind,
+    ['dead'],
+    'due before its pods are read',
+  );
+  const settled = new Set([evictionEpisode(dead)]);
+  const again = evictionCandidates({ ...base, settled }, policy);
+  t.strictSame(again.kind === 'due' ? again.nodes : again.kind, [], 'a settled episode is not due again');
+  const later = node('dead', 'Unknown', 30_000);
+  const next = evictionCandidates({ ...base, nodes: [later, ...healthy(3, 0)], settled }, policy);
+  t.strictSame(
+    next.kind === 'due' ? next.nodes.map((n) => n.node) : next.kind,
+    ['dead'],
+    'the node came back and died again: a new episode',
+  );
+  const empty = decideEvictions({ ...base, pods: [], budget: 5 }, policy);
+  t.strictSame(
+    empty.kind === 'evict' ? empty.settled : empty.kind,
+    [evictionEpisode(dead)],
+    'a due node with no pods left is settled',
+  );
 });
 
 t.test('RateLimiter: a burst, then the rate', async (t) => {

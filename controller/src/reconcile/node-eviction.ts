@@ -43,40 +43,59 @@ export interface EvictionSnapshot {
   now: number;
   /** How many nodes the rate limit lets this pass evict. */
   budget: number;
+  /** NotReady episodes (evictionEpisode) already evicted: nothing left to do for them. */
+  settled?: ReadonlySet<string>;
 }
 
 export interface NodeEviction {
   node: string;
+  /** evictionEpisode of the node: once its pods are evicted, the episode is settled. */
+  episode: string;
   /** How long the node has been NotReady, for the message. */
   notReadyForMs: number;
   /** The pods bound to it and not yet being deleted. */
   pods: Pod[];
 }
 
-export type EvictionDecision =
-  | { kind: 'evict'; evictions: NodeEviction[]; waiting: string[] }
+export type EvictionCandidates =
+  | { kind: 'due'; nodes: Omit<NodeEviction, 'pods'>[] }
   /** Too many nodes silent at once: nothing is evicted. */
   | { kind: 'held'; silent: number; total: number };
 
+export type EvictionDecision =
+  | {
+      kind: 'evict';
+      evictions: NodeEviction[];
+      waiting: string[];
+      /** Due episodes with no pod left to evict. */
+      settled: string[];
+    }
+  | { kind: 'held'; silent: number; total: number };
+
+/** One NotReady spell of a node: its name and when it turned NotReady. */
+export function evictionEpisode(node: Node): string {
+  return `${node.metadata?.name ?? ''} ${readyCondition(node)?.lastTransitionTime ?? ''}`;
+}
+
 /** Silent: stored not Ready, or not heard from by this controller for longer than the grace. */
-function isSilent(node: Node, seen: number | undefined, s: EvictionSnapshot, graceMs: number): boolean {
+function isSilent(node: Node, seen: number | undefined, s: CandidateSnapshot, graceMs: number): boolean {
   if (readyCondition(node)?.status !== 'True') return true;
   return s.now - Math.max(seen ?? 0, s.judgingSince) > graceMs;
 }
 
-export function decideEvictions(s: EvictionSnapshot, policy: EvictionPolicy): EvictionDecision {
+type CandidateSnapshot = Omit<EvictionSnapshot, 'pods' | 'budget'>;
+
+/**
+ * The nodes due for eviction, before any pod is read (so the loop lists pods only when
+ * one is due), or held when most nodes are silent.
+ */
+export function evictionCandidates(s: CandidateSnapshot, policy: EvictionPolicy): EvictionCandidates {
   const named = s.nodes.filter((n) => (n.metadata?.name ?? '') !== '');
   const silent = named.filter((n) => isSilent(n, s.lastSeen.get(n.metadata?.name ?? ''), s, policy.graceMs));
   if (named.length > 0 && silent.length / named.length > policy.massSilenceFraction) {
     return { kind: 'held', silent: silent.length, total: named.length };
   }
-  const podsByNode = new Map<string, Pod[]>();
-  for (const pod of s.pods) {
-    const node = pod.spec?.nodeName ?? '';
-    if (node === '' || (pod.metadata?.deletionTimestamp ?? '') !== '') continue;
-    podsByNode.set(node, [...(podsByNode.get(node) ?? []), pod]);
-  }
-  const due: NodeEviction[] = [];
+  const due: Omit<NodeEviction, 'pods'>[] = [];
   for (const node of named) {
     const name = node.metadata?.name ?? '';
     const ready = readyCondition(node);
@@ -85,21 +104,37 @@ export function decideEvictions(s: EvictionSnapshot, policy: EvictionPolicy): Ev
     if (ready?.status !== 'Unknown') continue;
     const since = Date.parse(ready.lastTransitionTime);
     if (!Number.isFinite(since)) continue;
+    const episode = evictionEpisode(node);
+    if (s.settled?.has(episode)) continue;
     // This controller must agree: silent to it as well, for the grace and the timeout.
     const heard = Math.max(s.lastSeen.get(name) ?? 0, s.judgingSince);
     if (s.now - heard <= policy.graceMs + policy.evictionTimeoutMs) continue;
     const notReadyForMs = s.now - since;
     if (notReadyForMs < policy.evictionTimeoutMs) continue;
-    const pods = podsByNode.get(name) ?? [];
-    if (pods.length > 0) due.push({ node: name, notReadyForMs, pods });
+    due.push({ node: name, episode, notReadyForMs });
   }
   // Longest NotReady first: under the rate limit, the oldest failure is replaced first.
   due.sort((a, b) => b.notReadyForMs - a.notReadyForMs || (a.node < b.node ? -1 : 1));
+  return { kind: 'due', nodes: due };
+}
+
+export function decideEvictions(s: EvictionSnapshot, policy: EvictionPolicy): EvictionDecision {
+  const candidates = evictionCandidates(s, policy);
+  if (candidates.kind === 'held') return candidates;
+  const podsByNode = new Map<string, Pod[]>();
+  for (const pod of s.pods) {
+    const node = pod.spec?.nodeName ?? '';
+    if (node === '' || (pod.metadata?.deletionTimestamp ?? '') !== '') continue;
+    podsByNode.set(node, [...(podsByNode.get(node) ?? []), pod]);
+  }
+  const withPods = candidates.nodes.map((c) => ({ ...c, pods: podsByNode.get(c.node) ?? [] }));
+  const due = withPods.filter((e) => e.pods.length > 0);
   const budget = Math.max(0, Math.floor(s.budget));
   return {
     kind: 'evict',
     evictions: due.slice(0, budget),
     waiting: due.slice(budget).map((e) => e.node),
+    settled: withPods.filter((e) => e.pods.length === 0).map((e) => e.episode),
   };
 }
 

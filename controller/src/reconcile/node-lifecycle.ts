@@ -15,6 +15,8 @@ import { putOp, type Store, type TxnOp } from '../store/types.js';
 import { readyCondition } from '../nodes/conditions.js';
 import {
   decideEvictions,
+  evictionCandidates,
+  evictionEpisode,
   defaultEvictionBurst,
   defaultEvictionRatePerSecond,
   defaultEvictionTimeoutMs,
@@ -57,6 +59,8 @@ export class NodeLifecycleLoop {
   private readonly limiter: RateLimiter;
   private readonly events: EventRecorder;
   private held = false;
+  /** NotReady episodes whose pods are all evicted: no pods are listed for them again. */
+  private readonly settled = new Set<string>();
 
   constructor(private readonly options: NodeLifecycleOptions) {
     this.now = options.now ?? Date.now;
@@ -140,25 +144,25 @@ export class NodeLifecycleLoop {
   ): Promise<void> {
     const { store, nodes, lastSeen, graceMs, log } = this.options;
     const current = nodes.list();
-    // Pods are read only when some node is NotReady: the common pass lists nothing.
-    const unknown = current.some((n) => readyCondition(n)?.status === 'Unknown');
-    if (!unknown && !this.held) return;
-    const pods = unknown ? (await store.list(podCodec, keys.pods)).entries.map((e) => e.value) : [];
-    const decision = decideEvictions(
-      {
-        nodes: current,
-        pods,
-        lastSeen: lastSeen.map,
-        judgingSince,
-        now,
-        budget: this.limiter.available(now),
-      },
-      {
-        graceMs,
-        evictionTimeoutMs: this.options.evictionTimeoutMs ?? defaultEvictionTimeoutMs,
-        massSilenceFraction: this.options.massSilenceFraction ?? defaultMassSilenceFraction,
-      },
-    );
+    // Forget episodes that ended (the node came back, or was removed).
+    const episodes = new Set(current.map(evictionEpisode));
+    for (const e of this.settled) if (!episodes.has(e)) this.settled.delete(e);
+    const policy = {
+      graceMs,
+      evictionTimeoutMs: this.options.evictionTimeoutMs ?? defaultEvictionTimeoutMs,
+      massSilenceFraction: this.options.massSilenceFraction ?? defaultMassSilenceFraction,
+    };
+    const base = { nodes: current, lastSeen: lastSeen.map, judgingSince, now, settled: this.settled };
+    // Pods are read only when some node is due: the common pass lists nothing.
+    const candidates = evictionCandidates(base, policy);
+    const pods =
+      candidates.kind === 'due' && candidates.nodes.length > 0
+        ? (await store.list(podCodec, keys.pods)).entries.map((e) => e.value)
+        : [];
+    const decision =
+      candidates.kind === 'held'
+        ? candidates
+        : decideEvictions({ ...base, pods, budget: this.limiter.available(now) }, policy);
     if (decision.kind === 'held') {
       if (!this.held) {
         log.error(
@@ -174,17 +178,19 @@ export class NodeLifecycleLoop {
     }
     if (this.held) log.warn('most nodes are heard from again; node evictions resume');
     this.held = false;
+    for (const episode of decision.settled) this.settled.add(episode);
     if (decision.waiting.length > 0) {
       log.info('node evictions rate-limited; the rest wait', { waiting: decision.waiting });
     }
     for (const eviction of decision.evictions) {
       if (signal?.aborted) return;
       this.limiter.take(1);
-      await this.evictNode(leadership, eviction, now);
+      if (await this.evictNode(leadership, eviction, now)) this.settled.add(eviction.episode);
     }
   }
 
-  private async evictNode(leadership: Leadership, eviction: NodeEviction, now: number): Promise<void> {
+  /** Evicts the node's pods; true when every one of them was marked. */
+  private async evictNode(leadership: Leadership, eviction: NodeEviction, now: number): Promise<boolean> {
     const { store, log } = this.options;
     const seconds = Math.round(eviction.notReadyForMs / 1000);
     const node = this.options.nodes.get(keys.node(eviction.node));
@@ -213,6 +219,7 @@ export class NodeLifecycleLoop {
         op: putOp(podCodec, keys.pod(meta.namespace, meta.name), next, Number(meta.resourceVersion)),
       });
     }
+    let all = true;
     for (let i = 0; i < marked.length; i += podsPerCommit) {
       const chunk = marked.slice(i, i + podsPerCommit);
       try {
@@ -231,6 +238,7 @@ export class NodeLifecycleLoop {
         }
       } catch (err) {
         // A pod changed since the list (a status report): the next tick evicts what is left.
+        all = false;
         const level = isFlotillaError(err, 'Conflict') ? 'debug' : 'warn';
         log[level]('cannot evict pods; trying again next tick', {
           node: eviction.node,
@@ -238,6 +246,7 @@ export class NodeLifecycleLoop {
         });
       }
     }
+    return all;
   }
 }
 
