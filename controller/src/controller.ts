@@ -17,6 +17,10 @@ import { startGrpcServer } from './api/server.js';
 import { dataDirLayout, initFiles, type InitResult } from './bootstrap/init.js';
 import { issueServingCertificate, servingNames } from './bootstrap/serving-cert.js';
 import { formatHostPort, hostPortOfUrl, type HostPort } from './options/parse.js';
+import type { EventRecorder } from './events/recorder.js';
+import { soleCandidate, type Candidate } from './leader/candidate.js';
+import { EtcdCandidate } from './leader/etcd-candidate.js';
+import { LeaderElector, untilAborted } from './leader/leader-elector.js';
 import { LastSeen } from './reconcile/node-liveness.js';
 import { NodeLifecycleLoop } from './reconcile/node-lifecycle.js';
 import { HeartbeatIngest } from './status/heartbeat-ingest.js';
@@ -44,6 +48,12 @@ export interface ControllerOptions {
   tlsSans?: string[];
   dataDir: string;
   nodeGraceMs?: number;
+  /** NotReady this long before a node's pods are evicted (default 3 s). */
+  evictionTimeoutMs?: number;
+  /** The leader's lease TTL (default 3 s; see defaultLeaseTtlMs). */
+  leaseTtlMs?: number;
+  /** Where the loops record Events; default: nowhere. */
+  events?: EventRecorder;
   /** For the nats-server configuration written on first start; defaults to the first NATS URL. */
   natsListen?: HostPort;
   natsConfigPath?: string;
@@ -79,6 +89,13 @@ const scaleAndRolloutPlaceholders: Pick<ClusterServer, 'scale' | 'rollout'> = {
       details: 'Rollout is not implemented by this controller yet',
     }),
 };
+/**
+ * The leader's lease: killed, a leader is replaced within this (plus a watch round trip),
+ * well inside the node grace, and the lease is renewed every third of it, so two missed
+ * keep-alives (a GC pause, a slow etcd fsync) do not depose a healthy leader. etcd's own
+ * floor is about 2 s (1.5 × its election timeout).
+ */
+export const defaultLeaseTtlMs = 3_000;
 
 /** The admin config's server: the advertised address, else the listen address made dialable. */
 export function clientAddress(listen: HostPort, advertise?: HostPort): string {
@@ -157,9 +174,21 @@ export async function startController(options: ControllerOptions): Promise<Runni
       await informerRun;
     });
 
+    // What the loops record (Kubernetes Events), stored and aggregated; swept after an hour.
+    const storeEvents = new StoreEventRecorder({ store, log: log.child({ layer: 'events' }) });
+    storeEvents.start();
+    onStop('event recorder', () => storeEvents.stop());
+    const events: EventRecorder = options.events ?? storeEvents;
+
     const lastSeen = new LastSeen();
     const nats = new ControllerNats(options.natsUrls, natsKeys, log.child({ layer: 'nats' }));
-    const ingest = new HeartbeatIngest({ store, nodes, lastSeen, log: log.child({ layer: 'ingest' }) });
+    const ingest = new HeartbeatIngest({
+      store,
+      nodes,
+      lastSeen,
+      log: log.child({ layer: 'ingest' }),
+      events, // NodeReady events
+    });
     nats.subscribe(subjects.allHeartbeats, (subject, data) => ingest.handle(subject, data));
     const podStatus = new PodStatusIngest({ store, nodes, log: log.child({ layer: 'pod-status' }) });
     nats.subscribe(subjects.allPodStatus, (subject, data) => podStatus.handle(subject, data));
@@ -170,26 +199,47 @@ export async function startController(options: ControllerOptions): Promise<Runni
     onStop('pod status ingest', () => podStatus.settle());
     onStop('NATS connection', () => nats.close());
 
+    // Leader election: every replica serves; the loops registered with the elector run
+    // only on the leader, and their writes are fenced by its election key.
+    const leaseTtlMs = options.leaseTtlMs ?? defaultLeaseTtlMs;
+    const candidate: Candidate =
+      store instanceof EtcdStore
+        ? new EtcdCandidate({
+            store,
+            election: store.election('controller', Math.max(1, Math.round(leaseTtlMs / 1000))),
+            keyPrefix: 'election/controller/',
+            ttlMs: leaseTtlMs,
+            log: log.child({ layer: 'leader' }),
+          })
+        : soleCandidate;
+    const elector = new LeaderElector({
+      candidate,
+      identity: clientAddress(options.listen, options.advertiseAddress),
+      log: log.child({ layer: 'leader' }),
+    });
+    onStop('leader election', () => elector.stop());
+
     const lifecycle = new NodeLifecycleLoop({
       store,
       nodes,
       lastSeen,
       graceMs: options.nodeGraceMs ?? defaultNodeGraceMs,
+      evictionTimeoutMs: options.evictionTimeoutMs,
       controllerStart,
       listeningSince: () => nats.state.connectedSince,
       log: log.child({ layer: 'lifecycle' }),
+      events,
     });
-    lifecycle.start();
-    onStop('node lifecycle loop', () => lifecycle.stop());
+    elector.runWhileLeader('node lifecycle', (signal, leadership) => lifecycle.run(signal, leadership)); // i5-lifecycle: leader only
 
-    // Issue 5, object API: the store-backed event recorder (the loops record through it) and
-    // the garbage collector (cascades, Terminating namespaces).
-    const events = new StoreEventRecorder({ store, log: log.child({ layer: 'events' }) });
-    events.start();
-    onStop('event recorder', () => events.stop());
+    // Cascades and Terminating namespaces: the leader's periodic pass; any replica's API
+    // also runs one right after a cascading delete (every write is guarded).
     const garbage = new GarbageCollector({ store, log: log.child({ layer: 'garbage' }) });
-    garbage.start();
-    onStop('garbage collector', () => garbage.stop());
+    elector.runWhileLeader('garbage collector', async (signal) => {
+      garbage.start();
+      await untilAborted(signal);
+      await garbage.stop();
+    });
 
     const tokens = new JoinTokenStore(store);
     const streams = new StreamRegistry();
@@ -228,6 +278,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
             etcd: { endpoint: options.etcdEndpoints.join(','), ping: () => store.ping() },
             nats: { endpoint: options.natsUrls.join(','), state: () => nats.state },
             controller: { endpoint: formatHostPort(options.listen), version: controllerVersion },
+            leader: { self: elector.identity, current: () => elector.leader() },
           },
         }),
       },
@@ -248,6 +299,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
       streams.abortAll();
       await server.stop();
     });
+    // Campaign only once this replica serves: a leader that cannot serve would still lead.
+    elector.start();
     log.info('controller serving', {
       address: server.address,
       version: controllerVersion,

@@ -6,6 +6,7 @@ export {
   startController,
   clientAddress,
   defaultNodeGraceMs,
+  defaultLeaseTtlMs,
   type ControllerOptions,
   type RunningController,
 } from './controller.js';
@@ -91,6 +92,37 @@ export { JoinTokenStore, joinTokenCodec } from './tokens/token-store.js';
 // Decisions
 export { decideNodeLiveness, LastSeen, type NodeLivenessUpdate } from './reconcile/node-liveness.js';
 export { NodeLifecycleLoop, type NodeLifecycleOptions } from './reconcile/node-lifecycle.js';
+export {
+  decideEvictions,
+  evictionCandidates,
+  evictionEpisode,
+  RateLimiter,
+  defaultEvictionTimeoutMs,
+  defaultEvictionRatePerSecond,
+  defaultEvictionBurst,
+  defaultMassSilenceFraction,
+  type EvictionPolicy,
+  type EvictionSnapshot,
+  type EvictionDecision,
+  type EvictionCandidates,
+  type NodeEviction,
+} from './reconcile/node-eviction.js';
+
+// Leader election
+export {
+  commitAsLeader,
+  notLeader,
+  soleCandidate,
+  type Candidate,
+  type Leadership,
+} from './leader/candidate.js';
+export { EtcdCandidate, type EtcdCandidateOptions } from './leader/etcd-candidate.js';
+export {
+  LeaderElector,
+  untilAborted,
+  type LeaderLoop,
+  type LeaderElectorOptions,
+} from './leader/leader-elector.js';
 export { heartbeatUpdate, heartbeatProblem, heartbeatRefreshMs } from './status/heartbeat-decision.js';
 export { HeartbeatIngest } from './status/heartbeat-ingest.js';
 export {

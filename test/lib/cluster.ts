@@ -9,6 +9,7 @@ import { freePort } from './ports.js';
 import { runCommand, spawnManaged, type ManagedProcess } from './processes.js';
 import { startEtcd, startNats, type EtcdServer, type NatsServer } from './servers.js';
 import { waitFor } from './wait.js';
+import { readClientConfig } from '@flotilla/common';
 import { AdminClient } from './clients.js';
 
 function findRepoRoot(): string {
@@ -36,6 +37,15 @@ export interface ControlPlaneOptions {
   nodeGrace?: string;
   /** More flags for flotilla-controller serve ("--service-cidr=10.96.0.0/28"). */
   controllerArgs?: string[];
+  /** NotReady this long before a node's pods are evicted (the controller's default: 3s). */
+  evictionTimeout?: string;
+}
+
+/** A further controller replica against the same etcd and NATS (leader election). */
+export interface ControllerReplica {
+  process: ManagedProcess;
+  /** host:port of its API. */
+  address: string;
 }
 
 export class ControlPlane {
@@ -94,23 +104,43 @@ export class ControlPlane {
     });
   }
 
+  private spawnController(name: string, address: string, dataDir: string): ManagedProcess {
+    const args = [
+      controllerMain,
+      'serve',
+      `--etcd-endpoints=${this.etcd.endpoint}`,
+      `--nats-url=${this.natsUrl}`,
+      `--listen=${address}`,
+      `--data-dir=${dataDir}`,
+      `--node-grace=${this.options.nodeGrace ?? '2s'}`,
+      '--log-level=debug',
+    ];
+    if (this.options.evictionTimeout) args.push(`--eviction-timeout=${this.options.evictionTimeout}`);
+    args.push(...(this.options.controllerArgs ?? []));
+    return spawnManaged({ name, command: process.execPath, args, logPath: join(this.dir, `${name}.log`) });
+  }
+
+  /** Starts another controller on a port of its own; the caller stops it. */
+  async startReplica(name: string): Promise<ControllerReplica> {
+    const address = `127.0.0.1:${await freePort()}`;
+    const proc = this.spawnController(name, address, join(this.dir, name));
+    const admin = await this.adminFor(address);
+    try {
+      await waitFor(`${name} to answer`, () => admin.listNodes().then(() => true), { timeoutMs: 20_000 });
+    } finally {
+      admin.close();
+    }
+    return { process: proc, address };
+  }
+
+  /** An admin client of the controller at address (a replica), with the admin config's identity. */
+  async adminFor(address: string): Promise<AdminClient> {
+    const config = await readClientConfig(this.adminConfigPath);
+    return AdminClient.forTls(address, config.caCertificate, config.clientCertificate, config.clientKey);
+  }
+
   async startController(): Promise<void> {
-    this.controller = spawnManaged({
-      name: 'controller',
-      command: process.execPath,
-      args: [
-        controllerMain,
-        'serve',
-        `--etcd-endpoints=${this.etcd.endpoint}`,
-        `--nats-url=${this.natsUrl}`,
-        `--listen=${this.apiAddress}`,
-        `--data-dir=${this.controllerDataDir}`,
-        `--node-grace=${this.options.nodeGrace ?? '2s'}`,
-        '--log-level=debug',
-        ...(this.options.controllerArgs ?? []),
-      ],
-      logPath: join(this.dir, 'controller.log'),
-    });
+    this.controller = this.spawnController('controller', this.apiAddress, this.controllerDataDir);
     if (this.admin) {
       await waitFor('the restarted controller to answer', () => this.admin.listNodes().then(() => true), {
         timeoutMs: 20_000,

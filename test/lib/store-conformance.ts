@@ -221,6 +221,29 @@ export function storeConformance(t: Test, open: StoreFactory): void {
     t.equal(await store.get(things, 'things/b'), undefined, 'nor did the unguarded one');
   });
 
+  withStore('a check op guards a commit and writes nothing itself', async (t, { store }) => {
+    const { entry: fence } = await store.create(things, 'fence/leader', { v: 1 });
+    const { revision } = await store.commit([
+      { type: 'check', key: 'fence/leader', expect: fence.modRevision },
+      putOp(things, 'things/a', { v: 1 }),
+    ]);
+    t.equal((await store.get(things, 'things/a'))?.modRevision, revision, 'the guarded put landed');
+    t.equal(
+      (await store.get(things, 'fence/leader'))?.modRevision,
+      fence.modRevision,
+      'the checked key is untouched',
+    );
+    await store.delete('fence/leader');
+    await t.rejects(
+      store.commit([
+        { type: 'check', key: 'fence/leader', expect: fence.modRevision },
+        putOp(things, 'things/a', { v: 2 }),
+      ]),
+      { code: 'Conflict', message: /^fence\/leader changed/ },
+    );
+    t.strictSame((await store.get(things, 'things/a'))?.value, { v: 1 }, 'a failed check writes nothing');
+  });
+
   withStore('list returns exactly the keys under the prefix, at a revision', async (t, { store }) => {
     await store.create(things, 'things/b', { v: 2 });
     await store.create(things, 'things/a', { v: 1 });

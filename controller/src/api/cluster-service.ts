@@ -22,6 +22,8 @@ export interface ComponentProbes {
   etcd: { endpoint: string; ping(): Promise<string> };
   nats: { endpoint: string; state(): { connected: boolean; server: string; lastError: string } };
   controller: { endpoint: string; version: string };
+  /** Who leads the controllers (its identity, the API address), undefined when nobody does. */
+  leader?: { self: string; current(): Promise<string | undefined> };
 }
 
 export interface ClusterDeps {
@@ -152,6 +154,25 @@ export function createClusterService(deps: ClusterDeps): Pick<ClusterServer, Nod
         message: `version ${probes.controller.version}`,
         endpoint: probes.controller.endpoint,
       });
+      if (probes.leader) {
+        const self = probes.leader.self;
+        const leader = await withTimeout(probes.leader.current(), 3_000, 'the election').catch(
+          (err: unknown) => new Error(errorMessage(err)),
+        );
+        components.push({
+          name: 'leader',
+          healthy: typeof leader === 'string',
+          message:
+            leader instanceof Error
+              ? `unknown: ${leader.message}`
+              : leader === undefined
+                ? 'no controller leads (an election is under way)'
+                : leader === self
+                  ? 'this controller leads'
+                  : `led by ${leader}`,
+          endpoint: typeof leader === 'string' ? leader : '',
+        });
+      }
       return { components, nodesTotal, nodesReady, controllerVersion: probes.controller.version };
     }),
   };

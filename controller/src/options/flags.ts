@@ -83,6 +83,13 @@ export const flagSpecs: readonly FlagSpec[] = [
     commands: serveOnly,
   },
   {
+    name: 'eviction-timeout',
+    value: 'DURATION',
+    default: '3s',
+    help: 'how long a node stays NotReady before its pods are evicted (0s..1h)',
+    commands: serveOnly,
+  },
+  {
     name: 'nats-listen',
     value: 'HOST:PORT',
     help: 'where nats-server listens, for its configuration (default: host:port of the first --nats-url, else 127.0.0.1:4222)',
@@ -134,6 +141,7 @@ export interface ParsedOptions {
   tlsSans: string[];
   dataDir: string;
   nodeGraceMs: number;
+  evictionTimeoutMs: number;
   natsListen: HostPort;
   natsConfigPath?: string;
   adminConfigPath?: string;
@@ -243,6 +251,10 @@ export function parseCommandLine(
     dataDir,
     nodeGraceMs: parseDuration(flag('node-grace'), raw('node-grace') ?? '5s', {
       minMs: 100,
+      maxMs: 3_600_000,
+    }),
+    evictionTimeoutMs: parseDuration(flag('eviction-timeout'), raw('eviction-timeout') ?? '3s', {
+      minMs: 0,
       maxMs: 3_600_000,
     }),
     natsListen,

@@ -9,6 +9,8 @@ import { keys } from '../store/keys.js';
 import { modify } from '../store/modify.js';
 import type { Store } from '../store/types.js';
 import type { LastSeen } from '../reconcile/node-liveness.js';
+import { discardEvents, type EventRecorder } from '../events/recorder.js';
+import { readyCondition } from '../nodes/conditions.js';
 import { heartbeatProblem, heartbeatUpdate } from './heartbeat-decision.js';
 
 const retryDelayMs = 1_000;
@@ -19,6 +21,8 @@ export interface HeartbeatIngestOptions {
   lastSeen: LastSeen;
   log: Logger;
   now?: () => Date;
+  /** NodeReady is recorded when a heartbeat brings a node back. */
+  events?: EventRecorder;
 }
 
 export class HeartbeatIngest {
@@ -76,12 +80,30 @@ export class HeartbeatIngest {
     const { store, log } = this.options;
     try {
       let changed = false;
-      await modify(store, nodeCodec, keys.node(name), (current) => {
+      let returned = false;
+      const written = await modify(store, nodeCodec, keys.node(name), (current) => {
         const next = heartbeatUpdate(current, now);
         changed = next !== undefined;
+        returned = changed && readyCondition(current)?.status !== 'True';
         return next;
       });
-      if (changed) log.debug('recorded heartbeat', { node: name });
+      if (returned && written) {
+        log.info('node is Ready again', { node: name });
+        (this.options.events ?? discardEvents).record({
+          involvedObject: {
+            apiVersion: 'v1',
+            kind: 'Node',
+            namespace: '',
+            name,
+            uid: written.value.metadata?.uid ?? '',
+            resourceVersion: '',
+            fieldPath: '',
+          },
+          type: 'Normal',
+          reason: 'NodeReady',
+          message: `Node ${name} status is now: NodeReady`,
+        });
+      } else if (changed) log.debug('recorded heartbeat', { node: name });
       // The cached copy asked for a write the stored node did not need: it is stale.
       else await this.options.nodes.refresh(keys.node(name));
       this.retryAt.delete(name);

@@ -1,6 +1,6 @@
 // The Store over etcd (etcd3 client). Every key lives under rootPrefix; conditional
 // writes are etcd transactions on the key's create or mod revision.
-import { Etcd3, type IKeyValue, type Namespace } from 'etcd3';
+import { Etcd3, type Election, type IKeyValue, type Namespace } from 'etcd3';
 import {
   conflict,
   errorMessage,
@@ -134,9 +134,9 @@ export class EtcdStore implements Store {
       ? this.ns.if(first.key, 'Mod', '==', first.expect ?? 0)
       : this.ns.if(ops[0]?.key ?? 'cluster/ca', 'Create', '>', -1);
     for (const op of guarded.slice(1)) builder = builder.and(op.key, 'Mod', '==', op.expect ?? 0);
-    const writes = ops.map((op) =>
-      op.type === 'put' ? this.ns.put(op.key).value(op.text) : this.ns.delete().key(op.key),
-    );
+    const writes = ops
+      .filter((op) => op.type !== 'check')
+      .map((op) => (op.type === 'put' ? this.ns.put(op.key).value(op.text) : this.ns.delete().key(op.key)));
     const reads = guarded.map((op) => this.ns.get(op.key));
     const res = await this.call(`commit ${ops.length} writes`, () =>
       builder
@@ -241,6 +241,15 @@ export class EtcdStore implements Store {
   async ping(): Promise<string> {
     const status = await this.call('ask etcd for its status', () => this.client.maintenance.status());
     return `etcd ${status.version}`;
+  }
+
+  /**
+   * The etcd election `name` under this store's prefix (keys election/<name>/<lease>), for
+   * leader/etcd-candidate.ts: its keys live in the same keyspace as the objects, so a
+   * commit can be fenced on them.
+   */
+  election(name: string, ttlSeconds: number): Election {
+    return this.ns.election(name, ttlSeconds);
   }
 
   async close(): Promise<void> {

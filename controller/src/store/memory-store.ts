@@ -92,6 +92,7 @@ export class MemoryStore implements Store {
     this.current++;
     const revision = this.current;
     for (const op of ops) {
+      if (op.type === 'check') continue;
       const previous = this.data.get(op.key);
       if (op.type === 'delete') {
         if (!previous) continue;

@@ -37,11 +37,13 @@ export type WatchEvent<T> =
 
 /**
  * One write of a transaction. expect guards it: the key's mod revision must still be that
- * number, 0 meaning "must not exist"; undefined writes unconditionally.
+ * number, 0 meaning "must not exist"; undefined writes unconditionally. A check writes
+ * nothing and only guards: the leader's fence (leader/fence.ts) is one.
  */
 export type TxnOp =
   | { type: 'put'; key: string; text: string; expect?: number }
-  | { type: 'delete'; key: string; expect?: number };
+  | { type: 'delete'; key: string; expect?: number }
+  | { type: 'check'; key: string; expect: number };
 
 export interface TxnResult {
   /** The revision every write of the transaction got. */
