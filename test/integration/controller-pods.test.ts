@@ -84,6 +84,7 @@ async function addNode(
         addresses: [{ type: 'InternalIP', address: '127.0.0.1' }],
         nodeInfo: undefined,
         daemonEndpoints: undefined,
+        images: [],
       },
     },
   });

@@ -43,6 +43,7 @@ function makeNode(spec: NodeSpec = {}): Node {
       addresses: (spec.addresses ?? []).map((address) => ({ type: 'InternalIP', address })),
       nodeInfo: undefined,
       daemonEndpoints: undefined,
+      images: [],
     },
   };
 }
