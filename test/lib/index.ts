@@ -8,3 +8,4 @@ export * from './store-conformance.js';
 export * from './registry.js';
 export * from './docker-cluster.js';
 export * from './docker-inspect.js';
+export * from './scheduler-fixtures.js';
