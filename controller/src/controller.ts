@@ -18,6 +18,8 @@ import { NodeLifecycleLoop } from './reconcile/node-lifecycle.js';
 import { HeartbeatIngest } from './status/heartbeat-ingest.js';
 import { PodStatusIngest } from './status/pod-status-ingest.js';
 import { ControllerNats } from './status/nats-client.js';
+import { startScheduler } from './scheduler/loop.js';
+import { discardEvents } from './events/recorder.js';
 import { nodeCodec } from './store/codecs.js';
 import { EtcdStore } from './store/etcd-store.js';
 import { Informer } from './store/informer.js';
@@ -164,6 +166,14 @@ export async function startController(options: ControllerOptions): Promise<Runni
     });
     lifecycle.start();
     onStop('node lifecycle loop', () => lifecycle.stop());
+
+    // Scheduler (issue 5): binds pods created without spec.nodeName. To run only on the elected leader once election lands; events to the store-backed recorder once it exists.
+    const scheduler = startScheduler({
+      store,
+      events: discardEvents,
+      log: log.child({ layer: 'scheduler' }),
+    });
+    onStop('scheduler', () => scheduler.stop());
 
     const tokens = new JoinTokenStore(store);
     const streams = new StreamRegistry();
