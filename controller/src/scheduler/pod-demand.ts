@@ -1,6 +1,7 @@
 // What a pod asks of a node, parsed once when the pod enters the scheduler's snapshot so
 // that no filter or scorer parses a quantity again. Pure.
 import type { NodeSelectorTerm, Pod, Toleration } from '@flotilla/proto';
+import { parseReference } from '@flotilla/images';
 import { resourceAmount } from '../pods/quantity.js';
 
 export interface HostPortClaim {
@@ -40,6 +41,18 @@ export interface PodDemand {
 
 const defaultScoreCpu = 100;
 const defaultScoreMemory = 200 * 1024 * 1024;
+
+/**
+ * An image reference as nodes report theirs: "nginx" is docker.io/library/nginx:latest.
+ * Text that is not a reference is kept as it is.
+ */
+export function canonicalImage(image: string): string {
+  try {
+    return parseReference(image).canonical;
+  } catch {
+    return image;
+  }
+}
 
 /** A finished pod holds no resources and no ports. */
 export function isPodFinished(pod: Pod): boolean {
@@ -84,7 +97,7 @@ export function podDemand(key: string, pod: Pod): PodDemand {
     memory += memoryWanted ?? 0;
     scoreCpu += cpuWanted || defaultScoreCpu;
     scoreMemory += memoryWanted || defaultScoreMemory;
-    if (c.image !== '') images.push(c.image);
+    if (c.image !== '') images.push(canonicalImage(c.image));
     for (const p of c.ports) {
       if (p.hostPort > 0) hostPorts.push({ ip: p.hostIP, port: p.hostPort, protocol: p.protocol || 'TCP' });
     }

@@ -6,7 +6,13 @@
 import type { Node, Pod, Taint } from '@flotilla/proto';
 import { isNodeReady } from '../nodes/conditions.js';
 import { resourceAmount, scaledQuantity } from '../pods/quantity.js';
-import { isPodFinished, podDemand, type HostPortClaim, type PodDemand } from './pod-demand.js';
+import {
+  canonicalImage,
+  isPodFinished,
+  podDemand,
+  type HostPortClaim,
+  type PodDemand,
+} from './pod-demand.js';
 
 export const zoneLabel = 'topology.kubernetes.io/zone';
 
@@ -109,7 +115,7 @@ export class SchedulingSnapshot {
     info.allocPods = parsed(alloc.pods, (t) => scaledQuantity(t, 1n));
     info.images = new Map();
     for (const image of node.status?.images ?? []) {
-      for (const n of image.names) info.images.set(n, image.sizeBytes);
+      for (const n of image.names) info.images.set(canonicalImage(n), image.sizeBytes);
     }
   }
 
