@@ -61,6 +61,7 @@ export function resourceAllocation(strategy: ResourceStrategy, weight = 1): Scor
  */
 export function spreadGroup(weight = 2): Scorer {
   const zoneWeight = 2 / 3;
+  let zoneCounts = new Float64Array(0);
   return {
     name: 'SelectorSpread',
     weight,
@@ -69,20 +70,28 @@ export function spreadGroup(weight = 2): Scorer {
         out.fill(0, 0, nodes.length);
         return;
       }
+      // A group never placed has no counts to look up.
+      const group = snapshot.groupId(pod.spreadGroup) ?? -1;
       let maxNode = 0;
       let maxZone = 0;
       let zoned = false;
-      const zoneCounts = new Float64Array(nodes.length);
+      if (zoneCounts.length < nodes.length) zoneCounts = new Float64Array(nodes.length * 2);
+      // Zones are few: each one's count is looked up once per pod, not once per node.
+      const perZone = new Float64Array(snapshot.zoneNames.length).fill(-1);
       for (let i = 0; i < nodes.length; i++) {
         const node = nodes[i] as NodeInfo;
-        const here = node.groups.get(pod.spreadGroup) ?? 0;
+        const here = group < 0 ? 0 : (node.groups.get(group) ?? 0);
         out[i] = here;
-        maxNode = Math.max(maxNode, here);
-        if (node.zone !== '') {
+        if (here > maxNode) maxNode = here;
+        if (node.zoneId >= 0) {
           zoned = true;
-          const inZone = snapshot.groupInZone(node.zone, pod.spreadGroup);
+          let inZone = perZone[node.zoneId] ?? -1;
+          if (inZone < 0) {
+            inZone = group < 0 ? 0 : snapshot.groupInZone(node.zone, group);
+            perZone[node.zoneId] = inZone;
+          }
           zoneCounts[i] = inZone;
-          maxZone = Math.max(maxZone, inZone);
+          if (inZone > maxZone) maxZone = inZone;
         }
       }
       for (let i = 0; i < nodes.length; i++) {
@@ -92,7 +101,7 @@ export function spreadGroup(weight = 2): Scorer {
           continue;
         }
         const zoneScore =
-          (nodes[i] as NodeInfo).zone === ''
+          (nodes[i] as NodeInfo).zoneId < 0
             ? 0
             : maxZone === 0
               ? maxScore

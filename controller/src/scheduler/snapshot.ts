@@ -23,6 +23,8 @@ export interface NodeInfo {
   labels: Record<string, string>;
   /** The topology.kubernetes.io/zone label; "" when it has none. */
   zone: string;
+  /** The zone as a small integer (SchedulingSnapshot.zoneNames), -1 without one. */
+  zoneId: number;
   ready: boolean;
   unschedulable: boolean;
   /** NoSchedule and NoExecute taints: a pod must tolerate them to be placed. */
@@ -42,8 +44,8 @@ export interface NodeInfo {
   ports: HostPortClaim[];
   /** Image reference → size in bytes. */
   images: Map<string, number>;
-  /** Spread group → how many of its pods are here. */
-  groups: Map<string, number>;
+  /** Spread group id (SchedulingSnapshot.groupId) → how many of its pods are here. */
+  groups: Map<number, number>;
 }
 
 interface Placed {
@@ -64,6 +66,7 @@ function emptyInfo(name: string): NodeInfo {
     node: undefined,
     labels: {},
     zone: '',
+    zoneId: -1,
     ready: false,
     unschedulable: false,
     hardTaints: [],
@@ -86,7 +89,12 @@ export class SchedulingSnapshot {
   private readonly infos = new Map<string, NodeInfo>();
   private readonly placed = new Map<string, Placed>();
   /** Zone → spread group → pods of the group in the zone. */
-  private readonly zoneGroups = new Map<string, Map<string, number>>();
+  private readonly zoneGroups = new Map<string, Map<number, number>>();
+  /** Spread groups as small integers: the scorer looks one up per node and pod. */
+  private readonly groupIds = new Map<string, number>();
+  private readonly zoneIds = new Map<string, number>();
+  /** Zone names by zone id. */
+  readonly zoneNames: string[] = [];
   /** The nodes known to the store, by name; rebuilt lazily after a node comes or goes. */
   private sorted: NodeInfo[] | undefined;
 
@@ -180,8 +188,13 @@ export class SchedulingSnapshot {
   }
 
   /** Pods of the spread group in the zone. */
-  groupInZone(zone: string, group: string): number {
+  groupInZone(zone: string, group: number): number {
     return this.zoneGroups.get(zone)?.get(group) ?? 0;
+  }
+
+  /** The id of a spread group; undefined when no pod of it was ever placed. */
+  groupId(group: string): number | undefined {
+    return this.groupIds.get(group);
   }
 
   private place(key: string, p: Placed): void {
@@ -218,12 +231,17 @@ export class SchedulingSnapshot {
       }
     }
     if (d.spreadGroup !== '') {
-      bump(info.groups, d.spreadGroup, sign);
-      if (info.zone !== '') bump(this.zoneMap(info.zone), d.spreadGroup, sign);
+      let id = this.groupIds.get(d.spreadGroup);
+      if (id === undefined) {
+        id = this.groupIds.size;
+        this.groupIds.set(d.spreadGroup, id);
+      }
+      bump(info.groups, id, sign);
+      if (info.zone !== '') bump(this.zoneMap(info.zone), id, sign);
     }
   }
 
-  private zoneMap(zone: string): Map<string, number> {
+  private zoneMap(zone: string): Map<number, number> {
     let m = this.zoneGroups.get(zone);
     if (!m) {
       m = new Map();
@@ -240,10 +258,17 @@ export class SchedulingSnapshot {
       if (zone !== '') bump(this.zoneMap(zone), group, n);
     }
     info.zone = zone;
+    let id = zone === '' ? -1 : this.zoneIds.get(zone);
+    if (id === undefined) {
+      id = this.zoneNames.length;
+      this.zoneIds.set(zone, id);
+      this.zoneNames.push(zone);
+    }
+    info.zoneId = id;
   }
 }
 
-function bump(m: Map<string, number>, key: string, by: number): void {
+function bump(m: Map<number, number>, key: number, by: number): void {
   const n = (m.get(key) ?? 0) + by;
   if (n === 0) m.delete(key);
   else m.set(key, n);
