@@ -1,6 +1,7 @@
 // The images an agent reports in its node status: the local store's images with their
 // sizes (config plus layers); an image that cannot be read is left out.
 import t from 'tap';
+import { rmSync } from 'node:fs';
 import { silentLogger } from '@flotilla/common';
 import { openAgentImageStores, presentImages } from '@flotilla/agent';
 import { digestOf } from '@flotilla/images';
@@ -9,7 +10,9 @@ import { makeRunDir } from '../lib/index.js';
 const manifestType = 'application/vnd.oci.image.manifest.v1+json';
 
 t.test('present images with the size of their config and layers', async (t) => {
-  const stores = openAgentImageStores(makeRunDir('node-images'), silentLogger);
+  const dir = makeRunDir('node-images');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const stores = openAgentImageStores(dir, silentLogger);
   const layers = [
     {
       mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
