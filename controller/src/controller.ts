@@ -19,6 +19,8 @@ import { HeartbeatIngest } from './status/heartbeat-ingest.js';
 import { PodStatusIngest } from './status/pod-status-ingest.js';
 import { ControllerNats } from './status/nats-client.js';
 import { startScheduler } from './scheduler/loop.js';
+import { schedulerProfile } from './scheduler/profile.js';
+import type { ResourceStrategy } from './scheduler/scorers.js';
 import { discardEvents } from './events/recorder.js';
 import { nodeCodec } from './store/codecs.js';
 import { EtcdStore } from './store/etcd-store.js';
@@ -42,6 +44,8 @@ export interface ControllerOptions {
   tlsSans?: string[];
   dataDir: string;
   nodeGraceMs?: number;
+  /** The scheduler's resource scorer: spread load (default) or bin-pack. */
+  schedulerScoring?: ResourceStrategy;
   /** For the nats-server configuration written on first start; defaults to the first NATS URL. */
   natsListen?: HostPort;
   natsConfigPath?: string;
@@ -171,6 +175,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const scheduler = startScheduler({
       store,
       events: discardEvents,
+      profile: schedulerProfile({ resources: options.schedulerScoring ?? 'LeastAllocated' }),
       log: log.child({ layer: 'scheduler' }),
     });
     onStop('scheduler', () => scheduler.stop());

@@ -95,6 +95,7 @@ async function runServe(options: ParsedOptions, log: Logger): Promise<number> {
       tlsSans: options.tlsSans,
       dataDir: options.dataDir,
       nodeGraceMs: options.nodeGraceMs,
+      schedulerScoring: options.schedulerScoring,
       natsListen: options.natsListen,
       natsConfigPath: options.natsConfigPath,
       adminConfigPath: options.adminConfigPath,
