@@ -26,6 +26,10 @@ import { NodeLifecycleLoop } from './reconcile/node-lifecycle.js';
 import { HeartbeatIngest } from './status/heartbeat-ingest.js';
 import { PodStatusIngest } from './status/pod-status-ingest.js';
 import { ControllerNats } from './status/nats-client.js';
+import { startScheduler } from './scheduler/loop.js';
+import { schedulerProfile } from './scheduler/profile.js';
+import type { ResourceStrategy } from './scheduler/scorers.js';
+import { discardEvents } from './events/recorder.js';
 import { nodeCodec } from './store/codecs.js';
 import { EtcdStore } from './store/etcd-store.js';
 import { Informer } from './store/informer.js';
@@ -54,6 +58,8 @@ export interface ControllerOptions {
   leaseTtlMs?: number;
   /** Where the loops record Events; default: nowhere. */
   events?: EventRecorder;
+  /** The scheduler's resource scorer: spread load (default) or bin-pack. */
+  schedulerScoring?: ResourceStrategy;
   /** For the nats-server configuration written on first start; defaults to the first NATS URL. */
   natsListen?: HostPort;
   natsConfigPath?: string;
@@ -239,6 +245,20 @@ export async function startController(options: ControllerOptions): Promise<Runni
       garbage.start();
       await untilAborted(signal);
       await garbage.stop();
+    });
+
+    // The scheduler binds pods created without spec.nodeName; on the leader only, its
+    // bindings fenced by the leadership.
+    elector.runWhileLeader('scheduler', async (signal, leadership) => {
+      const scheduler = startScheduler({
+        store,
+        events,
+        leadership,
+        profile: schedulerProfile({ resources: options.schedulerScoring ?? 'LeastAllocated' }),
+        log: log.child({ layer: 'scheduler' }),
+      });
+      await untilAborted(signal);
+      await scheduler.stop();
     });
 
     const tokens = new JoinTokenStore(store);

@@ -57,7 +57,7 @@ export type {
 export { CompactedError, isCompactedError, putOp } from './store/types.js';
 export { EtcdStore, type EtcdStoreOptions } from './store/etcd-store.js';
 export { MemoryStore } from './store/memory-store.js';
-export { Informer } from './store/informer.js';
+export { Informer, type InformerChange, type InformerListener } from './store/informer.js';
 export { modify, type Mutation } from './store/modify.js';
 export { keys, rootPrefix } from './store/keys.js';
 export {
@@ -148,7 +148,63 @@ export {
   defaultNamespace,
   defaultTerminationGracePeriodSeconds,
 } from './pods/defaults.js';
-export { placePod, unfitReasons, podRequests, isPodFinished, type Placement } from './pods/place-pod.js';
+// Scheduler
+export {
+  podDemand,
+  isPodFinished,
+  spreadGroupOf,
+  type PodDemand,
+  type HostPortClaim,
+} from './scheduler/pod-demand.js';
+export { SchedulingSnapshot, zoneLabel, type NodeInfo } from './scheduler/snapshot.js';
+export {
+  rejections,
+  tolerates,
+  requirementHolds,
+  termMatches,
+  nodeReady,
+  nodeSchedulable,
+  taintToleration,
+  nodeAffinity,
+  hostPortsFree,
+  resourcesFit,
+  type Filter,
+} from './scheduler/filters.js';
+export {
+  resourceAllocation,
+  spreadGroup,
+  imageLocality,
+  preferNoScheduleTaints,
+  preferredNodeAffinity,
+  maxScore,
+  type Scorer,
+  type ResourceStrategy,
+} from './scheduler/scorers.js';
+export {
+  schedulerProfile,
+  feasibleNodesToFind,
+  type SchedulerProfile,
+  type ProfileOptions,
+} from './scheduler/profile.js';
+export { unschedulableMessage } from './scheduler/message.js';
+export {
+  Planner,
+  planBatch,
+  seededRandom,
+  type Placement,
+  type PendingPod,
+  type Binding,
+  type Unschedulable,
+  type Plan,
+} from './scheduler/planner.js';
+export {
+  SchedulerLoop,
+  startScheduler,
+  isPending,
+  maxBatchSize,
+  type SchedulerOptions,
+  type RunningScheduler,
+} from './scheduler/loop.js';
 export { mergePodUpdate, markDeleted, deletionGrace, jsonDifferences } from './pods/lifecycle.js';
 export { podEventFor, podMatches, type PodFilter } from './pods/pod-events.js';
 export { scaledQuantity, resourceAmount } from './pods/quantity.js';

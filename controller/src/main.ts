@@ -96,6 +96,7 @@ async function runServe(options: ParsedOptions, log: Logger): Promise<number> {
       dataDir: options.dataDir,
       nodeGraceMs: options.nodeGraceMs,
       evictionTimeoutMs: options.evictionTimeoutMs,
+      schedulerScoring: options.schedulerScoring,
       natsListen: options.natsListen,
       natsConfigPath: options.natsConfigPath,
       adminConfigPath: options.adminConfigPath,

@@ -84,6 +84,7 @@ async function addNode(
         addresses: [{ type: 'InternalIP', address: '127.0.0.1' }],
         nodeInfo: undefined,
         daemonEndpoints: undefined,
+        images: [],
       },
     },
   });
@@ -168,6 +169,17 @@ const create = (pod: Pod, dryRun = false): Promise<Pod> =>
   unary(cluster().createPod.bind(cluster()), { pod, dryRun });
 const get = (name: string): Promise<Pod> =>
   unary(cluster().getPod.bind(cluster()), { namespace: 'default', name });
+/** Creates the pod (stored unbound) and waits for the scheduler to bind it. */
+const createBound = async (pod: Pod): Promise<Pod> => {
+  const created = await create(pod);
+  if (created.spec?.nodeName)
+    throw new Error(`${created.metadata?.name} was stored bound, not left to the scheduler`);
+  const name = created.metadata?.name ?? '';
+  return waitFor(`the scheduler to bind ${name}`, async () => {
+    const p = await get(name);
+    return p.spec?.nodeName ? p : undefined;
+  });
+};
 const update = (pod: Pod): Promise<Pod> => unary(cluster().updatePod.bind(cluster()), { pod });
 const remove = (
   name: string,
@@ -221,7 +233,8 @@ let n1: TestNode;
 let n2: TestNode;
 
 t.test('nodes register through the NodeGateway', async (t) => {
-  n1 = await addNode('node-a', { cpu: '2', memory: '1Gi', pods: '110' }, { zone: 'z1' });
+  // node-a has more cpu: with equal memory, least-allocated prefers it, so the first pod's node is known.
+  n1 = await addNode('node-a', { cpu: '4', memory: '1Gi', pods: '110' }, { zone: 'z1' });
   n2 = await addNode('node-b', { cpu: '2', memory: '1Gi', pods: '110' }, { zone: 'z2' });
   const listed = await plane.admin.listNodes();
   t.same(
@@ -230,14 +243,14 @@ t.test('nodes register through the NodeGateway', async (t) => {
   );
 });
 
-t.test('create places the pod on the first node that fits, with defaults', async (t) => {
-  const created = await create(
+t.test('create stores the pod with defaults; the scheduler places it where it fits', async (t) => {
+  const created = await createBound(
     makePod('web', {
       resources: { requests: { memory: '768Mi' } },
       ports: [{ containerPort: 80, hostPort: 18080 }],
     }),
   );
-  t.equal(created.spec?.nodeName, 'node-a', 'first node in name order');
+  t.equal(created.spec?.nodeName, 'node-a', 'the least allocated node');
   t.ok(created.metadata?.uid, 'a uid');
   t.ok(Number(created.metadata?.resourceVersion) > 0, 'resourceVersion is the mod revision');
   t.equal(created.metadata?.generation, 1);
@@ -255,11 +268,11 @@ t.test('create places the pod on the first node that fits, with defaults', async
   );
   t.equal(stored?.metadata.uid, created.metadata?.uid, 'stored at pods/<namespace>/<name>');
 
-  const second = await create(makePod('web2', { resources: { requests: { memory: '512Mi' } } }));
+  const second = await createBound(makePod('web2', { resources: { requests: { memory: '512Mi' } } }));
   t.equal(second.spec?.nodeName, 'node-b', 'node-a has no room left');
-  const port = await create(makePod('web3', { ports: [{ containerPort: 80, hostPort: 18080 }] }));
+  const port = await createBound(makePod('web3', { ports: [{ containerPort: 80, hostPort: 18080 }] }));
   t.equal(port.spec?.nodeName, 'node-b', "node-a's host port is taken");
-  const selected = await create(
+  const selected = await createBound(
     makePod(
       'zoned',
       {},
@@ -290,12 +303,16 @@ t.test('create places the pod on the first node that fits, with defaults', async
 });
 
 t.test('a pod that fits nowhere stays Pending, Unschedulable, with the reasons', async (t) => {
-  const pod = await create(
+  await create(
     makePod('huge', {
       resources: { requests: { memory: '4Gi' } },
       ports: [{ containerPort: 80, hostPort: 18080 }],
     }),
   );
+  const pod = await waitFor('the scheduler to give up on huge', async () => {
+    const p = await get('huge');
+    return p.status?.conditions.some((c) => c.type === 'PodScheduled') ? p : undefined;
+  });
   t.equal(pod.spec?.nodeName, '', 'not bound');
   t.equal(pod.status?.phase, 'Pending');
   const cond = pod.status?.conditions.find((c) => c.type === 'PodScheduled');
@@ -303,7 +320,7 @@ t.test('a pod that fits nowhere stays Pending, Unschedulable, with the reasons',
   t.equal(cond?.reason, 'Unschedulable');
   t.equal(
     cond?.message,
-    "0/2 nodes are available: 2 insufficient memory, 2 node(s) didn't have free ports for the requested pod ports",
+    "0/2 nodes are available: 2 insufficient memory, 2 node(s) didn't have free ports for the requested pod ports.",
   );
   const gone = await remove('huge');
   t.ok(gone.metadata?.deletionTimestamp, 'the returned pod carries the deletion mark');
@@ -349,7 +366,7 @@ t.test('create refuses invalid pods, taken names and unknown nodes; dryRun write
   t.equal(pinned.spec?.nodeName, 'node-b', 'spec.nodeName is kept');
 
   const dry = await create(makePod('dry'), true);
-  t.equal(dry.spec?.nodeName, 'node-a', 'dryRun places');
+  t.equal(dry.spec?.nodeName, '', 'dryRun answers the pod as stored: unbound, for the scheduler');
   t.equal((await failure(get('dry')))?.code, 'NotFound', 'and writes nothing');
 });
 
@@ -388,12 +405,15 @@ t.test('watch: current pods as ADDED, then changes; resumable; compacted history
 
   const byName = watch({ namespace: 'default', name: 'watched' });
   t.teardown(() => byName.stop());
-  const created = await create(makePod('watched'));
+  const created = await createBound(makePod('watched'));
   await waitFor('ADDED for a new pod', () => seen(byName.events, PodEvent_Type.ADDED, 'watched'));
+  await waitFor('MODIFIED: bound', () => seen(byName.events, PodEvent_Type.MODIFIED, 'watched'));
   const edited = Pod.fromJSON(Pod.toJSON(created));
   edited.metadata!.labels = { app: 'watched', more: 'yes' };
   await update(edited);
-  const modified = await waitFor('MODIFIED', () => seen(byName.events, PodEvent_Type.MODIFIED, 'watched'));
+  const modified = await waitFor('MODIFIED', () =>
+    byName.events.find((e) => e.type === PodEvent_Type.MODIFIED && e.pod?.metadata?.labels.more === 'yes'),
+  );
   t.equal(modified.pod?.metadata?.labels.more, 'yes');
   await remove('watched', { force: true });
   await waitFor('DELETED', () => seen(byName.events, PodEvent_Type.DELETED, 'watched'));
@@ -402,7 +422,7 @@ t.test('watch: current pods as ADDED, then changes; resumable; compacted history
     'the name filter holds',
   );
 
-  // Resume after the creation: the update, the deletion mark and the deletion follow.
+  // Resume after the binding: the update, the deletion mark and the deletion follow.
   const resumed = watch({ name: 'watched', resourceVersion: created.metadata?.resourceVersion ?? '' });
   t.teardown(() => resumed.stop());
   await waitFor('the resumed watch to replay the changes', () =>
@@ -455,7 +475,7 @@ t.test('status reports from the node land in etcd; other nodes and stale reports
   };
   // node-b about node-a's pod, and node-b claiming to be node-a.
   await n2.report(web, { status: { phase: 'Failed' } });
-  await n2.report(web, { status: { phase: 'Failed' }, nodeName: 'node-a' });
+  await n2.report(web, { status: { phase: 'Failed' }, nodeName: n1.name });
   await afterMarker();
   t.equal((await get('web')).status?.phase, 'Running', "another node's reports change nothing");
   // A stale sequence, then another uid, from the right node.
@@ -493,7 +513,7 @@ t.test('force deletes the key at once', async (t) => {
 });
 
 t.test('auto-remove: a finished pod is deleted through the deletion flow', async (t) => {
-  const pod = await create(
+  const pod = await createBound(
     makePod('once', {}, { metadata: { name: 'once', annotations: { 'flotilla.io/auto-remove': 'true' } } }),
   );
   const node = nodes.find((n) => n.name === pod.spec?.nodeName);

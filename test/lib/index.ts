@@ -9,3 +9,4 @@ export * from './registry.js';
 export * from './docker-cluster.js';
 export * from './docker-inspect.js';
 export * from './sim-nodes.js';
+export * from './scheduler-fixtures.js';

@@ -56,6 +56,7 @@ function makeNode(spec: NodeSpec): Node {
       addresses: [],
       nodeInfo: undefined,
       daemonEndpoints: undefined,
+      images: [],
     },
   };
 }

@@ -38,6 +38,7 @@ function node(name: string, ready: 'True' | 'Unknown' | 'False', transitionAt = 
       addresses: [],
       nodeInfo: undefined,
       daemonEndpoints: undefined,
+      images: [],
       conditions: [
         {
           type: 'Ready',

@@ -63,8 +63,13 @@ t.test('parseCommandLine: flags win over the environment, lists combine', async 
   t.equal(parsed.command, 'serve');
   t.strictSame(parsed.options?.tlsSans, ['a.example', 'b', '10.0.0.1']);
   t.equal(parsed.options?.nodeGraceMs, 2_000, 'the flag, not FLOTILLA_NODE_GRACE');
+  t.equal(parsed.options?.schedulerScoring, 'LeastAllocated', 'the scheduler spreads load by default');
   t.strictSame(parsed.options?.listen, { host: '0.0.0.0', port: 9000 }, 'FLOTILLA_LISTEN');
   t.equal(parsed.options?.dataDir, '/tmp/x');
+  const packing = parseCommandLine(['serve', '--scheduler-scoring=MostAllocated'], {
+    FLOTILLA_DATA_DIR: '/tmp/x',
+  });
+  t.equal(packing.options?.schedulerScoring, 'MostAllocated', 'bin-packing by flag');
 });
 
 t.test('parseCommandLine defaults: serve, 5 s grace, loopback listen', async (t) => {
@@ -81,6 +86,10 @@ t.test('parseCommandLine refuses usage mistakes with InvalidArgument', async (t)
   const cases: Array<[string[], RegExp]> = [
     [['init', '--node-grace=1s'], /Unknown option/],
     [['serve', '--node-grace=10ms'], /--node-grace "10ms" is out of range/],
+    [
+      ['serve', '--scheduler-scoring=Packed'],
+      /--scheduler-scoring "Packed" is not one of LeastAllocated, MostAllocated/,
+    ],
     [['serve', '--etcd-endpoints=localhost:2379'], /--etcd-endpoints has "localhost:2379"/],
     [['serve', '--tls-san=a b'], /--tls-san "a b" is neither a DNS name nor an IP address/],
     [['serve', '--log-level=loud'], /--log-level "loud" is not one of debug, info, warn, error/],

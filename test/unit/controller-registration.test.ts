@@ -43,6 +43,7 @@ function makeNode(spec: NodeSpec = {}): Node {
       addresses: (spec.addresses ?? []).map((address) => ({ type: 'InternalIP', address })),
       nodeInfo: undefined,
       daemonEndpoints: undefined,
+      images: [],
     },
   };
 }
@@ -99,6 +100,20 @@ t.test('re-registration keeps the spec and identity, takes labels and status fro
   t.strictSame(merged.status?.capacity, { cpu: '2', memory: '4Gi' });
   t.strictSame(merged.status?.allocatable, { cpu: '2', memory: '4Gi' }, 'all capacity is allocatable');
   t.strictSame(merged.status?.addresses, [{ type: 'InternalIP', address: '10.1.1.2' }]);
+  const withImages = mergeRegistration(
+    stored,
+    {
+      ...incoming,
+      status: incoming.status && { ...incoming.status, images: [{ names: ['web:v1'], sizeBytes: 5 }] },
+    },
+    now,
+    'uid-2',
+  );
+  t.strictSame(
+    withImages.status?.images,
+    [{ names: ['web:v1'], sizeBytes: 5 }],
+    'the images the agent reports',
+  );
   t.strictSame(readyCondition(merged), {
     type: 'Ready',
     status: 'True',

@@ -64,6 +64,7 @@ function makeNode(options: NodeOptions = {}): Node {
     spec: { podCIDR: '', unschedulable: options.cordoned ?? false, taints: [] },
     status: {
       daemonEndpoints: undefined,
+      images: [],
       capacity,
       allocatable: {},
       conditions:

@@ -447,6 +447,11 @@ t.test('run progress: waiting, running, exit codes, and failures before the cont
     message: '0/1 nodes fit',
     noContainer: true,
   });
+  t.same(
+    runProgress(statusPod({ phase: 'Pending', conditions: [] })),
+    { kind: 'waiting' },
+    'stored unbound, before the scheduler decides: still waiting',
+  );
   t.equal(cannotRunCode('RunContainerError', 'executable file not found in $PATH'), 127);
   t.equal(cannotRunCode('RunContainerError', 'exec format error'), 126);
   t.equal(cannotRunCode('CreateContainerError', 'host port 80 in use'), 125);

@@ -3,11 +3,12 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { type Logger, createLogger, errorMessage, publicKeyOfSeed } from '@flotilla/common';
-import type { RegisterNodeResponse } from '@flotilla/proto';
+import type { ContainerImage, RegisterNodeResponse } from '@flotilla/proto';
 import { probeHost } from '../host/probe.js';
 import { ensureIdentity } from '../identity/ensure.js';
 import { writeNatsJwt, writeNodeRecord } from '../identity/state-store.js';
 import { ImageService } from '../images/image-service.js';
+import { presentImages } from '../images/node-images.js';
 import { buildNode, internalAddress, withAgentPort } from '../node/build.js';
 import type { AgentOptions } from '../options/types.js';
 import { PodManager } from '../pods/manager.js';
@@ -97,6 +98,26 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     ...(options.registryAuthFile !== undefined ? { registryAuthFile: options.registryAuthFile } : {}),
   });
   images.start();
+  // The present images go into the node status at each registration, for the scheduler's
+  // image locality. Re-read when an image arrives or leaves; the list changes rarely, so a
+  // change is reported at the next registration rather than with every heartbeat.
+  let nodeImages: ContainerImage[] = [];
+  let imagesRead: Promise<void> = Promise.resolve();
+  const readImages = (): void => {
+    imagesRead = imagesRead
+      .then(() => presentImages(images.stores, log))
+      .then(
+        (list) => void (nodeImages = list),
+        () => undefined,
+      );
+  };
+  readImages();
+  images.events.on('status', (e) => {
+    if ((e.status.state === 'present') !== (e.previous.state === 'present')) readImages();
+  });
+  images.events.on('gc', (r) => {
+    if (r.removedImages.length > 0) readImages();
+  });
 
   // Containers under conmon outlive the agent; the manager re-adopts them from its records.
   const runtime = podRuntimePaths({ ...options, nodeName: identity.nodeName });
@@ -151,10 +172,11 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       if (!options.natsUrls) reporter.setServers(res.natsUrls);
     }
   };
+  await imagesRead;
   const session = new GatewaySession({
     endpoint: identity,
     nodeName: identity.nodeName,
-    node: () => node,
+    node: () => (node.status ? { ...node, status: { ...node.status, images: nodeImages } } : node),
     natsUserPublicKey: publicKeyOfSeed(identity.natsSeed),
     desired,
     log: log.child({ part: 'sync' }),

@@ -37,3 +37,4 @@ export {
   type ImageServiceOptions,
   type ImageServiceEvents,
 } from './image-service.js';
+export { presentImages } from './node-images.js';

@@ -92,6 +92,7 @@ export function buildNode(facts: HostFacts, settings: NodeSettings): Node {
       },
       daemonEndpoints:
         settings.agentPort !== undefined ? { agentEndpoint: { port: settings.agentPort } } : undefined,
+      images: [],
     },
   };
 }

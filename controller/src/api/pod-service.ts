@@ -1,4 +1,4 @@
-// The pod half of the Cluster service: create (with placement), get, list, update,
+// The pod half of the Cluster service: create (bound only when spec.nodeName names a node; the scheduler binds the rest), get, list, update,
 // delete (the graceful deletion flow of docs/CONTRACTS.md) and watch. Every call needs an
 // admin certificate. The decisions are pure functions in pods/; this file reads and
 // writes etcd around them with guarded writes.
@@ -21,7 +21,6 @@ import { isCompactedError, type Entry, type Store } from '../store/types.js';
 import { defaultNamespace, newPod, scheduledCondition } from '../pods/defaults.js';
 import { mergePodUpdate } from '../pods/lifecycle.js';
 import { deletePod } from '../pods/delete-pod.js';
-import { placePod } from '../pods/place-pod.js';
 import { podEventFor, podMatches, type PodFilter } from '../pods/pod-events.js';
 import { invalidPod, metadataProblems, validateDnsLabel, validatePod } from '../pods/validate-pod.js';
 import { requireAdmin } from './auth.js';
@@ -79,40 +78,21 @@ export function createPodService(deps: PodServiceDeps): Pick<ClusterServer, PodM
     requireAdmin(call, caPem, `Cluster.${method}`);
   };
 
-  /** Binds the pod: to spec.nodeName when given (the node must exist), else to the first node that fits. */
-  async function place(pod: Pod, at: Date): Promise<Pod> {
+  /**
+   * A pod that names its node is bound at once (the node must exist); any other is stored
+   * unbound, and the scheduler loop binds it or marks it Unschedulable.
+   */
+  async function bindExplicit(pod: Pod, at: Date): Promise<Pod> {
     const spec = pod.spec;
     const status = pod.status;
-    if (!spec || !status) return pod;
-    if (spec.nodeName !== '') {
-      if (!(await store.get(nodeCodec, keys.node(spec.nodeName)))) {
-        throw notFound(
-          `spec.nodeName: node "${spec.nodeName}" not found; name a node of the cluster (deploy nodes lists them) or leave it empty`,
-          { object: `node/${spec.nodeName}`, field: 'spec.nodeName', value: spec.nodeName },
-        );
-      }
-      return { ...pod, status: { ...status, conditions: [scheduledCondition(true, at)] } };
+    if (!spec || !status || spec.nodeName === '') return pod;
+    if (!(await store.get(nodeCodec, keys.node(spec.nodeName)))) {
+      throw notFound(
+        `spec.nodeName: node "${spec.nodeName}" not found; name a node of the cluster (deploy nodes lists them) or leave it empty`,
+        { object: `node/${spec.nodeName}`, field: 'spec.nodeName', value: spec.nodeName },
+      );
     }
-    const [nodes, pods] = await Promise.all([
-      store.list(nodeCodec, keys.nodes),
-      store.list(podCodec, keys.pods),
-    ]);
-    const placement = placePod(
-      pod,
-      nodes.entries.map((e) => e.value),
-      pods.entries.map((e) => e.value),
-    );
-    if (placement.nodeName !== undefined) {
-      return {
-        ...pod,
-        spec: { ...spec, nodeName: placement.nodeName },
-        status: { ...status, conditions: [scheduledCondition(true, at)] },
-      };
-    }
-    return {
-      ...pod,
-      status: { ...status, conditions: [scheduledCondition(false, at, placement.message)] },
-    };
+    return { ...pod, status: { ...status, conditions: [scheduledCondition(true, at)] } };
   }
 
   return {
@@ -131,18 +111,13 @@ export function createPodService(deps: PodServiceDeps): Pick<ClusterServer, PodM
           { object: `pod/${ns}/${name}`, field: 'metadata.name', value: name },
         );
       if (await store.get(podCodec, key)) throw taken();
-      const placed = await place(pod, at);
+      const placed = await bindExplicit(pod, at);
       if (req.dryRun) return placed;
       const created = await store.create(podCodec, key, placed);
       if (!created.created) throw taken();
       const node = placed.spec?.nodeName ?? '';
       if (node !== '') log.info('pod created', { pod: `${ns}/${name}`, node, uid: pod.metadata?.uid });
-      else {
-        log.info('pod created but not placed', {
-          pod: `${ns}/${name}`,
-          reason: placed.status?.conditions[0]?.message,
-        });
-      }
+      else log.info('pod created; the scheduler places it', { pod: `${ns}/${name}`, uid: pod.metadata?.uid });
       return created.entry.value;
     }),
 

@@ -55,6 +55,7 @@ export function withReadyCondition(node: Node, change: ReadyChange, now: Date): 
     addresses: [],
     nodeInfo: undefined,
     daemonEndpoints: undefined,
+    images: [],
   };
   const others = status.conditions.filter((c) => c.type !== readyType);
   return { ...node, status: { ...status, conditions: [condition, ...others] } };

@@ -60,6 +60,7 @@ export function mergeRegistration(stored: Node | undefined, incoming: Node, now:
       addresses: [...(incoming.status?.addresses ?? [])],
       nodeInfo: incoming.status?.nodeInfo,
       daemonEndpoints: incoming.status?.daemonEndpoints,
+      images: [...(incoming.status?.images ?? [])],
       conditions: [...(stored?.status?.conditions ?? [])],
     },
   };

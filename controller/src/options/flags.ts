@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { invalidArgument, parseLogLevel, type LogLevel } from '@flotilla/common';
 import { defaultServiceCidr, parseCidr } from '../objects/service.js';
 import { defaultTokenTtlMs, maxTokenTtlMs, minTokenTtlMs } from '../tokens/join-token.js';
+import type { ResourceStrategy } from '../scheduler/scorers.js';
 import {
   formatDuration,
   hostPortOfUrl,
@@ -90,6 +91,13 @@ export const flagSpecs: readonly FlagSpec[] = [
     commands: serveOnly,
   },
   {
+    name: 'scheduler-scoring',
+    value: 'STRATEGY',
+    default: 'LeastAllocated',
+    help: 'how the scheduler ranks nodes by use: LeastAllocated (spread load) or MostAllocated (bin-pack)',
+    commands: serveOnly,
+  },
+  {
     name: 'nats-listen',
     value: 'HOST:PORT',
     help: 'where nats-server listens, for its configuration (default: host:port of the first --nats-url, else 127.0.0.1:4222)',
@@ -142,6 +150,7 @@ export interface ParsedOptions {
   dataDir: string;
   nodeGraceMs: number;
   evictionTimeoutMs: number;
+  schedulerScoring: ResourceStrategy;
   natsListen: HostPort;
   natsConfigPath?: string;
   adminConfigPath?: string;
@@ -226,6 +235,13 @@ export function parseCommandLine(
       value: raw('log-level'),
     });
   }
+  const scoring = raw('scheduler-scoring') ?? 'LeastAllocated';
+  if (scoring !== 'LeastAllocated' && scoring !== 'MostAllocated') {
+    throw invalidArgument(`--scheduler-scoring "${scoring}" is not one of LeastAllocated, MostAllocated`, {
+      field: '--scheduler-scoring',
+      value: scoring,
+    });
+  }
   const dataDir = raw('data-dir') ?? '';
   if (dataDir === '') throw invalidArgument('--data-dir must not be empty', { field: '--data-dir' });
   const tlsSans = list('tls-san');
@@ -257,6 +273,7 @@ export function parseCommandLine(
       minMs: 0,
       maxMs: 3_600_000,
     }),
+    schedulerScoring: scoring,
     natsListen,
     natsConfigPath: raw('nats-config'),
     adminConfigPath: raw('admin-config'),

@@ -4,7 +4,7 @@
 import { PodStatus, type Pod, type PodStatusReport } from '@flotilla/proto';
 import { nodeSubjectToken } from '@flotilla/common';
 import { podAnnotations } from '../pods/defaults.js';
-import { isPodFinished } from '../pods/place-pod.js';
+import { isPodFinished } from '../scheduler/pod-demand.js';
 import { markDeleted } from '../pods/lifecycle.js';
 
 /** Why a report is ignored before any pod is read, or undefined when it may count. */

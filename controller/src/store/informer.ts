@@ -5,11 +5,18 @@ import { errorMessage, type Logger } from '@flotilla/common';
 import { Backoff, sleep } from '../util/backoff.js';
 import { isCompactedError, type Codec, type Store } from './types.js';
 
+/** A change to the copy, for loops that keep state derived from it (the scheduler's snapshot). */
+export type InformerChange<T> =
+  { type: 'put'; key: string; value: T; modRevision: number } | { type: 'delete'; key: string };
+
+export type InformerListener<T> = (change: InformerChange<T>) => void;
+
 export class Informer<T> {
   private items = new Map<string, T>();
   private revisions = new Map<string, number>();
   private synced = false;
   private syncWaiters: (() => void)[] = [];
+  private listeners: InformerListener<T>[] = [];
 
   constructor(
     private readonly store: Store,
@@ -24,8 +31,17 @@ export class Informer<T> {
     while (!signal.aborted) {
       try {
         const { entries, revision } = await this.store.list(this.codec, this.prefix);
+        const before = this.revisions;
         this.items = new Map(entries.map((e) => [e.key, e.value]));
         this.revisions = new Map(entries.map((e) => [e.key, e.modRevision]));
+        if (this.listeners.length > 0) {
+          for (const key of before.keys()) if (!this.revisions.has(key)) this.emit({ type: 'delete', key });
+          for (const e of entries) {
+            if (before.get(e.key) !== e.modRevision) {
+              this.emit({ type: 'put', key: e.key, value: e.value, modRevision: e.modRevision });
+            }
+          }
+        }
         this.markSynced();
         backoff.reset();
         for await (const ev of this.store.watch(this.codec, this.prefix, revision, signal)) {
@@ -34,9 +50,11 @@ export class Informer<T> {
           if (ev.type === 'put') {
             this.items.set(ev.key, ev.value);
             this.revisions.set(ev.key, ev.revision);
+            this.emit({ type: 'put', key: ev.key, value: ev.value, modRevision: ev.revision });
           } else {
             this.items.delete(ev.key);
             this.revisions.delete(ev.key);
+            this.emit({ type: 'delete', key: ev.key });
           }
         }
       } catch (err) {
@@ -64,12 +82,32 @@ export class Informer<T> {
     const entry = await this.store.get(this.codec, key);
     const current = this.revisions.get(key) ?? 0;
     if (!entry) {
+      const had = this.revisions.has(key);
       this.items.delete(key);
       this.revisions.delete(key);
+      if (had) this.emit({ type: 'delete', key });
     } else if (entry.modRevision > current) {
       this.items.set(key, entry.value);
       this.revisions.set(key, entry.modRevision);
+      this.emit({ type: 'put', key, value: entry.value, modRevision: entry.modRevision });
     }
+  }
+
+  /**
+   * Calls listener with every change to the copy from now on, in order: each watched
+   * change, each refresh, and after a re-list the differences from what was held.
+   */
+  onChange(listener: InformerListener<T>): void {
+    this.listeners.push(listener);
+  }
+
+  /** The mod revision of the key in the copy. */
+  modRevision(key: string): number | undefined {
+    return this.revisions.get(key);
+  }
+
+  private emit(change: InformerChange<T>): void {
+    for (const l of this.listeners) l(change);
   }
 
   get(key: string): T | undefined {

@@ -86,6 +86,7 @@ export {
   OwnerReference,
 } from './flotilla/v1/meta.js';
 export {
+  ContainerImage,
   DaemonEndpoint,
   Node,
   NodeAddress,

@@ -44,6 +44,11 @@ export interface NodeStatus {
   addresses: NodeAddress[];
   nodeInfo: NodeSystemInfo | undefined;
   daemonEndpoints: NodeDaemonEndpoints | undefined;
+  /**
+   * The images present on the node, as Kubernetes reports them; the scheduler prefers
+   * nodes that already hold a pod's images.
+   */
+  images: ContainerImage[];
 }
 
 export interface NodeStatus_CapacityEntry {
@@ -54,6 +59,12 @@ export interface NodeStatus_CapacityEntry {
 export interface NodeStatus_AllocatableEntry {
   key: string;
   value: string;
+}
+
+export interface ContainerImage {
+  /** The references the image is known by: "docker.io/library/nginx:1.27", a digest form. */
+  names: string[];
+  sizeBytes: number;
 }
 
 export interface NodeDaemonEndpoints {
@@ -423,6 +434,7 @@ function createBaseNodeStatus(): NodeStatus {
     addresses: [],
     nodeInfo: undefined,
     daemonEndpoints: undefined,
+    images: [],
   };
 }
 
@@ -445,6 +457,9 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     }
     if (message.daemonEndpoints !== undefined) {
       NodeDaemonEndpoints.encode(message.daemonEndpoints, writer.uint32(50).fork()).join();
+    }
+    for (const v of message.images) {
+      ContainerImage.encode(v!, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -516,6 +531,14 @@ export const NodeStatus: MessageFns<NodeStatus> = {
             message.daemonEndpoints = NodeDaemonEndpoints.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.images.push(ContainerImage.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -568,6 +591,9 @@ export const NodeStatus: MessageFns<NodeStatus> = {
       daemonEndpoints: isSet(object.daemonEndpoints)
         ? NodeDaemonEndpoints.fromJSON(object.daemonEndpoints)
         : undefined,
+      images: globalThis.Array.isArray(object?.images)
+        ? object.images.map((e: any) => ContainerImage.fromJSON(e))
+        : [],
     };
   },
 
@@ -602,6 +628,9 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     }
     if (message.daemonEndpoints !== undefined) {
       obj.daemonEndpoints = NodeDaemonEndpoints.toJSON(message.daemonEndpoints);
+    }
+    if (message.images?.length) {
+      obj.images = message.images.map((e) => ContainerImage.toJSON(e));
     }
     return obj;
   },
@@ -752,6 +781,83 @@ export const NodeStatus_AllocatableEntry: MessageFns<NodeStatus_AllocatableEntry
     }
     if (message.value !== '') {
       obj.value = message.value;
+    }
+    return obj;
+  },
+};
+
+function createBaseContainerImage(): ContainerImage {
+  return { names: [], sizeBytes: 0 };
+}
+
+export const ContainerImage: MessageFns<ContainerImage> = {
+  encode(message: ContainerImage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.names) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.sizeBytes !== 0) {
+      writer.uint32(16).int64(message.sizeBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerImage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContainerImage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.names.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sizeBytes = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContainerImage {
+    return {
+      names: globalThis.Array.isArray(object?.names)
+        ? object.names.map((e: any) => globalThis.String(e))
+        : [],
+      sizeBytes: isSet(object.sizeBytes) ? globalThis.Number(object.sizeBytes) : 0,
+    };
+  },
+
+  toJSON(message: ContainerImage): unknown {
+    const obj: any = {};
+    if (message.names?.length) {
+      obj.names = message.names;
+    }
+    if (message.sizeBytes !== 0) {
+      obj.sizeBytes = Math.round(message.sizeBytes);
     }
     return obj;
   },
@@ -1337,6 +1443,17 @@ export const NodeList: MessageFns<NodeList> = {
     return obj;
   },
 };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error('Value is larger than Number.MAX_SAFE_INTEGER');
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error('Value is smaller than Number.MIN_SAFE_INTEGER');
+  }
+  return num;
+}
 
 function isObject(value: any): boolean {
   return typeof value === 'object' && value !== null;
