@@ -21,6 +21,7 @@ export function classifyPullError(err: unknown): { reason: PullFailureReason; me
     case 'AlreadyExists':
     case 'Conflict':
     case 'FailedPrecondition':
+    case 'ResourceExhausted':
     case 'Internal':
       return { reason: 'error', message };
   }

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'PermissionDenied'
   | 'Unavailable'
   | 'DeadlineExceeded'
+  | 'ResourceExhausted'
   | 'Internal';
 
 export interface ErrorContext {
@@ -48,6 +49,8 @@ export const unauthenticated = (message: string, context?: ErrorContext): Flotil
   new FlotillaError('Unauthenticated', message, context);
 export const permissionDenied = (message: string, context?: ErrorContext): FlotillaError =>
   new FlotillaError('PermissionDenied', message, context);
+export const resourceExhausted = (message: string, context?: ErrorContext): FlotillaError =>
+  new FlotillaError('ResourceExhausted', message, context);
 export const unavailable = (message: string, context?: ErrorContext, cause?: unknown): FlotillaError =>
   new FlotillaError('Unavailable', message, context, { cause });
 

@@ -12,6 +12,7 @@ const toGrpc: Record<ErrorCode, grpc.status> = {
   PermissionDenied: grpc.status.PERMISSION_DENIED,
   Unavailable: grpc.status.UNAVAILABLE,
   DeadlineExceeded: grpc.status.DEADLINE_EXCEEDED,
+  ResourceExhausted: grpc.status.RESOURCE_EXHAUSTED,
   Internal: grpc.status.INTERNAL,
 };
 

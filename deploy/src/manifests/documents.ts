@@ -35,7 +35,12 @@ export function parseDocuments(source: string, text: string): DocumentsParsed {
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
     if (value === null || value === undefined) return;
     const record = value as Record<string, unknown>;
-    if (typeof value === 'object' && !Array.isArray(value) && record.kind === 'List' && Array.isArray(record.items)) {
+    if (
+      typeof value === 'object' &&
+      !Array.isArray(value) &&
+      record.kind === 'List' &&
+      Array.isArray(record.items)
+    ) {
       record.items.forEach((item: unknown, n) => documents.push({ source, index, item: n, value: item }));
       return;
     }

@@ -118,7 +118,11 @@ function check(value: unknown, type: string, format: string, path: string, walk:
         if (typeof value === 'number') return String(value);
         if (typeof value !== 'string') return wrong('a quantity such as 500m, 2 or 64Mi');
         if (!quantityPattern.test(value)) {
-          walk.problems.add(path, value, 'is not a quantity; expected a number with an optional suffix such as 500m, 2, 1.5 or 64Mi');
+          walk.problems.add(
+            path,
+            value,
+            'is not a quantity; expected a number with an optional suffix such as 500m, 2, 1.5 or 64Mi',
+          );
           return undefined;
         }
         return value;
@@ -129,7 +133,8 @@ function check(value: unknown, type: string, format: string, path: string, walk:
     case 'boolean':
       return typeof value === 'boolean' ? value : wrong('true or false');
     case 'number':
-      if (typeof value !== 'number') return wrong(format === 'double' ? 'a number' : `an integer (${format})`);
+      if (typeof value !== 'number')
+        return wrong(format === 'double' ? 'a number' : `an integer (${format})`);
       if (format === 'double') return value;
       if (!Number.isInteger(value)) return wrong(`an integer (${format})`);
       return checkInteger(value, format, path, walk) ? value : undefined;
@@ -193,7 +198,11 @@ export const manifestKindList = manifestKinds.map((k) => k.kind).join(', ');
 export function checkDocument(doc: unknown, types: ModelTypes): CheckedDocument {
   const problems = new FieldProblems();
   if (!isObject(doc)) {
-    problems.add('(document)', doc, `is ${describeValue(doc)}; expected an object with apiVersion, kind and metadata`);
+    problems.add(
+      '(document)',
+      doc,
+      `is ${describeValue(doc)}; expected an object with apiVersion, kind and metadata`,
+    );
     return { label: '', problems };
   }
   const { apiVersion, kind, metadata } = doc;
@@ -201,15 +210,25 @@ export function checkDocument(doc: unknown, types: ModelTypes): CheckedDocument 
   const kindText = typeof kind === 'string' ? kind : '';
   const label = kindText && name ? `${kindText}/${name}` : kindText || (name ? `(no kind)/${name}` : '');
   if (kind === undefined || kind === null) problems.missing('kind', `required; one of ${manifestKindList}`);
-  else if (typeof kind !== 'string') problems.add('kind', kind, `is ${describeValue(kind)}; expected one of ${manifestKindList}`);
-  if (apiVersion === undefined || apiVersion === null) problems.missing('apiVersion', 'required, such as v1 or apps/v1');
-  else if (typeof apiVersion !== 'string') problems.add('apiVersion', apiVersion, `is ${describeValue(apiVersion)}; expected a string such as v1 or apps/v1`);
+  else if (typeof kind !== 'string')
+    problems.add('kind', kind, `is ${describeValue(kind)}; expected one of ${manifestKindList}`);
+  if (apiVersion === undefined || apiVersion === null)
+    problems.missing('apiVersion', 'required, such as v1 or apps/v1');
+  else if (typeof apiVersion !== 'string')
+    problems.add(
+      'apiVersion',
+      apiVersion,
+      `is ${describeValue(apiVersion)}; expected a string such as v1 or apps/v1`,
+    );
   if (problems.list.length > 0) return { label, problems };
 
   const info = manifestKinds.find((k) => k.kind === kind);
   if (!info) {
     const known = kinds.find((k) => k.kind === kind);
-    const suggestion = closest(kindText, manifestKinds.map((k) => k.kind));
+    const suggestion = closest(
+      kindText,
+      manifestKinds.map((k) => k.kind),
+    );
     problems.add(
       'kind',
       kind,

@@ -132,8 +132,8 @@ export function resolveResource(text: string): ResourceLookup {
     ok: false,
     message:
       `unknown resource type "${text}"` +
-      (suggestion ? `; did you mean "${suggestion}"?` : '') +
-      `; valid types: ${kinds.map((k) => `${k.resource} (${k.shortNames.join(', ')})`).join(', ')}`,
+      (suggestion ? `; did you mean "${suggestion}"?` : '.') +
+      ` Valid types: ${kinds.map((k) => `${k.resource} (${k.shortNames.join(', ')})`).join(', ')}`,
   };
 }
 
