@@ -172,6 +172,12 @@ export { getObjects, watchObjects, WatchPrinter, noResourcesMessage } from './co
 export { describeOne, eventSelector } from './commands/describe.js';
 export { deleteObjects, deletedLine } from './commands/delete.js';
 export { scaleObject } from './commands/scale.js';
-export { revisionsOf, historyText, rolloutHistory, rolloutAction, rolloutStatus } from './commands/rollout.js';
+export {
+  revisionsOf,
+  historyText,
+  rolloutHistory,
+  rolloutAction,
+  rolloutStatus,
+} from './commands/rollout.js';
 export { setCordoned, drainNode } from './commands/drain.js';
 export { placeInNamespace } from './commands/object-flags.js';

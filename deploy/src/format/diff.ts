@@ -26,7 +26,7 @@ function edits(a: readonly string[], b: readonly string[]): Edit[] {
       out.push({ op: ' ', line: a[i] ?? '' });
       i++;
       j++;
-    } else if (j < b.length && (i >= a.length || (lcs[i]?.[j + 1] ?? 0) >= (lcs[i + 1]?.[j] ?? 0))) {
+    } else if (j < b.length && (i >= a.length || (lcs[i]?.[j + 1] ?? 0) > (lcs[i + 1]?.[j] ?? 0))) {
       out.push({ op: '+', line: b[j] ?? '' });
       j++;
     } else {
