@@ -94,23 +94,29 @@ export class WatchPrinter {
     this.widths = headers.map((h) => h.length);
   }
 
+  private headerShown = false;
+
+  private widen(cells: readonly string[]): void {
+    cells.forEach((cell, i) => (this.widths[i] = Math.max(this.widths[i] ?? 0, cell.length)));
+  }
+
   private line(cells: readonly string[]): string {
+    this.widen(cells);
     return (
       cells
-        .map((cell, i) => {
-          this.widths[i] = Math.max(this.widths[i] ?? 0, cell.length);
-          return i === cells.length - 1 ? cell : cell.padEnd(this.widths[i] ?? 0);
-        })
+        .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(this.widths[i] ?? 0)))
         .join('   ')
         .trimEnd() + '\n'
     );
   }
 
-  header(): void {
-    this.write(this.line(this.headers));
-  }
-
+  /** The first row comes with the header, both as wide as the wider of the two. */
   row(cells: readonly string[]): void {
+    if (!this.headerShown) {
+      this.widen(cells);
+      this.write(this.line(this.headers));
+      this.headerShown = true;
+    }
     this.write(this.line(cells));
   }
 }
@@ -133,7 +139,6 @@ export async function watchObjects(
   const json = request.output === 'json' || request.output === 'yaml' ? request.output : undefined;
   const options = { wide: request.output === 'wide', withNamespace: request.namespace === '' };
   const printer = new WatchPrinter(tableHeaders(request.info, { ...options, now: clock() }), io.stdout);
-  let headerShown = false;
   try {
     for await (const event of stream) {
       if (!event.object) continue;
@@ -145,8 +150,6 @@ export async function watchObjects(
         );
         continue;
       }
-      if (!headerShown) printer.header();
-      headerShown = true;
       const row = tableRow(event.object, { ...options, now: clock() });
       // A deleted object gets its last row too, as in kubectl's watch.
       printer.row(row);
