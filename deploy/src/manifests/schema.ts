@@ -98,9 +98,13 @@ function check(value: unknown, type: string, format: string, path: string, walk:
   const list = arrayType.exec(type);
   if (list) {
     if (!Array.isArray(value)) return wrong(`a list`);
-    return value.map((item, i) =>
-      check(item, list[1] ?? 'any', format, `${path}[${i}]`, walk, { inStatus: slot.inStatus }),
-    );
+    return value.flatMap((item: unknown, i) => {
+      if (item === null || item === undefined) {
+        walk.problems.add(`${path}[${i}]`, null, 'is an empty item; remove it or give its fields');
+        return [];
+      }
+      return [check(item, list[1] ?? 'any', format, `${path}[${i}]`, walk, { inStatus: slot.inStatus })];
+    });
   }
   const map = mapType.exec(type);
   if (map) {
