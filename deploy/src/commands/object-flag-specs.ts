@@ -8,8 +8,7 @@ export const filenameFlag: FlagSpec = {
   kind: 'string',
   repeatable: true,
   placeholder: 'FILE|DIR|-',
-  description:
-    'a manifest file, a directory of them (.yaml, .yml, .json, in name order) or - for stdin; repeatable',
+  description: 'a manifest file, a directory of them (.yaml, .yml, .json, in name order) or - for stdin',
 };
 
 export const objectNamespaceFlag: FlagSpec = {
