@@ -6,6 +6,8 @@ import { FlotillaError } from '@flotilla/common';
 import {
   applyManifests,
   deleteObjects,
+  describeOne,
+  rolloutHistory,
   diffManifests,
   drainNode,
   getObjects,
@@ -24,7 +26,9 @@ import {
 } from '@flotilla/deploy';
 import {
   Deployment,
+  Event,
   Node,
+  ReplicaSet,
   type Object as ApiObject,
   type ObjectEvent,
   Pod,
@@ -606,3 +610,73 @@ t.test('objects without a namespace get -n; one naming another than an explicit 
     /web\.yaml document 1 \(Pod\/web\): metadata\.namespace "prod" does not match -n staging/,
   );
 });
+
+t.test(
+  "describe reads the object, its events by field selector, and a deployment's ReplicaSets",
+  async (t) => {
+    const lists: unknown[] = [];
+    const owned = {
+      replicaSet: ReplicaSet.fromJSON({
+        metadata: {
+          name: 'web-2',
+          annotations: { 'deployment.kubernetes.io/revision': '2' },
+          ownerReferences: [{ kind: 'Deployment', name: 'web', uid: 'd-1', controller: true }],
+        },
+        spec: { replicas: 3 },
+        status: { replicas: 3 },
+      }),
+    };
+    const other = {
+      replicaSet: ReplicaSet.fromJSON({
+        metadata: { name: 'api-1', ownerReferences: [{ kind: 'Deployment', name: 'api', uid: 'd-2' }] },
+      }),
+    };
+    const api = fakeApi({
+      getObject: async (key) => ({
+        deployment: Deployment.fromJSON({
+          metadata: {
+            name: key.name,
+            namespace: key.namespace,
+            uid: 'd-1',
+            annotations: { 'deployment.kubernetes.io/revision': '2' },
+          },
+        }),
+      }),
+      listObjects: async (request) => {
+        lists.push(request);
+        if (request.kind === 'Event') {
+          return {
+            resourceVersion: '1',
+            items: [
+              {
+                event: Event.fromJSON({
+                  type: 'Normal',
+                  reason: 'ScalingReplicaSet',
+                  message: 'Scaled up replica set web-2 to 3',
+                  lastTimestamp: '2026-12-01T11:59:00Z',
+                }),
+              },
+            ],
+          };
+        }
+        return { resourceVersion: '1', items: [owned, other] };
+      },
+    });
+    const text = await describeOne(api, info('Deployment'), 'prod', 'web', now);
+    t.same(lists, [
+      {
+        kind: 'Event',
+        namespace: 'prod',
+        labelSelector: '',
+        fieldSelector: 'involvedObject.kind=Deployment,involvedObject.name=web',
+      },
+      { kind: 'ReplicaSet', namespace: 'prod', labelSelector: '', fieldSelector: '' },
+    ]);
+    t.match(text, /\nNewReplicaSet: +web-2 \(3\/3 replicas created\)\n/);
+    t.notMatch(text, /api-1/, "another deployment's ReplicaSet is not listed");
+    t.match(text, /\n {2}Normal +ScalingReplicaSet +60s +Scaled up replica set web-2 to 3\n/);
+
+    const history = await rolloutHistory(api, 'prod', 'web');
+    t.equal(history, 'deployment.apps/web\nREVISION   CHANGE-CAUSE\n2          <none>\n');
+  },
+);
