@@ -244,7 +244,10 @@ t.test('wrong arguments are usage errors', async (t) => {
     [['get'], /"deploy get" needs KIND/],
     [['rollout'], /"deploy rollout" needs a subcommand: status, history, undo, pause, resume or restart/],
     [['rollout', 'status'], /"deploy rollout status" needs deployment\/NAME/],
-    [['scale', 'service/web', '--replicas', '2'], /"deploy scale" works on deployment or replicaset objects, not services/],
+    [
+      ['scale', 'service/web', '--replicas', '2'],
+      /"deploy scale" works on deployment or replicaset objects, not services/,
+    ],
     [['scale', 'deployment/web'], /give the number of replicas: --replicas N/],
     [['scale', 'deployment/web', '--replicas', '-1'], /invalid value "-1" for flag --replicas/],
     [['rollout', 'undo', 'deployment'], /give the deployment's name: deployment\/NAME/],
