@@ -243,14 +243,14 @@ t.test('fields Kubernetes has but Flotilla does not are refused, not dropped', a
 
 t.test('kind and apiVersion: missing, wrong, unsupported', async (t) => {
   t.same(messages({ metadata: { name: 'x' } }), [
-    'kind: required; one of Pod, Deployment, ReplicaSet, Service, Namespace',
+    'kind: required; one of Pod, Deployment, Service, Namespace',
     'apiVersion: required, such as v1 or apps/v1',
   ]);
   t.same(messages({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }), [
-    'kind: "ConfigMap" is not supported by Flotilla (supported kinds: Pod, Deployment, ReplicaSet, Service, Namespace)',
+    'kind: "ConfigMap" is not supported by Flotilla (supported kinds: Pod, Deployment, Service, Namespace)',
   ]);
   t.same(messages({ apiVersion: 'apps/v1', kind: 'Deploymnet', metadata: { name: 'x' } }), [
-    'kind: "Deploymnet" is not supported by Flotilla; did you mean "Deployment"? (supported kinds: Pod, Deployment, ReplicaSet, Service, Namespace)',
+    'kind: "Deploymnet" is not supported by Flotilla; did you mean "Deployment"? (supported kinds: Pod, Deployment, Service, Namespace)',
   ]);
   t.match(messages({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n' } }), [
     /^kind: "Node" cannot be applied/,

@@ -52,7 +52,7 @@ t.test(
       'the PodSpec fields it supports: containers, restartPolicy, nodeName, nodeSelector, terminationGracePeriodSeconds, ' +
       'hostname, volumes, tolerations, affinity\n' +
       '  bad.yaml document 2 (ConfigMap/c): kind: "ConfigMap" is not supported by Flotilla ' +
-      '(supported kinds: Pod, Deployment, ReplicaSet, Service, Namespace)\n';
+      '(supported kinds: Pod, Deployment, Service, Namespace)\n';
     for (const argv of [
       ['apply', '-f', 'bad.yaml'],
       ['delete', '-f', 'bad.yaml'],

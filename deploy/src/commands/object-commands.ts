@@ -36,8 +36,8 @@ export const applyCommand: Command = {
   name: 'apply',
   summary: 'create or update objects from manifests',
   description:
-    'Create or update the objects of Kubernetes-style manifests (Namespace, Pod, Deployment, ReplicaSet,\n' +
-    'Service). Every document is checked first: an unknown field, a wrong type or a field Flotilla does\n' +
+    'Create or update the objects of Kubernetes-style manifests (Namespace, Pod, Deployment, Service).\n' +
+    'Every document is checked first: an unknown field, a wrong type or a field Flotilla does\n' +
     'not support is reported with its file, document and field path, and nothing is sent. The controller\n' +
     'then writes all the objects in one transaction, or none.\n' +
     'With --wait, waits for every applied Deployment to finish its rollout: exit 0 when all succeeded,\n' +

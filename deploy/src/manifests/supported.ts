@@ -39,8 +39,6 @@ export const supportedFields: Readonly<Record<string, readonly string[]>> = {
   ],
   V1DeploymentStrategy: ['type', 'rollingUpdate'],
   V1RollingUpdateDeployment: ['maxSurge', 'maxUnavailable'],
-  V1ReplicaSet: ['apiVersion', 'kind', 'metadata', 'spec', 'status'],
-  V1ReplicaSetSpec: ['replicas', 'selector', 'template', 'minReadySeconds'],
 
   V1Pod: ['apiVersion', 'kind', 'metadata', 'spec', 'status'],
   V1PodTemplateSpec: ['metadata', 'spec'],

@@ -19,7 +19,10 @@ export interface KindInfo {
   namespaced: boolean;
   /** @kubernetes/client-node's model of the kind, for manifest validation. */
   model: string;
-  /** Whether a manifest may carry it (nodes register themselves, events are recorded). */
+  /**
+   * Whether a manifest may carry it: ReplicaSets are the deployment controller's, nodes
+   * register themselves, events are recorded.
+   */
   inManifests: boolean;
 }
 
@@ -55,7 +58,7 @@ export const kinds: readonly KindInfo[] = [
     shortNames: ['rs'],
     namespaced: true,
     model: 'V1ReplicaSet',
-    inManifests: true,
+    inManifests: false,
   },
   {
     kind: 'Service',
