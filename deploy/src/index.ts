@@ -141,3 +141,43 @@ export { execExitCode } from './commands/exec.js';
 export { parseTail, parseSince } from './commands/logs.js';
 export { stoppedPod, startedPod } from './commands/lifecycle.js';
 export { flagReader } from './cli/parse.js';
+
+// Manifests and the declarative commands (issue 5).
+export type { ObjectApi, ServerStream } from './client/cluster-client.js';
+export { readSources, readAll, isManifestFile, type ManifestSource } from './manifests/sources.js';
+export { parseDocuments, documentLabel, type ParsedDocument } from './manifests/documents.js';
+export { checkDocument, modelLabel, type ModelTypes, type ModelAttribute } from './manifests/schema.js';
+export { supportedFields, quantityFields } from './manifests/supported.js';
+export { kubernetesModels } from './manifests/models.js';
+export { checkDocuments, checkManifests, loadManifests, type LoadedManifest } from './manifests/load.js';
+export { kinds, kindInfo, resolveResource, qualifiedName, unwrap, type KindInfo } from './objects/kinds.js';
+export { rolloutProgress, type RolloutProgress } from './objects/rollout-progress.js';
+export { waitForRollout } from './objects/rollout-wait.js';
+export {
+  objectsTable,
+  objectDocument,
+  objectListDocument,
+  podStatus,
+  podReady,
+  formatSelector,
+  formatServicePorts,
+  tableHeaders,
+  tableRow,
+} from './format/objects.js';
+export { describeObject, templateLines, revisionAnnotation } from './format/describe.js';
+export { unifiedDiff } from './format/diff.js';
+export { applyManifests, appliedLine } from './commands/apply.js';
+export { diffManifests, objectDiff, diffName, diffExit } from './commands/diff.js';
+export { getObjects, watchObjects, WatchPrinter, noResourcesMessage } from './commands/get.js';
+export { describeOne, eventSelector } from './commands/describe.js';
+export { deleteObjects, deletedLine } from './commands/delete.js';
+export { scaleObject } from './commands/scale.js';
+export {
+  revisionsOf,
+  historyText,
+  rolloutHistory,
+  rolloutAction,
+  rolloutStatus,
+} from './commands/rollout.js';
+export { setCordoned, drainNode } from './commands/drain.js';
+export { placeInNamespace } from './commands/object-flags.js';

@@ -122,7 +122,8 @@ t.test('unknown commands are usage errors that suggest the closest command', asy
     [['tok'], /did you mean "token"\?/],
     [['token', 'lst'], /unknown command "lst" for "deploy token"; did you mean "list"\?/],
     [['token', 'revok', 'abc123'], /did you mean "revoke"\?/],
-    [['get', 'nodez'], /unknown command "nodez" for "deploy get"; did you mean "nodes"\?/],
+    [['get', 'nodez'], /unknown resource type "nodez"; did you mean "nodes"\? Valid types: pods \(po\), /],
+    [['get', 'deploymnets'], /unknown resource type "deploymnets"; did you mean "deployments"\?/],
   ];
   for (const [argv, message] of cases) {
     const result = await run(argv);
@@ -137,7 +138,7 @@ t.test('an unknown command with no close match lists the valid ones', async (t) 
   t.equal(result.code, 2);
   t.equal(
     result.stderr,
-    'error: unknown command "xyzzy" for "deploy". Valid commands: up, down, status, nodes, get, token, run, ps, logs, inspect, stop, start, rm, exec, build, push, pull, images, rmi, tag, image, login, logout or prune\n' +
+    'error: unknown command "xyzzy" for "deploy". Valid commands: up, down, status, nodes, get, apply, diff, describe, delete, scale, rollout, cordon, uncordon, drain, token, run, ps, logs, inspect, stop, start, rm, exec, build, push, pull, images, rmi, tag, image, login, logout or prune\n' +
       'Run "deploy --help" for usage.\n',
   );
 });
@@ -152,7 +153,7 @@ t.test('usage errors name the flag, the value and what is valid, and point at --
     {
       argv: ['get', 'nodes', '-oxml'],
       message: /invalid value "xml" for flag -o\/--output: must be one of wide, json or yaml/,
-      help: 'deploy get nodes',
+      help: 'deploy get',
     },
     {
       argv: ['nodes', '--output=table'],
@@ -240,7 +241,28 @@ t.test('usage errors name the flag, the value and what is valid, and point at --
 t.test('wrong arguments are usage errors', async (t) => {
   const cases: Array<[string[], RegExp]> = [
     [['token'], /"deploy token" needs a subcommand: create, list or revoke/],
-    [['get'], /"deploy get" needs a subcommand: nodes/],
+    [['get'], /"deploy get" needs KIND/],
+    [['rollout'], /"deploy rollout" needs a subcommand: status, history, undo, pause, resume or restart/],
+    [['rollout', 'status'], /"deploy rollout status" needs deployment\/NAME/],
+    [
+      ['scale', 'service/web', '--replicas', '2'],
+      /"deploy scale" works on deployment or replicaset objects, not services/,
+    ],
+    [['scale', 'deployment/web'], /give the number of replicas: --replicas N/],
+    [['scale', 'deployment/web', '--replicas', '-1'], /invalid value "-1" for flag --replicas/],
+    [['rollout', 'undo', 'deployment'], /give the deployment's name: deployment\/NAME/],
+    [['get', 'pods', 'web', '-A'], /a pod NAME needs its namespace: -n NS, not -A/],
+    [['get', 'pods', '-A', '-n', 'x'], /give either -n\/--namespace or -A\/--all-namespaces, not both/],
+    [['get', 'pods', 'web', '-l', 'app=web'], /give either NAMEs or -l\/--selector, not both/],
+    [['get', 'pods', '-l', '=web'], /invalid value "=web" for flag -l\/--selector/],
+    [['get', 'pod/a', 'service/b'], /give KIND\/NAME arguments of one kind/],
+    [['apply'], /give the manifests with -f FILE\|DIR\|-/],
+    [['diff'], /give the manifests with -f FILE\|DIR\|-/],
+    [['delete'], /give what to delete: -f FILE\|DIR\|-, KIND NAME… or KIND\/NAME…/],
+    [['delete', 'deployment'], /give the names of the deployments to delete/],
+    [['delete', '-f', 'x.yaml', 'pod', 'a'], /give either -f FILE or KIND NAME…, not both/],
+    [['drain'], /"deploy drain" needs NODE/],
+    [['apply', '-f', 'x.yaml', '--timeout', 'soon'], /invalid value "soon" for flag --timeout/],
     [['token', 'revoke'], /"deploy token revoke" needs ID/],
     [
       ['token', 'revoke', 'abc123', 'def456'],

@@ -30,6 +30,19 @@ import {
   type StreamRequest,
   type StreamResponse,
   type WatchPodsRequest,
+  type ApplyResponse,
+  type CordonNodeRequest,
+  type DeleteObjectRequest,
+  type Deployment,
+  type EvictPodRequest,
+  type ListObjectsRequest,
+  type Object as ApiObject,
+  type ObjectEvent,
+  type ObjectKey,
+  type ObjectList,
+  type RolloutRequest,
+  type ScaleRequest,
+  type WatchObjectsRequest,
 } from '@flotilla/proto';
 
 /** A server stream: iterate it; cancel ends it from this side (the iteration then just ends). */
@@ -47,7 +60,23 @@ export interface PodStream {
   responses: AsyncIterable<StreamResponse>;
 }
 
-export interface ClusterApi {
+/** The declarative object API (apply, get, delete, scale, rollout, cordon, drain). */
+export interface ObjectApi {
+  /** Validated whole, then written in one transaction or not at all. */
+  apply(objects: ApiObject[], dryRun: boolean): Promise<ApplyResponse>;
+  getObject(key: ObjectKey): Promise<ApiObject>;
+  listObjects(request: ListObjectsRequest): Promise<ObjectList>;
+  /** The current objects as ADDED, then changes, until the caller stops iterating. */
+  watchObjects(request: WatchObjectsRequest): ServerStream<ObjectEvent>;
+  deleteObject(request: DeleteObjectRequest): Promise<ApiObject>;
+  scale(request: ScaleRequest): Promise<ApiObject>;
+  rollout(request: RolloutRequest): Promise<Deployment>;
+  cordonNode(request: CordonNodeRequest): Promise<Node>;
+  /** ResourceExhausted while the pod's Deployment cannot lose another available pod. */
+  evictPod(request: EvictPodRequest): Promise<Pod>;
+}
+
+export interface ClusterApi extends ObjectApi {
   /** host:port of the controller. */
   readonly server: string;
   listNodes(request: ListNodesRequest): Promise<NodeList>;
@@ -190,6 +219,15 @@ export function connectCluster(config: ClientConfig, options: ClusterApiOptions 
     podLogs: (request) => serverStream(client.podLogs(request)),
     exec: () => duplex(client.exec()),
     attach: () => duplex(client.attach()),
+    apply: (objects, dryRun) => call(client.apply.bind(client), { objects, dryRun }),
+    getObject: (key) => call(client.getObject.bind(client), key),
+    listObjects: (request) => call(client.listObjects.bind(client), request),
+    watchObjects: (request) => serverStream(client.watchObjects(request)),
+    deleteObject: (request) => call(client.deleteObject.bind(client), request),
+    scale: (request) => call(client.scale.bind(client), request),
+    rollout: (request) => call(client.rollout.bind(client), request),
+    cordonNode: (request) => call(client.cordonNode.bind(client), request),
+    evictPod: (request) => call(client.evictPod.bind(client), request),
     close: () => client.close(),
   };
 }

@@ -1,4 +1,4 @@
-// deploy nodes, deploy get nodes [NAME]
+// deploy nodes [NAME] (deploy get nodes comes here too, see get.ts)
 import type { Node } from '@flotilla/proto';
 import type { Command, CommandContext } from '../cli/types.js';
 import { UsageError } from '../cli/usage-error.js';
@@ -9,9 +9,13 @@ import { checkLabelSelector, selectorForms } from '../selector/label-selector.js
 import { outputFlag } from './shared.js';
 
 async function runNodes(ctx: CommandContext): Promise<number> {
+  return showNodes(ctx, ctx.args[0]);
+}
+
+/** The nodes (or one), as a table or documents, through the node API. */
+export async function showNodes(ctx: CommandContext, name: string | undefined): Promise<number> {
   const output = ctx.flags.string('output');
   const selector = ctx.flags.string('selector') ?? '';
-  const name = ctx.args[0];
   const problem = checkLabelSelector(selector);
   if (problem) {
     throw new UsageError(
@@ -70,11 +74,4 @@ export const nodesCommand: Command = {
     'deploy nodes -l zone=a',
   ],
   run: runNodes,
-};
-
-export const getCommand: Command = {
-  name: 'get',
-  summary: 'show objects of a kind',
-  description: 'Show objects of one kind, as a table or as full objects (-o json|yaml).',
-  subcommands: [nodesCommand],
 };

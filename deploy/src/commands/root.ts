@@ -1,7 +1,19 @@
 // The command tree and the CLI's entry point for the process and for tests.
 import type { CliIo, Command } from '../cli/types.js';
 import { execute, processIo } from '../cli/run.js';
-import { getCommand, nodesCommand } from './nodes.js';
+import { nodesCommand } from './nodes.js';
+import {
+  applyCommand,
+  cordonCommand,
+  deleteCommand,
+  describeCommand,
+  diffCommand,
+  drainCommand,
+  getCommand,
+  rolloutCommand,
+  scaleCommand,
+  uncordonCommand,
+} from './object-commands.js';
 import { tokenCommand } from './token.js';
 import { statusCommand } from './status.js';
 import { upCommand } from './up.js';
@@ -31,6 +43,15 @@ export const rootCommand: Command = {
     statusCommand,
     nodesCommand,
     getCommand,
+    applyCommand,
+    diffCommand,
+    describeCommand,
+    deleteCommand,
+    scaleCommand,
+    rolloutCommand,
+    cordonCommand,
+    uncordonCommand,
+    drainCommand,
     tokenCommand,
     runCommand,
     psCommand,
