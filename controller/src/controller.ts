@@ -29,7 +29,6 @@ import { ControllerNats } from './status/nats-client.js';
 import { startScheduler } from './scheduler/loop.js';
 import { schedulerProfile } from './scheduler/profile.js';
 import type { ResourceStrategy } from './scheduler/scorers.js';
-import { discardEvents } from './events/recorder.js';
 import { nodeCodec } from './store/codecs.js';
 import { EtcdStore } from './store/etcd-store.js';
 import { Informer } from './store/informer.js';
