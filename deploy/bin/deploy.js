@@ -47,8 +47,9 @@ function runBundle() {
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: bundleFile,
     cachedData,
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
+  // The packages the bundle leaves out are imported from here (deploy/src/cli/import-external.ts).
+  globalThis.__flotillaImport = (specifier) => import(specifier);
   if (cachedData === undefined || script.cachedDataRejected) {
     process.once('exit', () => {
       try {
