@@ -88,7 +88,11 @@ t.test('deploy --help and deploy ps --help load no manifest code', async (t) => 
   );
   const bin = join(import.meta.dirname, '..', '..', 'deploy', 'bin', 'deploy.js');
   for (const argv of [['--help'], ['ps', '--help'], ['apply', '--help']]) {
-    const child = spawnSync(process.execPath, ['--import', register, bin, ...argv], { encoding: 'utf8' });
+    // The unbundled CLI, whose module graph the hook can see (the bundle is one file).
+    const child = spawnSync(process.execPath, ['--import', register, bin, ...argv], {
+      encoding: 'utf8',
+      env: { ...process.env, FLOTILLA_CLI_BUNDLE: '0' },
+    });
     t.equal(child.status, 0, `${argv.join(' ')} exits 0`);
     const loaded = child.stderr.split('\n').filter((l) => l.startsWith('LOADED '));
     t.ok(

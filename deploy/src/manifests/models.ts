@@ -13,7 +13,7 @@ let loading: Promise<ModelTypes> | undefined;
 
 export function kubernetesModels(): Promise<ModelTypes> {
   loading ??= importExternal('@kubernetes/client-node/dist/gen/models/all.js').then((module) => {
-    const models = module as unknown as Record<string, GeneratedModel | undefined>;
+    const models = module as Record<string, GeneratedModel | undefined>;
     return { attributes: (name: string) => models[name]?.getAttributeTypeMap?.() };
   });
   return loading;
