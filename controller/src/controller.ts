@@ -7,9 +7,12 @@ import { AgentClients } from './api/agent-clients.js';
 import { StreamRegistry } from './api/handlers.js';
 import { createPodService } from './api/pod-service.js';
 import { createObjectService } from './api/object-service.js';
+import { createDeploymentService } from './api/deployment-service.js';
 import { createPodStreamService } from './api/pod-stream-service.js';
 import { createNodeGatewayService } from './api/node-gateway-service.js';
 import { startGrpcServer } from './api/server.js';
+import { startDeploymentLoop } from './deployments/deployment-loop.js';
+import { discardEvents, type EventRecorder } from './events/recorder.js';
 import { dataDirLayout, initFiles, type InitResult } from './bootstrap/init.js';
 import { issueServingCertificate, servingNames } from './bootstrap/serving-cert.js';
 import { formatHostPort, hostPortOfUrl, type HostPort } from './options/parse.js';
@@ -52,6 +55,8 @@ export interface ControllerOptions {
   bookmarkIntervalMs?: number;
   /** Aborting it gives up waiting for etcd during start. */
   signal?: AbortSignal;
+  /** Where the loops record Events; discarded when not given. */
+  events?: EventRecorder;
 }
 
 export interface RunningController {
@@ -165,6 +170,15 @@ export async function startController(options: ControllerOptions): Promise<Runni
     lifecycle.start();
     onStop('node lifecycle loop', () => lifecycle.stop());
 
+    // Deployments → ReplicaSets → pods. Leader-only: runs at once until leader election
+    // lands, which starts it on winning and stops it (the handle) on losing.
+    const deploymentLoop = startDeploymentLoop({
+      store,
+      events: options.events ?? discardEvents,
+      log: log.child({ layer: 'deployments' }),
+    });
+    onStop('deployment loop', () => deploymentLoop.stop());
+
     const tokens = new JoinTokenStore(store);
     const streams = new StreamRegistry();
     // Logs, exec and attach go on to the agents, dialled with the controller's own certificate.
@@ -184,6 +198,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
         ...createPodService({ store, caPem: ca.certPem, streams, log: apiLog }),
         ...createPodStreamService({ store, caPem: ca.certPem, agents, log: apiLog }),
         ...createObjectService(),
+        // Scale and Rollout (issue 5, deployments): replaces the object service's placeholders.
+        ...createDeploymentService({ store, caPem: ca.certPem, log: apiLog }),
         ...createClusterService({
           store,
           tokens,

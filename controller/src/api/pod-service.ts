@@ -19,7 +19,8 @@ import { nodeCodec, podCodec } from '../store/codecs.js';
 import { keys } from '../store/keys.js';
 import { isCompactedError, type Entry, type Store } from '../store/types.js';
 import { defaultNamespace, newPod, scheduledCondition } from '../pods/defaults.js';
-import { checkUidPrecondition, markDeleted, mergePodUpdate } from '../pods/lifecycle.js';
+import { deletePod } from '../pods/delete-pod.js';
+import { mergePodUpdate } from '../pods/lifecycle.js';
 import { placePod } from '../pods/place-pod.js';
 import { podEventFor, podMatches, type PodFilter } from '../pods/pod-events.js';
 import { invalidPod, metadataProblems, validateDnsLabel, validatePod } from '../pods/validate-pod.js';
@@ -219,7 +220,7 @@ export function createPodService(deps: PodServiceDeps): Pick<ClusterServer, PodM
 
     deletePod: unary('Cluster.DeletePod', log, async (req, call) => {
       admin(call, 'DeletePod');
-      const { ns, name, key } = podKey(req.namespace, req.name);
+      const { ns, name } = podKey(req.namespace, req.name);
       const grace = req.gracePeriodSeconds;
       if (grace !== undefined && (!Number.isInteger(grace) || grace < 0)) {
         throw invalidArgument(`gracePeriodSeconds ${grace} must be 0 or more`, {
@@ -228,30 +229,13 @@ export function createPodService(deps: PodServiceDeps): Pick<ClusterServer, PodM
         });
       }
       return retryOnConflict(async () => {
-        const entry = await store.get(podCodec, key);
-        if (!entry) throw podNotFound(ns, name);
-        checkUidPrecondition(entry.value, req.uid);
-        const marked = markDeleted(entry.value, now(), grace);
-        const pod = marked ?? entry.value;
-        const node = pod.spec?.nodeName ?? '';
-        // No agent runs it (unbound, or its node was removed from the cluster): nothing to wait for.
-        if (node === '' || !(await store.get(nodeCodec, keys.node(node)))) {
-          await store.delete(key, entry.modRevision);
-          log.info('pod deleted at once: no node runs it', { pod: `${ns}/${name}`, node });
-          return pod;
-        }
-        const written = marked ? await store.update(podCodec, key, marked, entry.modRevision) : entry;
-        if (req.force) {
-          await store.delete(key, written.modRevision);
-          log.info('pod deleted (forced)', { pod: `${ns}/${name}`, node: pod.spec?.nodeName });
-        } else {
-          log.info('pod marked deleted', {
-            pod: `${ns}/${name}`,
-            node: pod.spec?.nodeName,
-            graceSeconds: written.value.metadata?.deletionGracePeriodSeconds,
-          });
-        }
-        return written.value;
+        const pod = await deletePod(
+          store,
+          { namespace: ns, name, uid: req.uid, gracePeriodSeconds: grace, force: req.force, now: now() },
+          log,
+        );
+        if (!pod) throw podNotFound(ns, name);
+        return pod;
       });
     }),
 

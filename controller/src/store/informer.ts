@@ -5,11 +5,14 @@ import { errorMessage, type Logger } from '@flotilla/common';
 import { Backoff, sleep } from '../util/backoff.js';
 import { isCompactedError, type Codec, type Store } from './types.js';
 
+export type InformerListener<T> = (key: string, value: T | undefined, previous: T | undefined) => void;
+
 export class Informer<T> {
   private items = new Map<string, T>();
   private revisions = new Map<string, number>();
   private synced = false;
   private syncWaiters: (() => void)[] = [];
+  private readonly listeners = new Set<InformerListener<T>>();
 
   constructor(
     private readonly store: Store,
@@ -24,19 +27,26 @@ export class Informer<T> {
     while (!signal.aborted) {
       try {
         const { entries, revision } = await this.store.list(this.codec, this.prefix);
+        const before = this.items;
         this.items = new Map(entries.map((e) => [e.key, e.value]));
         this.revisions = new Map(entries.map((e) => [e.key, e.modRevision]));
         this.markSynced();
+        // A (re)list may hide changes the watch never delivered: tell listeners about every key.
+        for (const [key, value] of this.items) this.emit(key, value, before.get(key));
+        for (const [key, value] of before) if (!this.items.has(key)) this.emit(key, undefined, value);
         backoff.reset();
         for await (const ev of this.store.watch(this.codec, this.prefix, revision, signal)) {
           // refresh() may already hold a newer version than a lagging watch delivers.
           if ((this.revisions.get(ev.key) ?? 0) >= ev.revision) continue;
+          const previous = this.items.get(ev.key);
           if (ev.type === 'put') {
             this.items.set(ev.key, ev.value);
             this.revisions.set(ev.key, ev.revision);
+            this.emit(ev.key, ev.value, previous);
           } else {
             this.items.delete(ev.key);
             this.revisions.delete(ev.key);
+            this.emit(ev.key, undefined, previous ?? ev.previous);
           }
         }
       } catch (err) {
@@ -70,6 +80,19 @@ export class Informer<T> {
       this.items.set(key, entry.value);
       this.revisions.set(key, entry.modRevision);
     }
+  }
+
+  /**
+   * Calls listener after every change the copy takes in from a list or the watch (value
+   * undefined: deleted), until the returned function is called. Listeners must not throw.
+   */
+  onChange(listener: InformerListener<T>): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(key: string, value: T | undefined, previous: T | undefined): void {
+    for (const listener of this.listeners) listener(key, value, previous);
   }
 
   get(key: string): T | undefined {

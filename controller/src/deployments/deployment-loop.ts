@@ -1,0 +1,266 @@
+// The deployment loop (leader only): informers over deployments, ReplicaSets and pods
+// say which deployment to look at; each pass reads that deployment's whole namespace
+// state from the store, decides (deployment-decision.ts, then replica-set-decision.ts for
+// each of its ReplicaSets) and applies the plan: the ReplicaSets and the deployment's
+// status in one guarded commit, then the pods (created in one commit, deleted through the
+// graceful deletion path). A conflict or failure runs the pass again later.
+//
+// Passes read the store rather than the informers' copies: a copy may not have seen the
+// pass's own writes yet, and acting on it would create pods twice (what Kubernetes needs
+// "expectations" for). The informers only route changes to deployment keys.
+import { randomUUID } from 'node:crypto';
+import type { Deployment, Pod, ReplicaSet } from '@flotilla/proto';
+import { errorMessage, isFlotillaError, type Logger } from '@flotilla/common';
+import type { EventRecorder } from '../events/recorder.js';
+import { deletePod } from '../pods/delete-pod.js';
+import { deploymentCodec, podCodec, replicaSetCodec } from '../store/codecs.js';
+import { Informer } from '../store/informer.js';
+import { keys } from '../store/keys.js';
+import { putOp, type Store, type TxnOp } from '../store/types.js';
+import { WorkQueue } from '../util/work-queue.js';
+import { decideDeployment, referenceTo } from './deployment-decision.js';
+import { decideReplicaSet, randomSuffix } from './replica-set-decision.js';
+import { controllerOf, nameOf, ownedPods } from './revisions.js';
+
+export interface DeploymentLoopOptions {
+  store: Store;
+  events: EventRecorder;
+  log: Logger;
+  now?: () => Date;
+  uid?: () => string;
+  suffix?: () => string;
+  /** Passes that run at once, each on another deployment (default 2). */
+  workers?: number;
+}
+
+export interface DeploymentLoop {
+  /** Ends the informers and the workers, after the passes in flight. */
+  stop(): Promise<void>;
+  /** Looks at a deployment now ("namespace/name"), for callers that just changed it. */
+  enqueue(key: string): void;
+}
+
+const conflictRetryMs = 50;
+const maxBackoffMs = 5_000;
+
+function splitKey(key: string): { namespace: string; name: string } {
+  const slash = key.indexOf('/');
+  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+/** "namespace/name" of the deployment under a store key ("deployments/ns/name"). */
+function queueKeyOf(storeKey: string, prefix: string): string {
+  return storeKey.slice(prefix.length);
+}
+
+export function startDeploymentLoop(options: DeploymentLoopOptions): DeploymentLoop {
+  const { store, events, log } = options;
+  const now = options.now ?? (() => new Date());
+  const uid = options.uid ?? randomUUID;
+  const suffix = options.suffix ?? (() => randomSuffix());
+  const abort = new AbortController();
+  const queue = new WorkQueue();
+  const failures = new Map<string, number>();
+  const informerLog = log.child({ layer: 'informer' });
+  const deployments = new Informer<Deployment>(store, deploymentCodec, keys.deployments, informerLog);
+  const replicaSets = new Informer<ReplicaSet>(store, replicaSetCodec, keys.replicaSets, informerLog);
+  const pods = new Informer<Pod>(store, podCodec, keys.pods, informerLog);
+
+  const ownerDeploymentKey = (rs: ReplicaSet | undefined): string | undefined => {
+    const ref = rs && controllerOf(rs);
+    if (ref?.kind !== 'Deployment') return undefined;
+    return `${rs?.metadata?.namespace ?? ''}/${ref.name}`;
+  };
+  deployments.onChange((key) => queue.add(queueKeyOf(key, keys.deployments)));
+  replicaSets.onChange((_key, value, previous) => {
+    for (const rs of [value, previous]) {
+      const k = ownerDeploymentKey(rs);
+      if (k) queue.add(k);
+    }
+  });
+  pods.onChange((_key, value, previous) => {
+    for (const pod of [value, previous]) {
+      const ref = pod && controllerOf(pod);
+      if (ref?.kind !== 'ReplicaSet') continue;
+      const ns = pod?.metadata?.namespace ?? '';
+      const k = ownerDeploymentKey(replicaSets.get(keys.replicaSet(ns, ref.name)));
+      if (k) queue.add(k);
+    }
+  });
+  const informerRuns = [deployments, replicaSets, pods].map((i) => i.run(abort.signal));
+
+  /** Deletes what a deployment that is gone (or was made again) left: pods first, then the ReplicaSet. */
+  async function collectOrphans(
+    namespace: string,
+    name: string,
+    d: Deployment | undefined,
+    rss: ReplicaSet[],
+    nsPods: Pod[],
+  ): Promise<boolean> {
+    let left = false;
+    for (const rs of rss) {
+      const ref = controllerOf(rs);
+      if (ref?.kind !== 'Deployment' || ref.name !== name || ref.uid === d?.metadata?.uid) continue;
+      left = true;
+      const mine = ownedPods(rs, nsPods);
+      for (const pod of mine) {
+        if ((pod.metadata?.deletionTimestamp ?? '') !== '') continue;
+        await deletePod(store, { namespace, name: nameOf(pod), uid: pod.metadata?.uid, now: now() }, log);
+      }
+      if (mine.length === 0) {
+        await store.delete(keys.replicaSet(namespace, nameOf(rs)), Number(rs.metadata?.resourceVersion));
+        log.info('deleted the replica set of a deleted deployment', {
+          replicaSet: `${namespace}/${nameOf(rs)}`,
+        });
+      }
+    }
+    return left;
+  }
+
+  /** One level-triggered pass over one deployment; the delay to look again, if any. */
+  async function sync(key: string): Promise<number | undefined> {
+    const { namespace, name } = splitKey(key);
+    const [entry, rsList, podList] = await Promise.all([
+      store.get(deploymentCodec, keys.deployment(namespace, name)),
+      store.list(replicaSetCodec, keys.replicaSet(namespace, '')),
+      store.list(podCodec, keys.pod(namespace, '')),
+    ]);
+    const rss = rsList.entries.map((e) => e.value);
+    const nsPods = podList.entries.map((e) => e.value);
+    const orphans = await collectOrphans(namespace, name, entry?.value, rss, nsPods);
+    if (!entry) return orphans ? 1_000 : undefined;
+    const d = entry.value;
+    const at = now();
+    const plan = decideDeployment({ deployment: d, replicaSets: rss, pods: nsPods, now: at, uid });
+
+    if (plan.rollbackTo !== undefined && plan.deployment) {
+      await store.update(
+        deploymentCodec,
+        keys.deployment(namespace, name),
+        plan.deployment,
+        entry.modRevision,
+      );
+      log.info('rolled back after a missed progress deadline', {
+        deployment: key,
+        revision: plan.rollbackTo,
+      });
+      for (const e of plan.events) events.record(e);
+      return 0;
+    }
+
+    // The ReplicaSets as this pass leaves them, each with the pods it then creates or deletes.
+    const changed = new Map<string, ReplicaSet>(plan.updateReplicaSets.map((rs) => [nameOf(rs), rs]));
+    if (plan.createReplicaSet) changed.set(nameOf(plan.createReplicaSet), plan.createReplicaSet);
+    const deleting = new Set(plan.deleteReplicaSets.map(nameOf));
+    const ops: TxnOp[] = [];
+    const podCreates: Pod[] = [];
+    const podDeletes: Pod[] = [];
+    const rsEvents: { rs: ReplicaSet; pods: Pod[]; verb: 'create' | 'delete' }[] = [];
+    const owned = rss.filter((rs) => controllerOf(rs)?.uid === d.metadata?.uid && !deleting.has(nameOf(rs)));
+    const worked = [...owned.map((rs) => changed.get(nameOf(rs)) ?? rs)];
+    if (plan.createReplicaSet) worked.push(plan.createReplicaSet);
+    for (const rs of worked) {
+      const rsPlan = decideReplicaSet({ replicaSet: rs, pods: nsPods, now: at, uid, suffix });
+      const isNew = rs === plan.createReplicaSet;
+      const value = rsPlan.status ? { ...rs, status: rsPlan.status } : rs;
+      const rsKey = keys.replicaSet(namespace, nameOf(rs));
+      if (isNew) ops.push(putOp(replicaSetCodec, rsKey, value, 0));
+      else if (changed.has(nameOf(rs)) || rsPlan.status) {
+        ops.push(putOp(replicaSetCodec, rsKey, value, Number(rs.metadata?.resourceVersion)));
+      }
+      podCreates.push(...rsPlan.create);
+      podDeletes.push(...rsPlan.delete);
+      if (rsPlan.create.length > 0) rsEvents.push({ rs, pods: rsPlan.create, verb: 'create' });
+      if (rsPlan.delete.length > 0) rsEvents.push({ rs, pods: rsPlan.delete, verb: 'delete' });
+    }
+    for (const rs of plan.deleteReplicaSets) {
+      ops.push({
+        type: 'delete',
+        key: keys.replicaSet(namespace, nameOf(rs)),
+        expect: Number(rs.metadata?.resourceVersion),
+      });
+    }
+    if (plan.deployment)
+      ops.push(putOp(deploymentCodec, keys.deployment(namespace, name), plan.deployment, entry.modRevision));
+    // ReplicaSets and the deployment's status together or not at all; the pods only once
+    // the ReplicaSets they belong to are written.
+    if (ops.length > 0) await store.commit(ops);
+    for (const e of plan.events) events.record(e);
+    if (plan.createReplicaSet)
+      log.info('created replica set', { replicaSet: `${namespace}/${nameOf(plan.createReplicaSet)}` });
+    for (const rs of plan.deleteReplicaSets)
+      log.info('deleted old replica set', { replicaSet: `${namespace}/${nameOf(rs)}` });
+
+    if (podCreates.length > 0) {
+      await store.commit(podCreates.map((p) => putOp(podCodec, keys.pod(namespace, nameOf(p)), p, 0)));
+    }
+    for (const pod of podDeletes) {
+      await deletePod(store, { namespace, name: nameOf(pod), uid: pod.metadata?.uid, now: at }, log);
+    }
+    for (const { rs, pods: ps, verb } of rsEvents) {
+      for (const p of ps) {
+        events.record({
+          involvedObject: referenceTo('ReplicaSet', rs),
+          type: 'Normal',
+          reason: verb === 'create' ? 'SuccessfulCreate' : 'SuccessfulDelete',
+          message: `${verb === 'create' ? 'Created' : 'Deleted'} pod: ${nameOf(p)}`,
+        });
+      }
+    }
+    if (podCreates.length + podDeletes.length > 0) {
+      log.debug('pods of deployment', {
+        deployment: key,
+        created: podCreates.length,
+        deleted: podDeletes.length,
+      });
+    }
+    return plan.requeueAfterMs;
+  }
+
+  async function worker(): Promise<void> {
+    for (;;) {
+      const key = await queue.take();
+      if (key === undefined) return;
+      try {
+        const again = await sync(key);
+        failures.delete(key);
+        if (again !== undefined) queue.addAfter(key, again);
+      } catch (err) {
+        if (abort.signal.aborted) {
+          queue.done(key);
+          return;
+        }
+        const n = (failures.get(key) ?? 0) + 1;
+        failures.set(key, n);
+        if (isFlotillaError(err, 'Conflict')) {
+          log.debug('deployment changed during a pass; deciding again', {
+            deployment: key,
+            err: errorMessage(err),
+          });
+          queue.addAfter(key, conflictRetryMs * Math.min(n, 10));
+        } else {
+          const delay = Math.min(maxBackoffMs, 200 * 2 ** Math.min(n - 1, 10));
+          log.warn('deployment pass failed; retrying', {
+            deployment: key,
+            err: errorMessage(err),
+            retryInMs: delay,
+          });
+          queue.addAfter(key, delay);
+        }
+      }
+      queue.done(key);
+    }
+  }
+  const workers = Array.from({ length: options.workers ?? 2 }, () => worker());
+
+  let stopping: Promise<void> | undefined;
+  return {
+    enqueue: (key) => queue.add(key),
+    stop: () =>
+      (stopping ??= (async () => {
+        abort.abort();
+        queue.stop();
+        await Promise.all([...informerRuns, ...workers]);
+      })()),
+  };
+}
