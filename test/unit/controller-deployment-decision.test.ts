@@ -655,3 +655,39 @@ t.test(
     );
   },
 );
+
+t.test('scaling in the middle of a rollout scales every active revision in proportion', async (t) => {
+  const sim = new DeploymentSim(makeDeployment({ replicas: 4, maxSurge: '1', maxUnavailable: '0' }));
+  sim.settle();
+  sim.deployment = withImage(sim.deployment, 'registry.local/web:2');
+  sim.step();
+  sim.ready();
+  sim.step();
+  sim.step();
+  t.same(
+    sim.replicasByImage(),
+    { 'registry.local/web:1': 3, 'registry.local/web:2': 2 },
+    'mid-rollout, 5 of at most 5',
+  );
+  // 8 replicas: at most 9 (surge 1); the 4 more shared in proportion to the 3:2 there is.
+  sim.deployment = withReplicas(sim.deployment, 8);
+  const plan = sim.step();
+  t.same(sim.replicasByImage(), { 'registry.local/web:1': 5, 'registry.local/web:2': 4 });
+  t.equal(plan.events.filter((e) => e.reason === 'ScalingReplicaSet').length, 2);
+  sim.settle();
+  t.same(
+    sim.replicasByImage(),
+    { 'registry.local/web:1': 0, 'registry.local/web:2': 8 },
+    'and then the rollout finishes',
+  );
+});
+
+t.test('a changed minReadySeconds is carried to the current ReplicaSet', async (t) => {
+  const sim = new DeploymentSim(makeDeployment({ replicas: 1 }));
+  sim.settle();
+  const d = Deployment.fromJSON(Deployment.toJSON(sim.deployment));
+  if (d.spec) d.spec.minReadySeconds = 7;
+  sim.deployment = d;
+  sim.step();
+  t.equal(sim.current()?.spec?.minReadySeconds, 7);
+});

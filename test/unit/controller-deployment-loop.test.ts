@@ -24,12 +24,14 @@ import {
   MemoryStore,
   createDeploymentService,
   deploymentCodec,
+  discardEvents,
   getCondition,
   isPodReady,
   keys,
   podCodec,
   replicaSetCodec,
   revisionOf,
+  scaleObject,
   startDeploymentLoop,
   type EventInput,
 } from '@flotilla/controller';
@@ -346,4 +348,60 @@ t.test('with auto-rollback "false" the failed rollout is marked and left alone',
   t.equal(d.spec?.template?.spec?.containers[0]?.image, neverReadyImage);
   t.notOk(events.some((e) => e.reason === 'DeploymentRollback'));
   t.equal(d.status?.availableReplicas, 2, 'the old pods still serve');
+});
+
+t.test('a ReplicaSet without a deployment keeps its own pods', async (t) => {
+  const store = new MemoryStore();
+  const loop = startDeploymentLoop({ store, events: discardEvents, log });
+  const stopNodes = playNodes(store);
+  t.teardown(async () => {
+    await stopNodes();
+    await loop.stop();
+  });
+  const template = makeDeployment().spec?.template;
+  const rs: ReplicaSet = {
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    metadata: {
+      name: 'solo',
+      namespace: 'default',
+      uid: 'solo-uid',
+      resourceVersion: '',
+      generation: 1,
+      creationTimestamp: new Date().toISOString(),
+      deletionTimestamp: '',
+      labels: {},
+      annotations: {},
+      ownerReferences: [],
+    },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: { app: 'web' }, matchExpressions: [] },
+      template,
+      minReadySeconds: 0,
+    },
+    status: undefined,
+  };
+  await store.create(replicaSetCodec, keys.replicaSet('default', 'solo'), rs);
+  const ready = async (n: number): Promise<boolean> => {
+    const { pods, rss } = await state(store);
+    return pods.length === n && pods.every(isPodReady) && rss[0]?.status?.readyReplicas === n;
+  };
+  await waitFor('2 ready pods', () => ready(2), { timeoutMs: 15_000, intervalMs: 20 });
+  const { pods } = await state(store);
+  t.ok(
+    pods.every(
+      (p) => p.metadata?.name.startsWith('solo-') && p.metadata.ownerReferences[0]?.uid === 'solo-uid',
+    ),
+  );
+  const entry = await store.get(replicaSetCodec, keys.replicaSet('default', 'solo'));
+  if (!entry) throw new Error('the replica set is gone');
+  await store.update(
+    replicaSetCodec,
+    entry.key,
+    scaleObject('ReplicaSet', entry.value, 1),
+    entry.modRevision,
+  );
+  await waitFor('1 ready pod', () => ready(1), { timeoutMs: 15_000, intervalMs: 20 });
+  t.pass('scaled down to 1');
 });

@@ -213,6 +213,15 @@ export function decideDeployment(input: DeploymentDecisionInput): DeploymentPlan
     becameCurrent = { reason: reasons.foundNewReplicaSet, message: `Found new replica set "${nameOf(rs)}"` };
   }
 
+  // minReadySeconds follows the deployment onto its current ReplicaSet (its status counts by it).
+  if (current?.rs.spec && current.rs.spec.minReadySeconds !== minReady) {
+    current = {
+      ...current,
+      rs: { ...current.rs, spec: { ...current.rs.spec, minReadySeconds: minReady } },
+      changed: true,
+    };
+  }
+
   const oldPodsRunning = (): boolean =>
     olds.some((w) =>
       ownedPods(w.rs, input.pods).some((p) => {

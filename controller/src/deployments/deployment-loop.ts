@@ -8,6 +8,7 @@
 // Passes read the store rather than the informers' copies: a copy may not have seen the
 // pass's own writes yet, and acting on it would create pods twice (what Kubernetes needs
 // "expectations" for). The informers only route changes to deployment keys.
+// ReplicaSets that no deployment manages get passes of their own (their pods only).
 import { randomUUID } from 'node:crypto';
 import type { Deployment, Pod, ReplicaSet } from '@flotilla/proto';
 import { errorMessage, isFlotillaError, type Logger } from '@flotilla/common';
@@ -19,6 +20,7 @@ import { keys } from '../store/keys.js';
 import { putOp, type Store, type TxnOp } from '../store/types.js';
 import { WorkQueue } from '../util/work-queue.js';
 import { decideDeployment, referenceTo } from './deployment-decision.js';
+import { availableAt } from './pod-availability.js';
 import { decideReplicaSet, randomSuffix } from './replica-set-decision.js';
 import { controllerOf, nameOf, ownedPods } from './revisions.js';
 
@@ -31,6 +33,11 @@ export interface DeploymentLoopOptions {
   suffix?: () => string;
   /** Passes that run at once, each on another deployment (default 2). */
   workers?: number;
+  /**
+   * Running informers to share with other loops (the scheduler's pod cache, say); without
+   * them the loop makes and runs its own.
+   */
+  informers?: { deployments: Informer<Deployment>; replicaSets: Informer<ReplicaSet>; pods: Informer<Pod> };
 }
 
 export interface DeploymentLoop {
@@ -41,6 +48,14 @@ export interface DeploymentLoop {
 }
 
 const conflictRetryMs = 50;
+/** Queue keys of ReplicaSets without a deployment; deployment keys are "namespace/name". */
+const replicaSetKeyPrefix = 'replicaset:';
+
+interface PodChanges {
+  rs: ReplicaSet;
+  create: Pod[];
+  delete: Pod[];
+}
 const maxBackoffMs = 5_000;
 
 function splitKey(key: string): { namespace: string; name: string } {
@@ -62,32 +77,50 @@ export function startDeploymentLoop(options: DeploymentLoopOptions): DeploymentL
   const queue = new WorkQueue();
   const failures = new Map<string, number>();
   const informerLog = log.child({ layer: 'informer' });
-  const deployments = new Informer<Deployment>(store, deploymentCodec, keys.deployments, informerLog);
-  const replicaSets = new Informer<ReplicaSet>(store, replicaSetCodec, keys.replicaSets, informerLog);
-  const pods = new Informer<Pod>(store, podCodec, keys.pods, informerLog);
+  const shared = options.informers;
+  const deployments =
+    shared?.deployments ?? new Informer<Deployment>(store, deploymentCodec, keys.deployments, informerLog);
+  const replicaSets =
+    shared?.replicaSets ?? new Informer<ReplicaSet>(store, replicaSetCodec, keys.replicaSets, informerLog);
+  const pods = shared?.pods ?? new Informer<Pod>(store, podCodec, keys.pods, informerLog);
 
-  const ownerDeploymentKey = (rs: ReplicaSet | undefined): string | undefined => {
-    const ref = rs && controllerOf(rs);
-    if (ref?.kind !== 'Deployment') return undefined;
-    return `${rs?.metadata?.namespace ?? ''}/${ref.name}`;
+  /** The queue key of what manages a ReplicaSet: its deployment, or itself when it has none. */
+  const managerKey = (rs: ReplicaSet | undefined): string | undefined => {
+    if (!rs) return undefined;
+    const ns = rs.metadata?.namespace ?? '';
+    const ref = controllerOf(rs);
+    return ref?.kind === 'Deployment' ? `${ns}/${ref.name}` : `${replicaSetKeyPrefix}${ns}/${nameOf(rs)}`;
   };
-  deployments.onChange((key) => queue.add(queueKeyOf(key, keys.deployments)));
-  replicaSets.onChange((_key, value, previous) => {
-    for (const rs of [value, previous]) {
-      const k = ownerDeploymentKey(rs);
+  const unsubscribe: (() => void)[] = [];
+  unsubscribe.push(deployments.onChange((key) => queue.add(queueKeyOf(key, keys.deployments))));
+  unsubscribe.push(
+    replicaSets.onChange((_key, value, previous) => {
+      for (const rs of [value, previous]) {
+        const k = managerKey(rs);
+        if (k) queue.add(k);
+      }
+    }),
+  );
+  unsubscribe.push(
+    pods.onChange((_key, value, previous) => {
+      for (const pod of [value, previous]) {
+        const ref = pod && controllerOf(pod);
+        if (ref?.kind !== 'ReplicaSet') continue;
+        const ns = pod?.metadata?.namespace ?? '';
+        const k = managerKey(replicaSets.get(keys.replicaSet(ns, ref.name)));
+        if (k) queue.add(k);
+      }
+    }),
+  );
+  const informerRuns = shared ? [] : [deployments, replicaSets, pods].map((i) => i.run(abort.signal));
+  // Shared informers that synced before the loop started tell it nothing: look at every deployment.
+  if (shared) {
+    for (const d of deployments.list()) queue.add(`${d.metadata?.namespace ?? ''}/${nameOf(d)}`);
+    for (const rs of replicaSets.list()) {
+      const k = managerKey(rs);
       if (k) queue.add(k);
     }
-  });
-  pods.onChange((_key, value, previous) => {
-    for (const pod of [value, previous]) {
-      const ref = pod && controllerOf(pod);
-      if (ref?.kind !== 'ReplicaSet') continue;
-      const ns = pod?.metadata?.namespace ?? '';
-      const k = ownerDeploymentKey(replicaSets.get(keys.replicaSet(ns, ref.name)));
-      if (k) queue.add(k);
-    }
-  });
-  const informerRuns = [deployments, replicaSets, pods].map((i) => i.run(abort.signal));
+  }
 
   /** Deletes what a deployment that is gone (or was made again) left: pods first, then the ReplicaSet. */
   async function collectOrphans(
@@ -115,6 +148,55 @@ export function startDeploymentLoop(options: DeploymentLoopOptions): DeploymentL
       }
     }
     return left;
+  }
+
+  /** Creates the pods the ReplicaSet plans chose (one commit), deletes theirs gracefully, and says so. */
+  async function applyPods(namespace: string, changes: PodChanges[], at: Date): Promise<void> {
+    const creates = changes.flatMap((c) => c.create);
+    if (creates.length > 0) {
+      await store.commit(creates.map((p) => putOp(podCodec, keys.pod(namespace, nameOf(p)), p, 0)));
+    }
+    const record = (rs: ReplicaSet, reason: string, message: string): void =>
+      events.record({ involvedObject: referenceTo('ReplicaSet', rs), type: 'Normal', reason, message });
+    for (const c of changes)
+      for (const p of c.create) record(c.rs, 'SuccessfulCreate', `Created pod: ${nameOf(p)}`);
+    for (const c of changes) {
+      for (const p of c.delete) {
+        await deletePod(store, { namespace, name: nameOf(p), uid: p.metadata?.uid, now: at }, log);
+        record(c.rs, 'SuccessfulDelete', `Deleted pod: ${nameOf(p)}`);
+      }
+    }
+  }
+
+  /** A pass over a ReplicaSet no deployment manages: its pods against its replicas. */
+  async function syncReplicaSet(key: string): Promise<number | undefined> {
+    const { namespace, name } = splitKey(key);
+    const [entry, podList] = await Promise.all([
+      store.get(replicaSetCodec, keys.replicaSet(namespace, name)),
+      store.list(podCodec, keys.pod(namespace, '')),
+    ]);
+    // Gone, or a deployment's (whose pass decides for it).
+    if (!entry || controllerOf(entry.value)?.kind === 'Deployment') return undefined;
+    const rs = entry.value;
+    const at = now();
+    const nsPods = podList.entries.map((e) => e.value);
+    const plan = decideReplicaSet({ replicaSet: rs, pods: nsPods, now: at, uid, suffix });
+    if (plan.status) {
+      await store.update(
+        replicaSetCodec,
+        keys.replicaSet(namespace, name),
+        { ...rs, status: plan.status },
+        entry.modRevision,
+      );
+    }
+    await applyPods(namespace, [{ rs, create: plan.create, delete: plan.delete }], at);
+    // Pods turning available after minReadySeconds change the status with no event to say so.
+    const minReady = rs.spec?.minReadySeconds ?? 0;
+    const nowMs = at.getTime();
+    const next = ownedPods(rs, nsPods)
+      .map((p) => availableAt(p, minReady, nowMs))
+      .filter((t): t is number => t !== undefined);
+    return next.length > 0 ? Math.min(...next) - nowMs : undefined;
   }
 
   /** One level-triggered pass over one deployment; the delay to look again, if any. */
@@ -153,9 +235,7 @@ export function startDeploymentLoop(options: DeploymentLoopOptions): DeploymentL
     if (plan.createReplicaSet) changed.set(nameOf(plan.createReplicaSet), plan.createReplicaSet);
     const deleting = new Set(plan.deleteReplicaSets.map(nameOf));
     const ops: TxnOp[] = [];
-    const podCreates: Pod[] = [];
-    const podDeletes: Pod[] = [];
-    const rsEvents: { rs: ReplicaSet; pods: Pod[]; verb: 'create' | 'delete' }[] = [];
+    const podChanges: PodChanges[] = [];
     const owned = rss.filter((rs) => controllerOf(rs)?.uid === d.metadata?.uid && !deleting.has(nameOf(rs)));
     const worked = [...owned.map((rs) => changed.get(nameOf(rs)) ?? rs)];
     if (plan.createReplicaSet) worked.push(plan.createReplicaSet);
@@ -168,10 +248,7 @@ export function startDeploymentLoop(options: DeploymentLoopOptions): DeploymentL
       else if (changed.has(nameOf(rs)) || rsPlan.status) {
         ops.push(putOp(replicaSetCodec, rsKey, value, Number(rs.metadata?.resourceVersion)));
       }
-      podCreates.push(...rsPlan.create);
-      podDeletes.push(...rsPlan.delete);
-      if (rsPlan.create.length > 0) rsEvents.push({ rs, pods: rsPlan.create, verb: 'create' });
-      if (rsPlan.delete.length > 0) rsEvents.push({ rs, pods: rsPlan.delete, verb: 'delete' });
+      podChanges.push({ rs, create: rsPlan.create, delete: rsPlan.delete });
     }
     for (const rs of plan.deleteReplicaSets) {
       ops.push({
@@ -191,29 +268,7 @@ export function startDeploymentLoop(options: DeploymentLoopOptions): DeploymentL
     for (const rs of plan.deleteReplicaSets)
       log.info('deleted old replica set', { replicaSet: `${namespace}/${nameOf(rs)}` });
 
-    if (podCreates.length > 0) {
-      await store.commit(podCreates.map((p) => putOp(podCodec, keys.pod(namespace, nameOf(p)), p, 0)));
-    }
-    for (const pod of podDeletes) {
-      await deletePod(store, { namespace, name: nameOf(pod), uid: pod.metadata?.uid, now: at }, log);
-    }
-    for (const { rs, pods: ps, verb } of rsEvents) {
-      for (const p of ps) {
-        events.record({
-          involvedObject: referenceTo('ReplicaSet', rs),
-          type: 'Normal',
-          reason: verb === 'create' ? 'SuccessfulCreate' : 'SuccessfulDelete',
-          message: `${verb === 'create' ? 'Created' : 'Deleted'} pod: ${nameOf(p)}`,
-        });
-      }
-    }
-    if (podCreates.length + podDeletes.length > 0) {
-      log.debug('pods of deployment', {
-        deployment: key,
-        created: podCreates.length,
-        deleted: podDeletes.length,
-      });
-    }
+    await applyPods(namespace, podChanges, at);
     return plan.requeueAfterMs;
   }
 
@@ -222,7 +277,9 @@ export function startDeploymentLoop(options: DeploymentLoopOptions): DeploymentL
       const key = await queue.take();
       if (key === undefined) return;
       try {
-        const again = await sync(key);
+        const again = key.startsWith(replicaSetKeyPrefix)
+          ? await syncReplicaSet(key.slice(replicaSetKeyPrefix.length))
+          : await sync(key);
         failures.delete(key);
         if (again !== undefined) queue.addAfter(key, again);
       } catch (err) {
@@ -258,6 +315,7 @@ export function startDeploymentLoop(options: DeploymentLoopOptions): DeploymentL
     enqueue: (key) => queue.add(key),
     stop: () =>
       (stopping ??= (async () => {
+        for (const u of unsubscribe) u();
         abort.abort();
         queue.stop();
         await Promise.all([...informerRuns, ...workers]);
