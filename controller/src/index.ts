@@ -56,7 +56,7 @@ export type {
 export { CompactedError, isCompactedError, putOp } from './store/types.js';
 export { EtcdStore, type EtcdStoreOptions } from './store/etcd-store.js';
 export { MemoryStore } from './store/memory-store.js';
-export { Informer } from './store/informer.js';
+export { Informer, type InformerListener } from './store/informer.js';
 export { modify, type Mutation } from './store/modify.js';
 export { keys, rootPrefix } from './store/keys.js';
 export {

@@ -287,7 +287,8 @@ export function decideDeployment(input: DeploymentDecisionInput): DeploymentPlan
       for (const w of olds) scaleTo(w, 0);
       return;
     }
-    const allowed = replicas + bounds.maxSurge;
+    // Scaled to 0, everything goes (Kubernetes' allowedSize).
+    const allowed = replicas > 0 ? replicas + bounds.maxSurge : 0;
     const sum = total(act);
     const toAdd = allowed - sum;
     if (toAdd === 0) return;

@@ -48,6 +48,7 @@ export interface DeploymentLoop {
 }
 
 const conflictRetryMs = 50;
+const podsPerCommit = 100;
 /** Queue keys of ReplicaSets without a deployment; deployment keys are "namespace/name". */
 const replicaSetKeyPrefix = 'replicaset:';
 
@@ -153,8 +154,10 @@ export function startDeploymentLoop(options: DeploymentLoopOptions): DeploymentL
   /** Creates the pods the ReplicaSet plans chose (one commit), deletes theirs gracefully, and says so. */
   async function applyPods(namespace: string, changes: PodChanges[], at: Date): Promise<void> {
     const creates = changes.flatMap((c) => c.create);
-    if (creates.length > 0) {
-      await store.commit(creates.map((p) => putOp(podCodec, keys.pod(namespace, nameOf(p)), p, 0)));
+    // etcd refuses transactions of more than 128 operations (--max-txn-ops).
+    for (let i = 0; i < creates.length; i += podsPerCommit) {
+      const batch = creates.slice(i, i + podsPerCommit);
+      await store.commit(batch.map((p) => putOp(podCodec, keys.pod(namespace, nameOf(p)), p, 0)));
     }
     const record = (rs: ReplicaSet, reason: string, message: string): void =>
       events.record({ involvedObject: referenceTo('ReplicaSet', rs), type: 'Normal', reason, message });
