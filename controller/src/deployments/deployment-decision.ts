@@ -590,10 +590,13 @@ export function decideDeployment(input: DeploymentDecisionInput): DeploymentPlan
 /** The ReplicaSet with replicas set and the scaling annotations Kubernetes keeps on it. */
 function withReplicas(rs: ReplicaSet, n: number, desired: number, bounds: RolloutBounds): ReplicaSet {
   const meta = rs.metadata;
+  // A stored ReplicaSet's spec change moves its generation, as the API server's would.
+  const specChanged = meta !== undefined && meta.resourceVersion !== '' && (rs.spec?.replicas ?? 1) !== n;
   return {
     ...rs,
     metadata: meta && {
       ...meta,
+      generation: specChanged ? meta.generation + 1 : meta.generation,
       annotations: {
         ...meta.annotations,
         [scalingAnnotations.desiredReplicas]: String(desired),
