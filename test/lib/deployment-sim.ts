@@ -5,6 +5,10 @@
 import { Deployment, type Pod, type ReplicaSet } from '@flotilla/proto';
 import {
   controllerOf,
+  isPodReady,
+  keys,
+  podCodec,
+  type Store,
   decideDeployment,
   decideReplicaSet,
   isPodActive,
@@ -241,4 +245,28 @@ export function quiet(plan: DeploymentPlan): boolean {
     !plan.deployment &&
     plan.rollbackTo === undefined
   );
+}
+
+/** The nodes, played by the test: every pod gets Ready, every pod marked deleted goes. */
+export function playNodes(store: Store, readyIf: (pod: Pod) => boolean = () => true): () => Promise<void> {
+  let stopped = false;
+  const run = (async () => {
+    while (!stopped) {
+      const { entries } = await store.list(podCodec, keys.pods);
+      for (const e of entries) {
+        try {
+          if ((e.value.metadata?.deletionTimestamp ?? '') !== '') await store.delete(e.key, e.modRevision);
+          else if (!isPodReady(e.value) && readyIf(e.value))
+            await store.update(podCodec, e.key, setReady(e.value, true, Date.now()), e.modRevision);
+        } catch {
+          // Changed meanwhile: the next round looks again.
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  return async () => {
+    stopped = true;
+    await run;
+  };
 }

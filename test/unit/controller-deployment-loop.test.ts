@@ -36,34 +36,10 @@ import {
   type EventInput,
 } from '@flotilla/controller';
 import { waitFor } from '../lib/wait.js';
-import { makeDeployment, setReady, withImage } from '../lib/deployment-sim.js';
+import { makeDeployment, playNodes, withImage } from '../lib/deployment-sim.js';
 
 const log = createLogger({ test: 'deployment-loop' }, { level: 'warn' });
 const dKey = keys.deployment('default', 'web');
-
-/** The nodes, played by the test: every pod gets Ready, every pod marked deleted goes. */
-function playNodes(store: MemoryStore, readyIf: (pod: Pod) => boolean = () => true): () => Promise<void> {
-  let stopped = false;
-  const run = (async () => {
-    while (!stopped) {
-      const { entries } = await store.list(podCodec, keys.pods);
-      for (const e of entries) {
-        try {
-          if ((e.value.metadata?.deletionTimestamp ?? '') !== '') await store.delete(e.key, e.modRevision);
-          else if (!isPodReady(e.value) && readyIf(e.value))
-            await store.update(podCodec, e.key, setReady(e.value, true, Date.now()), e.modRevision);
-        } catch {
-          // Changed meanwhile: the next round looks again.
-        }
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  })();
-  return async () => {
-    stopped = true;
-    await run;
-  };
-}
 
 function fakeCall<Req, Res>(request: Req, client: KeyAndCert): grpc.ServerUnaryCall<Req, Res> {
   const raw = new X509Certificate(client.certPem).raw;
