@@ -9,7 +9,14 @@
 import t from 'tap';
 import type { Pod } from '@flotilla/proto';
 import { isPodAvailable, isPodReady, rolloutBounds } from '@flotilla/controller';
-import { DeploymentSim, makeDeployment, quiet, setReady, withImage } from '../lib/deployment-sim.js';
+import {
+  DeploymentSim,
+  makeDeployment,
+  quiet,
+  setReady,
+  withImage,
+  withReplicas,
+} from '../lib/deployment-sim.js';
 
 /** mulberry32: a small seeded generator, so a failing seed can be replayed. */
 function rng(seed: number): () => number {
@@ -133,3 +140,66 @@ t.test(`${seeds} seeded random rollouts keep their bounds and converge`, async (
   }
   t.pass(`${seeds} rollouts, ${checked} passes checked`);
 });
+
+t.test(
+  '100 seeded rollouts with scaling on the way converge, within the largest bound asked for',
+  async (t) => {
+    for (let seed = 1001; seed <= 1100; seed++) {
+      const random = rng(seed);
+      let replicas = 1 + Math.floor(random() * 8);
+      const surgeText = pick(random, ['0', '1', '25%', '50%']);
+      const unavailableText = pick(random, ['0', '1', '25%']);
+      const sim = new DeploymentSim(
+        makeDeployment({
+          replicas,
+          maxSurge: surgeText,
+          maxUnavailable: unavailableText,
+          progressDeadlineSeconds: 2147483647,
+        }),
+      );
+      const bound = (): number => replicas + rolloutBounds(sim.deployment).maxSurge;
+      // The largest replicas + maxSurge since the deployment last settled: a scale-down
+      // takes passes to carry out, as in Kubernetes.
+      let limit = bound();
+      let version = 1;
+      const readyAt = new Map<string, number>();
+      for (let step = 0; step < 200; step++) {
+        sim.advance(1_000);
+        sim.pods = sim.pods.map((p) => {
+          const name = p.metadata?.name ?? '';
+          if (!readyAt.has(name)) readyAt.set(name, step + Math.floor(random() * 4));
+          return !isPodReady(p) && step >= (readyAt.get(name) ?? 0) ? setReady(p, true, sim.now) : p;
+        });
+        if (step < 120 && random() < 0.05) {
+          version++;
+          sim.deployment = withImage(sim.deployment, `registry.local/web:${version}`);
+        }
+        if (step < 120 && random() < 0.04) {
+          replicas = Math.floor(random() * 9);
+          sim.deployment = withReplicas(sim.deployment, replicas);
+          limit = Math.max(limit, bound());
+        }
+        const plan = sim.step();
+        const active = sim.activePods().length;
+        if (active > limit) {
+          t.fail(`seed ${seed} step ${step}: ${active} pods, more than ${limit}`);
+          return;
+        }
+        if (quiet(plan) && sim.lastPodChanges === 0) limit = bound();
+      }
+      const image = `registry.local/web:${version}`;
+      const active = sim.activePods();
+      if (
+        active.length !== replicas ||
+        !active.every((p) => p.spec?.containers[0]?.image === image && isPodReady(p)) ||
+        sim.deployment.status?.availableReplicas !== replicas
+      ) {
+        t.fail(`seed ${seed}: did not converge on ${replicas} of ${image}`, {
+          replicaSets: sim.replicasByImage(),
+        });
+        return;
+      }
+    }
+    t.pass('100 rollouts with scaling converged');
+  },
+);
