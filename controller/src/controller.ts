@@ -1,7 +1,6 @@
 // Wires the controller together: store, secrets, API, heartbeat ingest and the node
 // lifecycle loop; and takes them apart again in the reverse order.
-import * as grpc from '@grpc/grpc-js';
-import type { ClusterServer, Node } from '@flotilla/proto';
+import type { Node } from '@flotilla/proto';
 import { createLogger, errorMessage, isFlotillaError, subjects, type Logger } from '@flotilla/common';
 import { createClusterService } from './api/cluster-service.js';
 import { AgentClients } from './api/agent-clients.js';
@@ -11,13 +10,15 @@ import { createObjectService } from './api/object-service.js';
 import { StoreEventRecorder } from './events/store-recorder.js';
 import { GarbageCollector } from './objects/garbage-collector.js';
 import { defaultServiceCidr } from './objects/service.js';
+import { createDeploymentService } from './api/deployment-service.js';
 import { createPodStreamService } from './api/pod-stream-service.js';
 import { createNodeGatewayService } from './api/node-gateway-service.js';
 import { startGrpcServer } from './api/server.js';
+import { startDeploymentLoop } from './deployments/deployment-loop.js';
+import type { EventRecorder } from './events/recorder.js';
 import { dataDirLayout, initFiles, type InitResult } from './bootstrap/init.js';
 import { issueServingCertificate, servingNames } from './bootstrap/serving-cert.js';
 import { formatHostPort, hostPortOfUrl, type HostPort } from './options/parse.js';
-import type { EventRecorder } from './events/recorder.js';
 import { soleCandidate, type Candidate } from './leader/candidate.js';
 import { EtcdCandidate } from './leader/etcd-candidate.js';
 import { LeaderElector, untilAborted } from './leader/leader-elector.js';
@@ -84,16 +85,6 @@ export interface RunningController {
 
 export const defaultNodeGraceMs = 5_000;
 
-// Scale and Rollout answer UNIMPLEMENTED until deployment-service.ts (issue 5) is merged.
-const scaleAndRolloutPlaceholders: Pick<ClusterServer, 'scale' | 'rollout'> = {
-  scale: (_call, callback) =>
-    callback({ code: grpc.status.UNIMPLEMENTED, details: 'Scale is not implemented by this controller yet' }),
-  rollout: (_call, callback) =>
-    callback({
-      code: grpc.status.UNIMPLEMENTED,
-      details: 'Rollout is not implemented by this controller yet',
-    }),
-};
 /**
  * The leader's lease: killed, a leader is replaced within this (plus a watch round trip),
  * well inside the node grace, and the lease is renewed every third of it, so two missed
@@ -260,6 +251,18 @@ export async function startController(options: ControllerOptions): Promise<Runni
       await scheduler.stop();
     });
 
+    // Deployments → ReplicaSets → pods, on the leader only.
+    elector.runWhileLeader('deployments', async (signal, leadership) => {
+      const deploymentLoop = startDeploymentLoop({
+        store,
+        events,
+        leadership,
+        log: log.child({ layer: 'deployments' }),
+      });
+      await untilAborted(signal);
+      await deploymentLoop.stop();
+    });
+
     const tokens = new JoinTokenStore(store);
     const streams = new StreamRegistry();
     // Logs, exec and attach go on to the agents, dialled with the controller's own certificate.
@@ -287,7 +290,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
           garbage,
           serviceCidr: options.serviceCidr ?? defaultServiceCidr,
         }),
-        ...scaleAndRolloutPlaceholders,
+        // Scale and Rollout (deployments).
+        ...createDeploymentService({ store, caPem: ca.certPem, log: apiLog }),
         ...createClusterService({
           store,
           tokens,

@@ -227,6 +227,67 @@ export {
   type ConditionStatus,
 } from './nodes/conditions.js';
 
+// Deployments → ReplicaSets → pods
+export {
+  annotations as deploymentAnnotations,
+  labels as deploymentLabels,
+  canonicalJson,
+  templateHash,
+  templateWithoutHash,
+  sameTemplate,
+  replicaSetName,
+  revisionOf,
+  ownerReference,
+  controllerOf,
+  ownedReplicaSets,
+  ownedPods,
+} from './deployments/revisions.js';
+export { isPodActive, isPodReady, isPodAvailable, readySince } from './deployments/pod-availability.js';
+export {
+  rolloutBounds,
+  resolveIntOrPercent,
+  desiredReplicas,
+  progressDeadlineSeconds,
+  revisionHistoryLimit,
+  type RolloutBounds,
+} from './deployments/rollout-bounds.js';
+export {
+  conditionReasons as deploymentConditionReasons,
+  getCondition,
+} from './deployments/deployment-conditions.js';
+export {
+  decideDeployment,
+  rolloutFailed,
+  referenceTo,
+  scalingAnnotations,
+  type DeploymentDecisionInput,
+  type DeploymentPlan,
+} from './deployments/deployment-decision.js';
+export {
+  decideReplicaSet,
+  deletionOrder,
+  podForReplicaSet,
+  randomSuffix,
+  replicaSetStatus,
+  replicasOf,
+  type ReplicaSetPlan,
+  type ReplicaSetDecisionInput,
+} from './deployments/replica-set-decision.js';
+export {
+  undoDeployment,
+  setPaused,
+  restartDeployment,
+  scaleObject,
+  type UndoResult,
+} from './deployments/rollout.js';
+export {
+  startDeploymentLoop,
+  type DeploymentLoop,
+  type DeploymentLoopOptions,
+} from './deployments/deployment-loop.js';
+export { WorkQueue } from './util/work-queue.js';
+export { createDeploymentService, type DeploymentServiceDeps } from './api/deployment-service.js';
+
 // API pieces, for tests that serve them over an in-memory store
 export { createClusterService, type ClusterDeps, type ComponentProbes } from './api/cluster-service.js';
 export { createNodeGatewayService, signNodeJwt, type NodeGatewayDeps } from './api/node-gateway-service.js';
@@ -261,7 +322,6 @@ export {
   planNamespace,
   planPod,
   pickFree,
-  canonicalJson,
   allocationCodec,
   clusterAnnotationPrefixes,
   type ApplyAction,
@@ -290,7 +350,11 @@ export {
   type Cidr,
 } from './objects/service.js';
 export { checkLabelSelector, selectorMatches } from './objects/selector.js';
-export { parseIntOrPercent, resolveIntOrPercent, type IntOrPercent } from './objects/int-or-percent.js';
+export {
+  parseIntOrPercent,
+  resolveIntOrPercent as resolveParsedIntOrPercent,
+  type IntOrPercent,
+} from './objects/int-or-percent.js';
 export {
   parseEventFieldSelector,
   eventMatchesFields,
@@ -298,7 +362,7 @@ export {
   objectEventFor,
   type ObjectFilter,
 } from './objects/filter.js';
-export { evictionVerdict, isPodAvailable, controllerOf, type EvictionVerdict } from './objects/eviction.js';
+export { evictionVerdict, type EvictionVerdict } from './objects/eviction.js';
 export { findGarbage, type GarbageAction, type GarbageSnapshot } from './objects/garbage.js';
 export { GarbageCollector, type GarbageCollectorOptions } from './objects/garbage-collector.js';
 export { serviceDeleteOps } from './objects/service-release.js';

@@ -14,7 +14,7 @@ import {
   serviceProblems,
   selectorMatches,
   parseIntOrPercent,
-  resolveIntOrPercent,
+  resolveParsedIntOrPercent as resolveIntOrPercent,
 } from '@flotilla/controller';
 
 type Json = Record<string, unknown>;

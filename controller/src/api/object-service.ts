@@ -34,7 +34,8 @@ import {
   type ApplySnapshot,
   type PreparedObject,
 } from '../objects/apply-plan.js';
-import { evictionVerdict, controllerOf } from '../objects/eviction.js';
+import { evictionVerdict } from '../objects/eviction.js';
+import { controllerOf } from '../deployments/revisions.js';
 import {
   objectEventFor,
   objectMatches,
@@ -200,7 +201,7 @@ export function createObjectService(deps: ObjectServiceDeps): ObjectMethods {
     const ns = entry.value.metadata?.namespace ?? '';
     const { entries } = await store.list(replicaSetCodec, keys.replicaSet(ns, ''));
     const owned = entries.filter((r) => {
-      const o = controllerOf(r.value.metadata);
+      const o = controllerOf(r.value);
       return o?.kind === 'Deployment' && o.uid === uid;
     });
     if (dryRun) return;
@@ -213,7 +214,7 @@ export function createObjectService(deps: ObjectServiceDeps): ObjectMethods {
     const rsUids = new Set(owned.map((r) => r.value.metadata?.uid));
     const pods = await store.list(podCodec, keys.pod(ns, ''));
     for (const p of pods.entries) {
-      const o = controllerOf(p.value.metadata);
+      const o = controllerOf(p.value);
       if (o?.kind !== 'ReplicaSet' || !rsUids.has(o.uid) || p.value.metadata?.deletionTimestamp) continue;
       await deletePod(
         store,

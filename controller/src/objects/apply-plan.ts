@@ -37,6 +37,7 @@ import {
 } from './kinds.js';
 import { metaProblems, sameMap } from './meta.js';
 import { defaultService, nodePortRange, numberToIpv4, serviceProblems, type Cidr } from './service.js';
+import { canonicalJson } from '../deployments/revisions.js';
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged';
 
@@ -208,17 +209,6 @@ interface Merge<T> {
   action: ApplyAction;
   value: T;
   problems: FieldProblem[];
-}
-
-/** JSON with keys sorted, so maps compare equal whatever order they were written in. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    typeof v === 'object' && v !== null && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        )
-      : v,
-  );
 }
 
 const clusterOwned = (key: string): boolean => clusterAnnotationPrefixes.some((p) => key.startsWith(p));

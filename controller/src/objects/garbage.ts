@@ -7,7 +7,7 @@
 import type { Deployment, Event, Namespace, Pod, ReplicaSet, Service } from '@flotilla/proto';
 import type { Entry } from '../store/types.js';
 import { kinds } from './kinds.js';
-import { controllerOf } from './eviction.js';
+import { controllerOf } from '../deployments/revisions.js';
 
 export interface GarbageSnapshot {
   namespaces: readonly Entry<Namespace>[];
@@ -51,7 +51,7 @@ export function findGarbage(s: GarbageSnapshot): GarbageAction[] {
     }
   }
   for (const r of s.replicaSets) {
-    const owner = controllerOf(r.value.metadata);
+    const owner = controllerOf(r.value);
     const orphan = owner?.kind === 'Deployment' && !deploymentUids.has(owner.uid);
     if (orphan || terminating.has(ns(r))) {
       removedRs.add(r.value.metadata?.uid);
@@ -65,7 +65,7 @@ export function findGarbage(s: GarbageSnapshot): GarbageAction[] {
   }
   for (const p of s.pods) {
     if (p.value.metadata?.deletionTimestamp) continue;
-    const owner = controllerOf(p.value.metadata);
+    const owner = controllerOf(p.value);
     const orphan = owner?.kind === 'ReplicaSet' && (!rsUids.has(owner.uid) || removedRs.has(owner.uid));
     if (orphan || terminating.has(ns(p))) {
       actions.push({

@@ -5,9 +5,13 @@ import { errorMessage, type Logger } from '@flotilla/common';
 import { Backoff, sleep } from '../util/backoff.js';
 import { isCompactedError, type Codec, type Store } from './types.js';
 
-/** A change to the copy, for loops that keep state derived from it (the scheduler's snapshot). */
+/**
+ * A change to the copy, for loops that keep state derived from it (the scheduler's
+ * snapshot, the deployment loop's queue); previous is what the copy held before.
+ */
 export type InformerChange<T> =
-  { type: 'put'; key: string; value: T; modRevision: number } | { type: 'delete'; key: string };
+  | { type: 'put'; key: string; value: T; modRevision: number; previous: T | undefined }
+  | { type: 'delete'; key: string; previous: T | undefined };
 
 export type InformerListener<T> = (change: InformerChange<T>) => void;
 
@@ -32,13 +36,22 @@ export class Informer<T> {
       try {
         const { entries, revision } = await this.store.list(this.codec, this.prefix);
         const before = this.revisions;
+        const beforeItems = this.items;
         this.items = new Map(entries.map((e) => [e.key, e.value]));
         this.revisions = new Map(entries.map((e) => [e.key, e.modRevision]));
         if (this.listeners.length > 0) {
-          for (const key of before.keys()) if (!this.revisions.has(key)) this.emit({ type: 'delete', key });
+          for (const key of before.keys()) {
+            if (!this.revisions.has(key)) this.emit({ type: 'delete', key, previous: beforeItems.get(key) });
+          }
           for (const e of entries) {
             if (before.get(e.key) !== e.modRevision) {
-              this.emit({ type: 'put', key: e.key, value: e.value, modRevision: e.modRevision });
+              this.emit({
+                type: 'put',
+                key: e.key,
+                value: e.value,
+                modRevision: e.modRevision,
+                previous: beforeItems.get(e.key),
+              });
             }
           }
         }
@@ -47,14 +60,15 @@ export class Informer<T> {
         for await (const ev of this.store.watch(this.codec, this.prefix, revision, signal)) {
           // refresh() may already hold a newer version than a lagging watch delivers.
           if ((this.revisions.get(ev.key) ?? 0) >= ev.revision) continue;
+          const previous = this.items.get(ev.key) ?? ev.previous;
           if (ev.type === 'put') {
             this.items.set(ev.key, ev.value);
             this.revisions.set(ev.key, ev.revision);
-            this.emit({ type: 'put', key: ev.key, value: ev.value, modRevision: ev.revision });
+            this.emit({ type: 'put', key: ev.key, value: ev.value, modRevision: ev.revision, previous });
           } else {
             this.items.delete(ev.key);
             this.revisions.delete(ev.key);
-            this.emit({ type: 'delete', key: ev.key });
+            this.emit({ type: 'delete', key: ev.key, previous });
           }
         }
       } catch (err) {
@@ -81,24 +95,29 @@ export class Informer<T> {
   async refresh(key: string): Promise<void> {
     const entry = await this.store.get(this.codec, key);
     const current = this.revisions.get(key) ?? 0;
+    const previous = this.items.get(key);
     if (!entry) {
       const had = this.revisions.has(key);
       this.items.delete(key);
       this.revisions.delete(key);
-      if (had) this.emit({ type: 'delete', key });
+      if (had) this.emit({ type: 'delete', key, previous });
     } else if (entry.modRevision > current) {
       this.items.set(key, entry.value);
       this.revisions.set(key, entry.modRevision);
-      this.emit({ type: 'put', key, value: entry.value, modRevision: entry.modRevision });
+      this.emit({ type: 'put', key, value: entry.value, modRevision: entry.modRevision, previous });
     }
   }
 
   /**
    * Calls listener with every change to the copy from now on, in order: each watched
-   * change, each refresh, and after a re-list the differences from what was held.
+   * change, each refresh, and after a re-list the differences from what was held —
+   * until the returned function is called. Listeners must not throw.
    */
-  onChange(listener: InformerListener<T>): void {
+  onChange(listener: InformerListener<T>): () => void {
     this.listeners.push(listener);
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
   }
 
   /** The mod revision of the key in the copy. */
