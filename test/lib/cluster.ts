@@ -25,7 +25,8 @@ function findRepoRoot(): string {
 export const repoRoot = findRepoRoot();
 export const controllerMain = join(repoRoot, 'controller', 'dist', 'main.js');
 export const agentMain = join(repoRoot, 'agent', 'dist', 'main.js');
-export const deployMain = join(repoRoot, 'deploy', 'dist', 'main.js');
+// What users run (npx deploy): the bundled CLI while it is fresh (scripts/bundle-cli.mjs).
+export const deployMain = join(repoRoot, 'deploy', 'bin', 'deploy.js');
 
 /** A fresh directory for one test run, named with the run's prefix. */
 export function makeRunDir(label: string): string {

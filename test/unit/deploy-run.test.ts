@@ -65,7 +65,7 @@ t.test('a bare run: one container named like the pod, restartPolicy Never, names
   t.equal(p.spec?.nodeName, '');
   t.equal(p.spec?.terminationGracePeriodSeconds, 10, "docker's stop timeout");
   t.equal(pod(['--stop-timeout', '0', 'b']).spec?.terminationGracePeriodSeconds, 0);
-  t.equal(c?.imagePullPolicy, '', 'the agent default unless --pull');
+  t.equal(c?.imagePullPolicy, 'IfNotPresent', "Docker's --pull missing unless --pull");
 });
 
 t.test('COMMAND and ARGs become args; flags after IMAGE belong to the command', async (t) => {

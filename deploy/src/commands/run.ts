@@ -99,7 +99,7 @@ export const runFlags: readonly FlagSpec[] = [
     kind: 'enum',
     values: ['always', 'missing', 'never'],
     placeholder: 'POLICY',
-    description: "pull the image always, if missing or never (default: the agent's, pulls :latest)",
+    description: 'pull the image always, if missing or never (default: missing, as Docker)',
   },
 ];
 

@@ -398,7 +398,9 @@ export function buildRunPod(
   if (restartPolicy === undefined) {
     throw invalid(commandPath, '--restart', opts.restart, 'must be one of no, on-failure or always');
   }
-  let imagePullPolicy = '';
+  // Docker's default is --pull missing: an image already on the node runs as it is, even
+  // :latest (Kubernetes would ask the registry for :latest every time).
+  let imagePullPolicy = 'IfNotPresent';
   if (opts.pull !== undefined) {
     const policy = pullPolicies[opts.pull];
     if (policy === undefined) {
