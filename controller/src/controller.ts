@@ -39,6 +39,7 @@ import { defaultTokenTtlMs } from './tokens/join-token.js';
 import { JoinTokenStore } from './tokens/token-store.js';
 import { retryUntil } from './util/backoff.js';
 import { controllerVersion } from './version.js';
+import type { LoopName } from './options/loops.js';
 
 export interface ControllerOptions {
   etcdEndpoints: string[];
@@ -60,6 +61,8 @@ export interface ControllerOptions {
   events?: EventRecorder;
   /** The scheduler's resource scorer: spread load (default) or bin-pack. */
   schedulerScoring?: ResourceStrategy;
+  /** The leader-only loops to run (--controllers); default all. */
+  controllers?: ReadonlySet<LoopName>;
   /** For the nats-server configuration written on first start; defaults to the first NATS URL. */
   natsListen?: HostPort;
   natsConfigPath?: string;
@@ -208,6 +211,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
             log: log.child({ layer: 'leader' }),
           })
         : soleCandidate;
+    const runs = (loop: LoopName): boolean => options.controllers?.has(loop) ?? true;
     const elector = new LeaderElector({
       candidate,
       identity: clientAddress(options.listen, options.advertiseAddress),
@@ -226,42 +230,46 @@ export async function startController(options: ControllerOptions): Promise<Runni
       log: log.child({ layer: 'lifecycle' }),
       events,
     });
-    elector.runWhileLeader('node lifecycle', (signal, leadership) => lifecycle.run(signal, leadership)); // i5-lifecycle: leader only
+    if (runs('node-lifecycle'))
+      elector.runWhileLeader('node lifecycle', (signal, leadership) => lifecycle.run(signal, leadership)); // i5-lifecycle: leader only
 
     // Cascades and Terminating namespaces: the leader's periodic pass; any replica's API
     // also runs one right after a cascading delete (every write is guarded).
     const garbage = new GarbageCollector({ store, log: log.child({ layer: 'garbage' }) });
-    elector.runWhileLeader('garbage collector', async (signal) => {
-      garbage.start();
-      await untilAborted(signal);
-      await garbage.stop();
-    });
+    if (runs('garbage-collector'))
+      elector.runWhileLeader('garbage collector', async (signal) => {
+        garbage.start();
+        await untilAborted(signal);
+        await garbage.stop();
+      });
 
     // The scheduler binds pods created without spec.nodeName; on the leader only, its
     // bindings fenced by the leadership.
-    elector.runWhileLeader('scheduler', async (signal, leadership) => {
-      const scheduler = startScheduler({
-        store,
-        events,
-        leadership,
-        profile: schedulerProfile({ resources: options.schedulerScoring ?? 'LeastAllocated' }),
-        log: log.child({ layer: 'scheduler' }),
+    if (runs('scheduler'))
+      elector.runWhileLeader('scheduler', async (signal, leadership) => {
+        const scheduler = startScheduler({
+          store,
+          events,
+          leadership,
+          profile: schedulerProfile({ resources: options.schedulerScoring ?? 'LeastAllocated' }),
+          log: log.child({ layer: 'scheduler' }),
+        });
+        await untilAborted(signal);
+        await scheduler.stop();
       });
-      await untilAborted(signal);
-      await scheduler.stop();
-    });
 
     // Deployments → ReplicaSets → pods, on the leader only.
-    elector.runWhileLeader('deployments', async (signal, leadership) => {
-      const deploymentLoop = startDeploymentLoop({
-        store,
-        events,
-        leadership,
-        log: log.child({ layer: 'deployments' }),
+    if (runs('deployments'))
+      elector.runWhileLeader('deployments', async (signal, leadership) => {
+        const deploymentLoop = startDeploymentLoop({
+          store,
+          events,
+          leadership,
+          log: log.child({ layer: 'deployments' }),
+        });
+        await untilAborted(signal);
+        await deploymentLoop.stop();
       });
-      await untilAborted(signal);
-      await deploymentLoop.stop();
-    });
 
     const tokens = new JoinTokenStore(store);
     const streams = new StreamRegistry();

@@ -42,6 +42,7 @@ export {
   type HostPort,
 } from './options/parse.js';
 export { controllerVersion } from './version.js';
+export { parseControllers, loopNames, type LoopName } from './options/loops.js';
 
 // Store
 export type {

@@ -97,6 +97,7 @@ async function runServe(options: ParsedOptions, log: Logger): Promise<number> {
       nodeGraceMs: options.nodeGraceMs,
       evictionTimeoutMs: options.evictionTimeoutMs,
       schedulerScoring: options.schedulerScoring,
+      controllers: options.controllers,
       natsListen: options.natsListen,
       natsConfigPath: options.natsConfigPath,
       adminConfigPath: options.adminConfigPath,

@@ -22,7 +22,8 @@ import { ControlPlane, makeRunDir, putEtcd, readEtcdJson, unary, waitFor } from 
 const plane = new ControlPlane(makeRunDir('objects'), {
   nodeGrace: '300s',
   // A small service range (14 addresses), so that concurrent applies do collide.
-  controllerArgs: ['--service-cidr=10.96.0.0/28'],
+  // The object API alone: no scheduler binding or deployment loop acting on the test's objects.
+  controllerArgs: ['--service-cidr=10.96.0.0/28', '--controllers=*,-scheduler,-deployments'],
 });
 
 t.before(async () => {

@@ -1,5 +1,7 @@
 import t from 'tap';
 import {
+  loopNames,
+  parseControllers,
   defaultNodeGraceMs,
   parseCommandLine,
   parseDuration,
@@ -122,4 +124,19 @@ t.test('--service-cidr: 10.96.0.0/16 by default, an IPv4 network otherwise', asy
     /--service-cidr "10.100.0.1\/24" is not a network address/,
   );
   t.throws(() => parseCommandLine(['--service-cidr', 'x'], { FLOTILLA_DATA_DIR: '/tmp/x' }), /IPv4 CIDR/);
+});
+
+t.test('--controllers picks the leader-only loops as kube-controller-manager does', async (t) => {
+  t.same([...parseControllers('*')].sort(), [...loopNames].sort(), '* is all');
+  t.same([...parseControllers('*,-scheduler')].sort(), [
+    'deployments',
+    'garbage-collector',
+    'node-lifecycle',
+  ]);
+  t.same([...parseControllers('scheduler')], ['scheduler']);
+  t.same([...parseControllers('scheduler,deployments,-scheduler')], ['deployments']);
+  t.throws(() => parseControllers('*,schedular'), {
+    message: /--controllers "\*,schedular": "schedular" is not one of \*, scheduler, deployments/,
+  });
+  t.throws(() => parseControllers('-*'), { message: /"-\*" is not one of/ });
 });

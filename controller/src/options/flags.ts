@@ -5,6 +5,7 @@ import { invalidArgument, parseLogLevel, type LogLevel } from '@flotilla/common'
 import { defaultServiceCidr, parseCidr } from '../objects/service.js';
 import { defaultTokenTtlMs, maxTokenTtlMs, minTokenTtlMs } from '../tokens/join-token.js';
 import type { ResourceStrategy } from '../scheduler/scorers.js';
+import { parseControllers, type LoopName } from './loops.js';
 import {
   formatDuration,
   hostPortOfUrl,
@@ -91,6 +92,13 @@ export const flagSpecs: readonly FlagSpec[] = [
     commands: serveOnly,
   },
   {
+    name: 'controllers',
+    value: 'LIST',
+    default: '*',
+    help: 'the leader-only loops to run: * (all), NAME, -NAME, comma-separated; names: scheduler, deployments, node-lifecycle, garbage-collector',
+    commands: serveOnly,
+  },
+  {
     name: 'scheduler-scoring',
     value: 'STRATEGY',
     default: 'LeastAllocated',
@@ -151,6 +159,7 @@ export interface ParsedOptions {
   nodeGraceMs: number;
   evictionTimeoutMs: number;
   schedulerScoring: ResourceStrategy;
+  controllers: Set<LoopName>;
   natsListen: HostPort;
   natsConfigPath?: string;
   adminConfigPath?: string;
@@ -274,6 +283,7 @@ export function parseCommandLine(
       maxMs: 3_600_000,
     }),
     schedulerScoring: scoring,
+    controllers: parseControllers(raw('controllers') ?? '*'),
     natsListen,
     natsConfigPath: raw('nats-config'),
     adminConfigPath: raw('admin-config'),
