@@ -112,3 +112,13 @@ export * from './lifecycle/index.js';
 
 // The pod manager: the reconcile loop from desired pods to containers, their status
 export * from './pods/index.js';
+export {
+  SpawnServer,
+  CommandError,
+  spawnDirect,
+  runAgentCommand,
+  useSpawnServer,
+  spawnServerScriptPath,
+  type CommandOptions,
+  type CommandResult,
+} from './runtime/spawn-server.js';

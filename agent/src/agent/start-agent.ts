@@ -15,6 +15,7 @@ import { PodManager } from '../pods/manager.js';
 import { podRuntimePaths } from '../pods/options.js';
 import { NatsReporter } from '../report/nats-reporter.js';
 import { startAgentServer } from '../server/agent-server.js';
+import { SpawnServer, useSpawnServer } from '../runtime/spawn-server.js';
 import { agentListenAddress } from '../server/listen.js';
 import { ContainerRunner } from '../runtime/conmon/runner.js';
 import { DesiredSet } from '../sync/desired-set.js';
@@ -58,6 +59,9 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     memory: node.status?.capacity.memory,
     labels: node.metadata?.labels,
   });
+
+  // Short commands (CNI plugins, ip, runc) forked from a small helper, not from this process.
+  useSpawnServer(new SpawnServer({ logger: log.child({ layer: 'spawn-server' }) }));
 
   const desired = new DesiredSet();
   // Created after the reporter, which only calls back into it once NATS is connected.
@@ -207,6 +211,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
         ]);
         for (const r of results)
           if (r.status === 'rejected') log.warn('stop incomplete', { error: errorMessage(r.reason) });
+        useSpawnServer(undefined);
         log.info('stopped');
       })()),
   };

@@ -1,8 +1,8 @@
 // Runs one CNI plugin binary with the CNI env protocol: the command and the sandbox in
 // the environment, the configuration on stdin, the result (or an error result) on stdout.
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { FlotillaError, type ErrorCode } from '@flotilla/common';
+import { FlotillaError, errorMessage, type ErrorCode } from '@flotilla/common';
+import { CommandError, runAgentCommand, type CommandResult } from '../runtime/spawn-server.js';
 import { parseCniError } from './config.js';
 
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK';
@@ -30,91 +30,84 @@ function errorCodeFor(cniCode: number): ErrorCode {
 }
 
 /** Runs the plugin; resolves with its parsed stdout (undefined for an empty DEL answer). */
-export function invokeCniPlugin(inv: CniInvocation): Promise<unknown> {
+export async function invokeCniPlugin(inv: CniInvocation): Promise<unknown> {
   const type = typeof inv.config.type === 'string' ? inv.config.type : '';
   if (!/^[A-Za-z0-9_-]+$/.test(type))
-    return Promise.reject(
-      new FlotillaError('InvalidArgument', `CNI plugin type ${JSON.stringify(type)} is not a plugin name`, {
+    throw new FlotillaError(
+      'InvalidArgument',
+      `CNI plugin type ${JSON.stringify(type)} is not a plugin name`,
+      {
         object: inv.object,
         field: 'type',
         value: type,
-      }),
+      },
     );
   const binary = join(inv.cniBinDir, type);
-  return new Promise((resolve, reject) => {
-    // Only PATH is inherited: portmap and bridge look up iptables and the like in it.
-    const child = spawn(binary, [], {
-      env: {
-        PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-        CNI_COMMAND: inv.command,
-        CNI_CONTAINERID: inv.containerId,
-        CNI_NETNS: inv.netnsPath,
-        CNI_IFNAME: inv.ifName,
-        CNI_PATH: inv.cniBinDir,
-      },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), inv.timeoutMs ?? 60_000);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(
-        new FlotillaError(
-          'FailedPrecondition',
-          `cannot run CNI plugin ${binary}: ${err.message}; install containernetworking-plugins or set the CNI bin dir`,
-          { object: inv.object, field: 'cniBinDir', value: inv.cniBinDir },
-          { cause: err },
-        ),
+  const timeoutMs = inv.timeoutMs ?? 60_000;
+  // Only PATH is inherited: portmap and bridge look up iptables and the like in it.
+  const env = {
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    CNI_COMMAND: inv.command,
+    CNI_CONTAINERID: inv.containerId,
+    CNI_NETNS: inv.netnsPath,
+    CNI_IFNAME: inv.ifName,
+    CNI_PATH: inv.cniBinDir,
+  };
+  let result: CommandResult;
+  try {
+    result = await runAgentCommand(binary, [], { env, input: JSON.stringify(inv.config), timeoutMs });
+  } catch (err) {
+    const detail =
+      err instanceof CommandError && err.code === 'ETIMEDOUT'
+        ? `timed out after ${timeoutMs} ms`
+        : errorMessage(err);
+    if (err instanceof CommandError && err.code === 'ETIMEDOUT') {
+      throw new FlotillaError('Internal', `CNI plugin ${type} ${inv.command} ${detail}`, {
+        object: inv.object,
+        field: `cni.${type}`,
+      });
+    }
+    throw new FlotillaError(
+      'FailedPrecondition',
+      `cannot run CNI plugin ${binary}: ${detail}; install containernetworking-plugins or set the CNI bin dir`,
+      { object: inv.object, field: 'cniBinDir', value: inv.cniBinDir },
+      { cause: err },
+    );
+  }
+  const { code, signal, stdout, stderr } = result;
+  if (code === 0) {
+    if (stdout.trim() === '') return undefined;
+    try {
+      return JSON.parse(stdout) as unknown;
+    } catch {
+      throw new FlotillaError(
+        'Internal',
+        `CNI plugin ${type} ${inv.command} printed a result that is not JSON`,
+        {
+          object: inv.object,
+          field: `cni.${type}`,
+          value: stdout.slice(0, 500),
+        },
       );
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) {
-        if (stdout.trim() === '') return resolve(undefined);
-        try {
-          return resolve(JSON.parse(stdout) as unknown);
-        } catch {
-          return reject(
-            new FlotillaError(
-              'Internal',
-              `CNI plugin ${type} ${inv.command} printed a result that is not JSON`,
-              {
-                object: inv.object,
-                field: `cni.${type}`,
-                value: stdout.slice(0, 500),
-              },
-            ),
-          );
-        }
-      }
-      const cniError = parseCniError(stdout);
-      if (cniError) {
-        const details = cniError.details ? ` (${cniError.details})` : '';
-        return reject(
-          new FlotillaError(
-            errorCodeFor(cniError.code),
-            `CNI plugin ${type} ${inv.command} failed with code ${cniError.code}: ${cniError.msg}${details}`,
-            { object: inv.object, field: `cni.${type}`, value: cniError },
-          ),
-        );
-      }
-      const how = signal ? `was killed by ${signal}` : `exited with ${code}`;
-      reject(
-        new FlotillaError(
-          'Internal',
-          `CNI plugin ${type} ${inv.command} ${how}: ${(stderr || stdout).trim().slice(0, 500)}`,
-          {
-            object: inv.object,
-            field: `cni.${type}`,
-            value: { exitCode: code, signal },
-          },
-        ),
-      );
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(JSON.stringify(inv.config));
-  });
+    }
+  }
+  const cniError = parseCniError(stdout);
+  if (cniError) {
+    const details = cniError.details ? ` (${cniError.details})` : '';
+    throw new FlotillaError(
+      errorCodeFor(cniError.code),
+      `CNI plugin ${type} ${inv.command} failed with code ${cniError.code}: ${cniError.msg}${details}`,
+      { object: inv.object, field: `cni.${type}`, value: cniError },
+    );
+  }
+  const how = signal ? `was killed by signal ${signal}` : `exited with ${code}`;
+  throw new FlotillaError(
+    'Internal',
+    `CNI plugin ${type} ${inv.command} ${how}: ${(stderr || stdout).trim().slice(0, 500)}`,
+    {
+      object: inv.object,
+      field: `cni.${type}`,
+      value: { exitCode: code, signal },
+    },
+  );
 }

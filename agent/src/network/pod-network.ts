@@ -2,12 +2,12 @@
 // netns (/run/netns/<prefix>-<uid>), loopback up, then the list's plugins ADDed in
 // order with each result chained into the next. Deletion runs DEL in reverse and
 // removes the netns; it is idempotent, and a failed ADD undoes what succeeded.
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FlotillaError, createLogger, type Logger } from '@flotilla/common';
+import { FlotillaError, createLogger, errorMessage, type Logger } from '@flotilla/common';
 import type { Pod } from '@flotilla/proto';
+import { runAgentCommand } from '../runtime/spawn-server.js';
 import { invokeCniPlugin, type CniCommand } from './cni-exec.js';
 import {
   cniConfigList,
@@ -55,18 +55,19 @@ export function planPodNetwork(pod: Pod, options: NodeNetworkOptions): PodNetwor
   };
 }
 
-function ip(args: string[], object: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile('ip', args, { timeout: 30_000 }, (err, _stdout, stderr) => {
-      if (!err) return resolve();
-      reject(
-        new FlotillaError('Internal', `ip ${args.join(' ')} failed: ${stderr.trim() || err.message}`, {
-          object,
-          field: 'netns',
-          value: args[args.length - 1],
-        }),
-      );
-    });
+async function ip(args: string[], object: string): Promise<void> {
+  let failure: string;
+  try {
+    const result = await runAgentCommand('ip', args, { timeoutMs: 30_000 });
+    if (result.code === 0) return;
+    failure = result.stderr.trim() || `exited with ${result.code ?? `signal ${result.signal}`}`;
+  } catch (err) {
+    failure = errorMessage(err);
+  }
+  throw new FlotillaError('Internal', `ip ${args.join(' ')} failed: ${failure}`, {
+    object,
+    field: 'netns',
+    value: args[args.length - 1],
   });
 }
 

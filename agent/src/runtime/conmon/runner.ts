@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { FlotillaError, createLogger, errorMessage, type Logger } from '@flotilla/common';
-import { runcCommand } from '@flotilla/images';
 import { conmonArgs, containerPaths } from './paths.js';
+import { runAgentCommand } from '../spawn-server.js';
 import { RuncStateReader } from './runc-state.js';
 import { decideState, joinStates, parseExitFile } from './state.js';
 import type { ContainerState, ExitRecord, RunnerRoots } from './types.js';
@@ -86,7 +86,7 @@ export class ContainerRunner {
   }
 
   private runcArgs(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return runcCommand({ runc: this.runc, root: this.roots.runcRoot }, args);
+    return runAgentCommand(this.runc, ['--root', this.roots.runcRoot, ...args]);
   }
 
   /**
