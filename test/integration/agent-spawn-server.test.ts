@@ -31,6 +31,8 @@ for (const [name, run] of runners) {
     });
     t.match(await run('/bin/sh', ['-c', 'kill -9 $$']), { code: null, signal: 9 });
     t.equal((await run('/bin/cat', [])).stdout, '', 'no input: /dev/null');
+    const big = 'x'.repeat(1 << 20);
+    t.match(await run('/bin/sh', ['-c', 'exit 4'], { input: big }), { code: 4 }, 'input it never read');
     await t.rejects(run('/no/such/command', []), { name: 'CommandError', code: 'ENOENT' });
     await t.rejects(run('/bin/sleep', ['5'], { timeoutMs: 200 }), {
       name: 'CommandError',

@@ -87,6 +87,8 @@ export function spawnDirect(
       }
       resolve({ code, signal: signal === null ? null : signalNumber(signal), stdout, stderr });
     });
+    // A command that exits without reading its input is not an error of ours (EPIPE).
+    child.stdin?.on('error', () => undefined);
     if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }
