@@ -80,7 +80,7 @@ const web = (image: string): WebManifest => ({ name: 'web', image, replicas: 3, 
 t.test('apply a Deployment and a Service with --wait: 3 pods, one per node; again: unchanged', async (t) => {
   const file = manifest('web-v1.yaml', web('registry.test/web:1'));
   const applied = await cli('apply', '-f', file, '--wait', '--timeout', '60s');
-  t.equal(applied.code, 0, `apply --wait exits 0\n${output(applied)}`);
+  t.equal(applied.code, 0, 'apply --wait exits 0', { output: output(applied) });
   t.match(applied.stdout, /deployment\.apps\/web created/, 'the deployment was created');
   t.match(applied.stdout, /service\/web created/, 'the service was created');
 
@@ -89,7 +89,7 @@ t.test('apply a Deployment and a Service with --wait: 3 pods, one per node; agai
   t.strictSame(nodes, ['sim-0', 'sim-1', 'sim-2'], 'spread one per node');
 
   const again = await cli('apply', '-f', file);
-  t.equal(again.code, 0, `re-apply exits 0\n${output(again)}`);
+  t.equal(again.code, 0, 're-apply exits 0', { output: output(again) });
   t.match(again.stdout, /deployment\.apps\/web unchanged/, 'the deployment is unchanged');
   t.match(again.stdout, /service\/web unchanged/, 'the service is unchanged');
   t.equal((await livePodsOf(api, 'web')).length, 3, 'still 3 pods');
@@ -98,7 +98,7 @@ t.test('apply a Deployment and a Service with --wait: 3 pods, one per node; agai
 t.test('scale to 5 and back to 2: the pods follow', async (t) => {
   for (const replicas of [5, 2]) {
     const scaled = await cli('scale', 'deployment/web', '--replicas', String(replicas));
-    t.equal(scaled.code, 0, `scale to ${replicas} exits 0\n${output(scaled)}`);
+    t.equal(scaled.code, 0, `scale to ${replicas} exits 0`, { output: output(scaled) });
     const pods = await waitFor(
       `${replicas} web pods Ready, none terminating`,
       () => settled(api, 'web', replicas),
@@ -116,7 +116,7 @@ t.test('a rolling update stays within its bounds; history has 2 revisions; undo 
   const maxUnavailable = 1;
   const v1: WebManifest = { ...web('registry.test/web:1'), maxSurge, maxUnavailable };
   const applied1 = await cli('apply', '-f', manifest('web-v1b.yaml', v1), '--wait', '--timeout', '60s');
-  t.equal(applied1.code, 0, `back to 3 replicas of v1\n${output(applied1)}`);
+  t.equal(applied1.code, 0, 'back to 3 replicas of v1', { output: output(applied1) });
   await waitFor('3 v1 pods Ready', () => settled(api, 'web', replicas, 'registry.test/web:1'), wait);
 
   const sampler = new PodSampler(api, 'web');
@@ -131,7 +131,7 @@ t.test('a rolling update stays within its bounds; history has 2 revisions; undo 
   check();
   const v2 = manifest('web-v2.yaml', { ...v1, image: 'registry.test/web:2' });
   const applied2 = await cli('apply', '-f', v2, '--wait', '--timeout', '60s');
-  t.equal(applied2.code, 0, `the update rolls out\n${output(applied2)}`);
+  t.equal(applied2.code, 0, 'the update rolls out', { output: output(applied2) });
   await waitFor('3 v2 pods Ready', () => settled(api, 'web', replicas, 'registry.test/web:2'), wait);
   await sampler.close();
   t.ok(sampler.samples > replicas * 2, `the watch saw the rollout (${sampler.samples} changes)`);
@@ -147,17 +147,17 @@ t.test('a rolling update stays within its bounds; history has 2 revisions; undo 
   t.equal(old?.spec?.replicas, 0, 'the old ReplicaSet ends at 0');
 
   const history = await cli('rollout', 'history', 'deployment/web');
-  t.equal(history.code, 0, `rollout history exits 0\n${output(history)}`);
+  t.equal(history.code, 0, 'rollout history exits 0', { output: output(history) });
   const revisions = history.stdout
     .split('\n')
     .map((line) => /^(\d+)\s/.exec(line.trim())?.[1])
     .filter((r) => r !== undefined);
-  t.strictSame(revisions, ['1', '2'], `2 revisions listed\n${history.stdout}`);
+  t.strictSame(revisions, ['1', '2'], '2 revisions listed', { stdout: history.stdout });
 
   const undo = await cli('rollout', 'undo', 'deployment/web');
-  t.equal(undo.code, 0, `rollout undo exits 0\n${output(undo)}`);
+  t.equal(undo.code, 0, 'rollout undo exits 0', { output: output(undo) });
   const status = await cli('rollout', 'status', 'deployment/web', '--timeout', '60s');
-  t.equal(status.code, 0, `rollout status exits 0 after the undo\n${output(status)}`);
+  t.equal(status.code, 0, 'rollout status exits 0 after the undo', { output: output(status) });
   t.equal(
     imageOf((await deploymentOf(api, 'web')).spec?.template ?? {}),
     'registry.test/web:1',
@@ -184,7 +184,7 @@ t.test(
         annotations: optOut ? { 'flotilla.io/auto-rollback': 'false' } : {},
       };
       const first = await cli('apply', '-f', manifest(`${name}-v1.yaml`, base), '--wait', '--timeout', '60s');
-      t.equal(first.code, 0, `${name}: the good revision rolls out\n${output(first)}`);
+      t.equal(first.code, 0, `${name}: the good revision rolls out`, { output: output(first) });
 
       const bad = await cli(
         'apply',
@@ -194,11 +194,12 @@ t.test(
         '--timeout',
         '60s',
       );
-      t.not(bad.code, 0, `${name}: apply --wait fails\n${output(bad)}`);
+      t.not(bad.code, 0, `${name}: apply --wait fails`, { output: output(bad) });
       t.match(
         bad.stdout + bad.stderr,
         /ProgressDeadlineExceeded/,
-        `${name}: and names ProgressDeadlineExceeded\n${output(bad)}`,
+        `${name}: and names ProgressDeadlineExceeded`,
+        { output: output(bad) },
       );
 
       if (!optOut) {
@@ -213,7 +214,9 @@ t.test(
           wait,
         );
         const status = await cli('rollout', 'status', 'deployment/' + name, '--timeout', '30s');
-        t.equal(status.code, 0, `${name}: the rolled-back deployment is rolled out\n${output(status)}`);
+        t.equal(status.code, 0, `${name}: the rolled-back deployment is rolled out`, {
+          output: output(status),
+        });
       } else {
         // The deadline has passed (apply said so); give a rollback time it would have had.
         await sleep(3_000);
@@ -313,7 +316,7 @@ t.test('a node dies: its pod is replaced elsewhere; it returns: its stale pod go
     '--timeout',
     '60s',
   ]);
-  t.equal(applied.code, 0, `sturdy rolls out\n${output(applied)}`);
+  t.equal(applied.code, 0, 'sturdy rolls out', { output: output(applied) });
   const before = await waitFor('3 sturdy pods Ready', () => settled(api, 'sturdy', replicas), wait);
   // A simulated node of the three (big-0 has joined too) that runs one of its pods.
   const victim = before.find((p) => (p.spec?.nodeName ?? '').startsWith('sim-'));
@@ -383,7 +386,7 @@ t.test('the leader is killed mid-rollout: the rollout completes under the other 
     '--timeout',
     '90s',
   ]);
-  t.equal(first.code, 0, `relay v1 rolls out\n${output(first)}`);
+  t.equal(first.code, 0, 'relay v1 rolls out', { output: output(first) });
 
   const leader = await waitFor('a leader', () => leaderOf(plane.admin));
   const primaryLeads = leader === plane.apiAddress;
@@ -411,7 +414,7 @@ t.test('the leader is killed mid-rollout: the rollout completes under the other 
     '-f',
     manifest('relay-v2.yaml', { ...m, image: 'registry.test/relay:2' }),
   ]);
-  t.equal(update.code, 0, `the update is applied\n${output(update)}`);
+  t.equal(update.code, 0, 'the update is applied', { output: output(update) });
   await waitFor(
     'the rollout to be under way (a v2 pod Ready, v1 pods left)',
     async () => {
@@ -437,7 +440,7 @@ t.test('the leader is killed mid-rollout: the rollout completes under the other 
   const killedAt = Date.now();
 
   const status = await deploy(survivorConfig, ['rollout', 'status', 'deployment/relay', '--timeout', '90s']);
-  t.equal(status.code, 0, `the rollout completes under the new leader\n${output(status)}`);
+  t.equal(status.code, 0, 'the rollout completes under the new leader', { output: output(status) });
   t.comment(`leader SIGKILL → rollout complete: ${Date.now() - killedAt} ms`);
   t.equal(await leaderOf(survivorAdmin), survivorAddress, 'the survivor leads');
   const pods = await waitFor(
@@ -475,7 +478,7 @@ t.test('etcd restarted mid-rollout: nothing is lost and the rollout finishes', a
     '--timeout',
     '90s',
   ]);
-  t.equal(first.code, 0, `ledger v1 rolls out\n${output(first)}`);
+  t.equal(first.code, 0, 'ledger v1 rolls out', { output: output(first) });
   await waitFor('a leader', () => leaderOf(plane.admin), wait);
   const names = async (kind: string): Promise<string[]> =>
     (await api.listObjects({ kind, namespace: 'default', labelSelector: '', fieldSelector: '' })).items
@@ -489,7 +492,7 @@ t.test('etcd restarted mid-rollout: nothing is lost and the rollout finishes', a
     '-f',
     manifest('ledger-v2.yaml', { ...m, image: 'registry.test/ledger:2' }),
   ]);
-  t.equal(update.code, 0, `the update is applied\n${output(update)}`);
+  t.equal(update.code, 0, 'the update is applied', { output: output(update) });
   await waitFor(
     'the v2 ReplicaSet to exist',
     async () => (await replicaSetsOf(api, 'ledger')).length === 2,
@@ -518,7 +521,7 @@ t.test('etcd restarted mid-rollout: nothing is lost and the rollout finishes', a
     '--timeout',
     '90s',
   ]);
-  t.equal(status.code, 0, `the rollout finishes after the restart\n${output(status)}`);
+  t.equal(status.code, 0, 'the rollout finishes after the restart', { output: output(status) });
   await waitFor(
     '3 v2 ledger pods Ready',
     () => settled(api, 'ledger', replicas, 'registry.test/ledger:2'),
