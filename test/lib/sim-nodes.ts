@@ -1,7 +1,7 @@
 // Simulated nodes: the agent's protocol with no containers. Each joins with a token over
 // the real NodeGateway (mTLS, its own key and certificate), registers, follows its
 // assignments stream, heartbeats over NATS with its own credentials, and reports every
-// assigned pod Running and Ready (PodStatusReport) — and `removed` once a pod is deleted
+// assigned pod Running and Ready (PodStatusReport; Running, not Ready, for unreadyImages) — and `removed` once a pod is deleted
 // or taken away. Tests control them: kill (heartbeats and streams stop), partition for a
 // while, revive.
 //
@@ -44,6 +44,11 @@ export interface SimNodeOptions {
   labels?: Record<string, string>;
   /** Capacity the node registers: cpu, memory, pods. */
   capacity?: Record<string, string>;
+  /**
+   * Images whose pods never become ready here: reported Running with Ready and
+   * ContainersReady False, as a container failing its readiness probe would be.
+   */
+  unreadyImages?: readonly string[];
 }
 
 export type SimNodeState = 'stopped' | 'running' | 'killed';
@@ -330,7 +335,9 @@ export class SimNode {
     }
     if (onlyChanges && this.reported.get(key) === uid) return;
     this.reported.set(key, uid);
-    this.publish(pod, runningStatus(pod), false);
+    const unready = new Set(this.options.unreadyImages ?? []);
+    const ready = !(pod.spec?.containers ?? []).some((c) => unready.has(c.image));
+    this.publish(pod, runningStatus(pod, ready), false);
   }
 
   private publish(pod: Pod, status: PodStatus | undefined, removed: boolean): void {
@@ -351,9 +358,14 @@ export class SimNode {
   }
 }
 
-function runningStatus(pod: Pod): PodStatus {
+function runningStatus(pod: Pod, ready: boolean): PodStatus {
   const now = new Date().toISOString();
-  const condition = (type: string): unknown => ({ type, status: 'True', lastTransitionTime: now });
+  const readiness = new Set(['ContainersReady', 'Ready']);
+  const condition = (type: string): unknown => ({
+    type,
+    status: ready || !readiness.has(type) ? 'True' : 'False',
+    lastTransitionTime: now,
+  });
   return PodStatus.fromJSON({
     phase: 'Running',
     hostIP: '127.0.0.1',
@@ -363,7 +375,7 @@ function runningStatus(pod: Pod): PodStatus {
     containerStatuses: (pod.spec?.containers ?? []).map((c) => ({
       name: c.name,
       state: { running: { startedAt: now } },
-      ready: true,
+      ready,
       started: true,
       restartCount: 0,
       image: c.image,

@@ -217,7 +217,7 @@ t.test('apply --wait: a failed rollout exits 1 with the reason; running out of t
   );
   t.equal(
     out.stderr,
-    'error: deployment "web" exceeded its progress deadline: ReplicaSet "web-2" has timed out progressing.\n',
+    'error: deployment "web" exceeded its progress deadline (ProgressDeadlineExceeded): ReplicaSet "web-2" has timed out progressing.\n',
   );
 
   const slow = fakeApi({

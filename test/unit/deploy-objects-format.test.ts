@@ -275,7 +275,7 @@ t.test('rollout progress: waiting with kubectl lines, succeeded, failed with the
         ],
       }),
       'failed',
-      'deployment "web" exceeded its progress deadline: ReplicaSet "web-5d8f" has timed out progressing.',
+      'deployment "web" exceeded its progress deadline (ProgressDeadlineExceeded): ReplicaSet "web-5d8f" has timed out progressing.',
     ],
     [
       'paused',
@@ -297,6 +297,31 @@ t.test('rollout progress: waiting with kubectl lines, succeeded, failed with the
     t.same(rolloutProgress(deployment), { state, message }, name);
   }
 });
+
+t.test(
+  'rollout progress: the generation waited for failed, though a rollback moved the spec on',
+  async (t) => {
+    // The controller's automatic rollback writes the failure with the restored template (3).
+    const rolledBack = webDeployment(
+      {
+        observedGeneration: 2,
+        updatedReplicas: 1,
+        conditions: [
+          { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: '' },
+        ],
+      },
+      {},
+      3,
+    );
+    t.equal(rolloutProgress(rolledBack, 2).state, 'failed', 'waiting for 2: its rollout failed');
+    t.equal(rolloutProgress(rolledBack).state, 'waiting', 'no generation given: 3 is not observed yet');
+    t.equal(
+      rolloutProgress(rolledBack, 3).state,
+      'waiting',
+      'waiting for 3 (a fix applied after): not its failure',
+    );
+  },
+);
 
 t.test('describe pod: containers, conditions, why it is pending, events', async (t) => {
   const pending = wrap({

@@ -47,6 +47,7 @@ export async function applyManifests(
       {
         timeoutMs: Math.max(0, deadline - Date.now()),
         timeoutText: formatDuration(options.timeoutMs),
+        ...(deployment.metadata ? { generation: deployment.metadata.generation } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         progress: (line) => io.stderr(line + '\n'),
       },

@@ -10,22 +10,32 @@ export type RolloutProgress =
 
 export const progressDeadlineExceeded = 'ProgressDeadlineExceeded';
 
-export function rolloutProgress(deployment: Deployment): RolloutProgress {
+/**
+ * waitedGeneration: the generation the caller waits for (what apply wrote). Its rollout
+ * failing is the answer even when the spec has moved on since: the controller's automatic
+ * rollback writes the failure together with the restored template (a newer generation).
+ */
+export function rolloutProgress(deployment: Deployment, waitedGeneration?: number): RolloutProgress {
   const name = deployment.metadata?.name ?? '';
   const spec = deployment.spec;
   const status = deployment.status;
   const generation = deployment.metadata?.generation ?? 0;
-  if (!status || status.observedGeneration < generation) {
-    return { state: 'waiting', message: 'Waiting for deployment spec update to be observed...' };
-  }
-  const progressing = status.conditions.find((c) => c.type === 'Progressing');
-  if (progressing?.status === 'False' && progressing.reason === progressDeadlineExceeded) {
+  const progressing = status?.conditions.find((c) => c.type === 'Progressing');
+  const failed =
+    status !== undefined &&
+    status.observedGeneration >= Math.min(generation, waitedGeneration ?? generation) &&
+    progressing?.status === 'False' &&
+    progressing.reason === progressDeadlineExceeded;
+  if (failed) {
     return {
       state: 'failed',
       message:
-        `deployment "${name}" exceeded its progress deadline` +
+        `deployment "${name}" exceeded its progress deadline (${progressDeadlineExceeded})` +
         (progressing.message ? `: ${progressing.message}` : ''),
     };
+  }
+  if (!status || status.observedGeneration < generation) {
+    return { state: 'waiting', message: 'Waiting for deployment spec update to be observed...' };
   }
   if (spec?.paused) {
     return {

@@ -12,6 +12,8 @@ export interface RolloutWaitOptions {
   /** How the message names the time allowed ("120s"), when it is not timeoutMs (a share of a total). */
   timeoutText?: string;
   signal?: AbortSignal;
+  /** The generation waited for (apply's); unset: the first one watched. */
+  generation?: number;
   progress: (line: string) => void;
 }
 
@@ -44,6 +46,7 @@ export async function waitForRollout(
   const onAbort = (): void => stream.cancel();
   options.signal?.addEventListener('abort', onAbort);
   let last = '';
+  let waited = options.generation;
   try {
     for await (const event of stream) {
       const deployment = event.object?.deployment;
@@ -51,7 +54,8 @@ export async function waitForRollout(
       if (event.type === PodEvent_Type.DELETED) {
         return { ok: false, message: `deployment "${name}" was deleted while its rollout was waited for` };
       }
-      const progress = rolloutProgress(deployment);
+      waited ??= deployment.metadata?.generation ?? 0;
+      const progress = rolloutProgress(deployment, waited);
       if (progress.state !== 'waiting')
         return { ok: progress.state === 'succeeded', message: progress.message };
       if (progress.message !== last) options.progress(progress.message);
