@@ -375,7 +375,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     await waitFor('every pod to be reported Running', () => c.running.size >= options.pods, {
       timeoutMs: Math.max(10_000, deadline - Date.now()),
       intervalMs: 500,
-    }).catch(() => say(`only ${c.running.size} pods Running before the timeout`));
+    }).catch(() => {
+      // Whether the nodes were told about their pods (assignment streams) and reported them.
+      const held = fleet?.nodes.map((n) => n.runningPods().length) ?? [];
+      say(
+        `only ${c.running.size} pods Running before the timeout; the simulated nodes reported ` +
+          `${held.reduce((a, b) => a + b, 0)} Running (fewest on one node: ${Math.min(...held)})`,
+      );
+    });
     const runningSeconds = (Math.max(...c.running.values()) - firstCreated) / 1000;
     const controllerAtScale = memoryOf(plane.controller.pid);
 
@@ -443,7 +450,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       `Scale: ${options.nodes} simulated nodes, ${options.pods} pods as ${deployments} Deployments × ${options.replicas} replicas` +
         (placedAll ? '' : ` (only ${placement.bound} bound within ${options.timeoutSeconds} s)`),
       `Apply of the Deployments took ${fmt(appliedSeconds, 1)} s; their pods were created over ${fmt(placement.createSeconds, 1)} s; ` +
-        `all Running ${fmt(runningSeconds, 1)} s after the first was created`,
+        `${c.running.size} of ${options.pods} reported Running, the last ${fmt(runningSeconds, 1)} s after the first was created`,
       `Nodes: joined and Ready in ${fmt(joinSeconds, 1)} s; this process holds them at ${fmt(perNodeKb)} kB RSS per node`,
       `Controller RSS: ${fmt(controllerIdle.rssMb)} MB with the nodes and no pods, ${fmt(controllerAtScale.rssMb)} MB with every pod Running, ` +
         `${fmt(controllerEnd.rssMb)} MB (peak ${fmt(controllerEnd.hwmMb)}) after the mutation rounds`,
