@@ -452,7 +452,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       `Apply of the Deployments took ${fmt(appliedSeconds, 1)} s; their pods were created over ${fmt(placement.createSeconds, 1)} s; ` +
         `${c.running.size} of ${options.pods} reported Running, the last ${fmt(runningSeconds, 1)} s after the first was created`,
       `Nodes: joined and Ready in ${fmt(joinSeconds, 1)} s; this process holds them at ${fmt(perNodeKb)} kB RSS per node`,
-      `Controller RSS: ${fmt(controllerIdle.rssMb)} MB with the nodes and no pods, ${fmt(controllerAtScale.rssMb)} MB with every pod Running, ` +
+      `Controller RSS: ${fmt(controllerIdle.rssMb)} MB with the nodes and no pods, ${fmt(controllerAtScale.rssMb)} MB after the wait for every pod Running, ` +
         `${fmt(controllerEnd.rssMb)} MB (peak ${fmt(controllerEnd.hwmMb)}) after the mutation rounds`,
       `Machine: ${machine}`,
     ];
