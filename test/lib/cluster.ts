@@ -40,6 +40,10 @@ export interface ControlPlaneOptions {
   controllerArgs?: string[];
   /** NotReady this long before a node's pods are evicted (the controller's default: 3s). */
   evictionTimeout?: string;
+  /** The controller's --log-level (default debug; benchmarks use info, as in production). */
+  logLevel?: string;
+  /** Flags for node itself before the controller's script (["--cpu-prof", ...]). */
+  nodeArgs?: string[];
 }
 
 /** A further controller replica against the same etcd and NATS (leader election). */
@@ -107,6 +111,7 @@ export class ControlPlane {
 
   private spawnController(name: string, address: string, dataDir: string): ManagedProcess {
     const args = [
+      ...(this.options.nodeArgs ?? []),
       controllerMain,
       'serve',
       `--etcd-endpoints=${this.etcd.endpoint}`,
@@ -114,7 +119,7 @@ export class ControlPlane {
       `--listen=${address}`,
       `--data-dir=${dataDir}`,
       `--node-grace=${this.options.nodeGrace ?? '2s'}`,
-      '--log-level=debug',
+      `--log-level=${this.options.logLevel ?? 'debug'}`,
     ];
     if (this.options.evictionTimeout) args.push(`--eviction-timeout=${this.options.evictionTimeout}`);
     args.push(...(this.options.controllerArgs ?? []));

@@ -36,6 +36,9 @@ export interface EtcdStoreOptions {
   callTimeoutMs?: number;
 }
 
+/** The largest etcd response the store reads (a whole list is one response). */
+export const maxResponseBytes = 512 * 1024 * 1024;
+
 export class EtcdStore implements Store {
   private readonly client: Etcd3;
   private readonly ns: Namespace;
@@ -51,6 +54,10 @@ export class EtcdStore implements Store {
       dialTimeout: options.dialTimeoutMs ?? 3_000,
       // A hung etcd must not hang API calls forever; watches are long-lived and exempt.
       defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+      // A list of a big prefix (10,000 pods are ~8 MB) is one response: grpc-js refuses more
+      // than 4 MB by default, and those failures open the client's circuit breaker, which
+      // then fails every call, the leader's lease renewal included.
+      grpcOptions: { 'grpc.max_receive_message_length': maxResponseBytes },
     });
     this.ns = this.client.namespace(options.prefix ?? rootPrefix);
   }
