@@ -40,6 +40,7 @@ import { JoinTokenStore } from './tokens/token-store.js';
 import { retryUntil } from './util/backoff.js';
 import { controllerVersion } from './version.js';
 import type { LoopName } from './options/loops.js';
+import { PodWatchHub } from './api/pod-watch-hub.js';
 
 export interface ControllerOptions {
   etcdEndpoints: string[];
@@ -271,6 +272,15 @@ export async function startController(options: ControllerOptions): Promise<Runni
         await deploymentLoop.stop();
       });
 
+    // Every replica serves assignments streams; they share one watch of the pods.
+    const podWatch = new PodWatchHub(store, log.child({ layer: 'pod-watch' }));
+    const podWatchAbort = new AbortController();
+    const podWatchRun = podWatch.run(podWatchAbort.signal);
+    onStop('pod watch', async () => {
+      podWatchAbort.abort();
+      await podWatchRun;
+    });
+
     const tokens = new JoinTokenStore(store);
     const streams = new StreamRegistry();
     // Logs, exec and attach go on to the agents, dialled with the controller's own certificate.
@@ -323,6 +333,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         streams,
         log: apiLog,
         bookmarkIntervalMs: options.bookmarkIntervalMs,
+        podWatch,
       }),
     });
     // Stop accepting first, and end the open streams so the shutdown need not wait them out.

@@ -375,3 +375,4 @@ export {
   type StoreEventRecorderOptions,
 } from './events/store-recorder.js';
 export { createObjectService, type ObjectServiceDeps, type ObjectMethods } from './api/object-service.js';
+export { PodWatchHub } from './api/pod-watch-hub.js';

@@ -53,6 +53,8 @@ export interface AssignmentsOptions {
   signal: AbortSignal;
   log: Logger;
   bookmarkIntervalMs?: number;
+  /** The controller's shared pod watch; without it the stream watches the store itself. */
+  podWatch?: { watch(afterRevision: number, signal: AbortSignal): AsyncIterable<WatchEvent<Pod>> };
 }
 
 /** Runs the stream until the signal aborts; store failures are thrown to the caller. */
@@ -74,7 +76,11 @@ export async function streamAssignments(options: AssignmentsOptions): Promise<vo
       log.debug('sent assignments snapshot', { node, revision, pods: pods.length });
     }
     try {
-      await follow(store, node, revision, send, signal, bookmarkMs);
+      const changes = (after: number): AsyncIterable<WatchEvent<Pod>> =>
+        options.podWatch
+          ? options.podWatch.watch(after, signal)
+          : store.watch(podCodec, keys.pods, after, signal);
+      await follow(changes, node, revision, send, signal, bookmarkMs);
       return;
     } catch (err) {
       if (!isCompactedError(err)) throw err;
@@ -90,7 +96,7 @@ export async function streamAssignments(options: AssignmentsOptions): Promise<vo
  * has not processed, so resuming from a bookmark cannot skip anything.
  */
 async function follow(
-  store: Store,
+  changes: (afterRevision: number) => AsyncIterable<WatchEvent<Pod>>,
   node: string,
   afterRevision: number,
   send: (event: AssignmentEvent) => Promise<void>,
@@ -119,7 +125,7 @@ async function follow(
   );
   timer.unref();
   try {
-    for await (const ev of store.watch(podCodec, keys.pods, afterRevision, signal)) {
+    for await (const ev of changes(afterRevision)) {
       seen = Math.max(seen, ev.revision);
       const event = assignmentForEvent(node, ev);
       if (event) enqueue(event);

@@ -23,6 +23,7 @@ import { mergeRegistration, validateRegistration } from '../nodes/registration.j
 import type { LastSeen } from '../reconcile/node-liveness.js';
 import type { JoinTokenStore } from '../tokens/token-store.js';
 import { streamAssignments } from './assignments.js';
+import type { PodWatchHub } from './pod-watch-hub.js';
 import { requireNode } from './auth.js';
 import { serverStream, unary, type StreamRegistry } from './handlers.js';
 
@@ -40,6 +41,8 @@ export interface NodeGatewayDeps {
   log: Logger;
   bookmarkIntervalMs?: number;
   now?: () => Date;
+  /** One pod watch shared by the assignments streams (see pod-watch-hub.ts). */
+  podWatch?: PodWatchHub;
 }
 
 /** A NATS user JWT for node: its own subjects and reply inboxes, nothing else. */
@@ -147,6 +150,7 @@ export function createNodeGatewayService(deps: NodeGatewayDeps): NodeGatewayServ
         signal,
         log,
         bookmarkIntervalMs: deps.bookmarkIntervalMs,
+        podWatch: deps.podWatch,
       });
       log.debug('assignments stream closed', { node: req.nodeName });
     }),

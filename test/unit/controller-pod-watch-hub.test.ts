@@ -1,0 +1,74 @@
+// The shared pod watch the assignments streams follow: from any revision it holds it gives
+// what a store watch from that revision gives, in order; older revisions go to the store.
+import t from 'tap';
+import { Pod } from '@flotilla/proto';
+import { silentLogger } from '@flotilla/common';
+import { MemoryStore, PodWatchHub, keys, podCodec, type WatchEvent } from '@flotilla/controller';
+import { waitFor } from '../lib/index.js';
+
+const pod = (name: string, node: string): Pod =>
+  Pod.fromJSON({
+    metadata: { name, namespace: 'default' },
+    spec: { nodeName: node, containers: [{ name: 'c', image: 'i' }] },
+  });
+
+async function write(store: MemoryStore, name: string, node: string): Promise<void> {
+  const key = keys.pod('default', name);
+  const current = await store.get(podCodec, key);
+  if (current) await store.update(podCodec, key, pod(name, node), current.modRevision);
+  else await store.create(podCodec, key, pod(name, node));
+}
+
+/** The first n events of a watch, as [type, key, revision, node]. */
+async function take(source: AsyncIterable<WatchEvent<Pod>>, n: number): Promise<string[]> {
+  const out: string[] = [];
+  for await (const ev of source) {
+    out.push(`${ev.type} ${ev.key} ${ev.revision} ${ev.type === 'put' ? ev.value.spec?.nodeName : '-'}`);
+    if (out.length >= n) break;
+  }
+  return out;
+}
+
+t.test('the hub replays what it holds, follows live, and sends older revisions to the store', async (t) => {
+  const store = new MemoryStore();
+  await write(store, 'before', 'n1');
+  const hub = new PodWatchHub(store, silentLogger, 3);
+  const stop = new AbortController();
+  const run = hub.run(stop.signal);
+  t.teardown(async () => {
+    stop.abort();
+    await run;
+  });
+  const start = await store.revision();
+  await waitFor('the hub to watch', async () => {
+    // A write the hub has seen shows it is following.
+    await write(store, 'probe', 'n0');
+    const ev = await take(hub.watch(start, AbortSignal.timeout(1_000)), 1).catch(() => []);
+    return ev.length > 0;
+  });
+  const from = await store.revision();
+  const live = hub.watch(from, stop.signal);
+  t.equal(hub.subscriberCount, 1);
+  for (let i = 0; i < 5; i++) await write(store, `p${i % 2}`, `n${i}`);
+
+  const expected = await take(store.watch(podCodec, keys.pods, from, stop.signal), 5);
+  t.same(await take(live, 5), expected, 'live: as the store watch');
+  await waitFor('the finished subscriber to leave', () => hub.subscriberCount === 0);
+
+  const recent = from + 3; // inside the last 3 events the hub keeps
+  t.same(
+    await take(hub.watch(recent, stop.signal), 2),
+    await take(store.watch(podCodec, keys.pods, recent, stop.signal), 2),
+    'replayed from its history',
+  );
+  t.same(
+    await take(hub.watch(from, stop.signal), 5),
+    expected,
+    'a revision older than the history: the store watch, the same events',
+  );
+
+  const ahead = hub.watch((await store.revision()) + 1, stop.signal);
+  await write(store, 'p0', 'skipped');
+  await write(store, 'p0', 'seen');
+  t.match(await take(ahead, 1), [/ seen$/], 'events up to the revision asked for are skipped');
+});
