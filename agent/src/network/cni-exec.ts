@@ -57,19 +57,19 @@ export async function invokeCniPlugin(inv: CniInvocation): Promise<unknown> {
   try {
     result = await runAgentCommand(binary, [], { env, input: JSON.stringify(inv.config), timeoutMs });
   } catch (err) {
-    const detail =
-      err instanceof CommandError && err.code === 'ETIMEDOUT'
-        ? `timed out after ${timeoutMs} ms`
-        : errorMessage(err);
     if (err instanceof CommandError && err.code === 'ETIMEDOUT') {
-      throw new FlotillaError('Internal', `CNI plugin ${type} ${inv.command} ${detail}`, {
-        object: inv.object,
-        field: `cni.${type}`,
-      });
+      throw new FlotillaError(
+        'Internal',
+        `CNI plugin ${type} ${inv.command} timed out after ${timeoutMs} ms`,
+        {
+          object: inv.object,
+          field: `cni.${type}`,
+        },
+      );
     }
     throw new FlotillaError(
       'FailedPrecondition',
-      `cannot run CNI plugin ${binary}: ${detail}; install containernetworking-plugins or set the CNI bin dir`,
+      `cannot run CNI plugin ${binary}: ${errorMessage(err)}; install containernetworking-plugins or set the CNI bin dir`,
       { object: inv.object, field: 'cniBinDir', value: inv.cniBinDir },
       { cause: err },
     );

@@ -5,6 +5,7 @@
 // of the agent's busy time while 40 pods started and stopped. Without the server (tests,
 // or python3 failing to start) commands are spawned directly, with the same results.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createLogger, type Logger } from '@flotilla/common';
 
@@ -85,23 +86,12 @@ export function spawnDirect(
         reject(new CommandError('ETIMEDOUT', `timed out after ${options.timeoutMs} ms`, stdout, stderr));
         return;
       }
-      resolve({ code, signal: signal === null ? null : signalNumber(signal), stdout, stderr });
+      resolve({ code, signal: signal === null ? null : constants.signals[signal], stdout, stderr });
     });
     // A command that exits without reading its input is not an error of ours (EPIPE).
     child.stdin?.on('error', () => undefined);
     if (options.input !== undefined) child.stdin?.end(options.input);
   });
-}
-
-function signalNumber(name: NodeJS.Signals): number {
-  const numbers: Partial<Record<NodeJS.Signals, number>> = {
-    SIGKILL: 9,
-    SIGTERM: 15,
-    SIGINT: 2,
-    SIGABRT: 6,
-    SIGSEGV: 11,
-  };
-  return numbers[name] ?? 0;
 }
 
 export class SpawnServer {
