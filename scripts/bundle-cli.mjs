@@ -15,10 +15,11 @@
 //
 // The bundle sits at the same depth as deploy/dist/local/, so the paths the CLI computes
 // from import.meta.url (the repository root, examples/) resolve the same.
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { bundleIsFresh } from '../deploy/bin/bundle-freshness.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'deploy/dist/bundle');
@@ -32,18 +33,7 @@ if (args.some((arg) => arg !== '--if-stale')) {
   );
   process.exit(2);
 }
-if (args.includes('--if-stale') && isFresh()) process.exit(0);
-
-/** The test bin/deploy.js makes: the bundle is newer than every package build it came from. */
-function isFresh() {
-  try {
-    const builtMs = statSync(join(outdir, 'deploy.cjs')).mtimeMs;
-    const { buildInfos } = JSON.parse(readFileSync(join(outdir, 'inputs.json'), 'utf8'));
-    return buildInfos.length > 0 && buildInfos.every((file) => statSync(join(root, file)).mtimeMs <= builtMs);
-  } catch {
-    return false;
-  }
-}
+if (args.includes('--if-stale') && bundleIsFresh()) process.exit(0);
 
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });

@@ -3,28 +3,14 @@
 // link it before the first build. It runs the bundle of scripts/bundle-cli.mjs, compiled
 // from V8's code cache, while no package the bundle was made from has been rebuilt since;
 // otherwise (after a `tsc -b` alone, or FLOTILLA_CLI_BUNDLE=0) the unbundled dist/.
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
+import { bundleDir, bundleIsFresh } from './bundle-freshness.js';
 
-const bundleDir = new URL('../dist/bundle/', import.meta.url);
 const bundleFile = fileURLToPath(new URL('deploy.cjs', bundleDir));
-
-function bundleIsFresh() {
-  if (process.env.FLOTILLA_CLI_BUNDLE === '0') return false;
-  try {
-    const builtMs = statSync(bundleFile).mtimeMs;
-    const { buildInfos } = JSON.parse(readFileSync(new URL('inputs.json', bundleDir), 'utf8'));
-    const root = new URL('../../', import.meta.url);
-    return (
-      buildInfos.length > 0 && buildInfos.every((file) => statSync(new URL(file, root)).mtimeMs <= builtMs)
-    );
-  } catch {
-    return false;
-  }
-}
 
 // One cache per command: each holds the functions its command compiled, written after its
 // first run (or when V8 rejects it: another bundle, Node or flags). Best effort: a
@@ -71,5 +57,5 @@ function runBundle() {
   );
 }
 
-if (bundleIsFresh()) runBundle();
+if (process.env.FLOTILLA_CLI_BUNDLE !== '0' && bundleIsFresh()) runBundle();
 else await import('../dist/main.js');
