@@ -47,7 +47,22 @@ export const subjects = {
   podStatus: (node: string): string => `flotilla.v1.node.${nodeSubjectToken(node)}.status`,
   events: (node: string): string => `flotilla.v1.node.${nodeSubjectToken(node)}.events`,
   resync: (node: string): string => `flotilla.v1.node.${nodeSubjectToken(node)}.resync`,
+  /** NetworkApplied: the agent programmed a NetworkState (see network.proto). */
+  networkApplied: (node: string): string => `flotilla.v1.node.${nodeSubjectToken(node)}.network`,
   nodeAll: (node: string): string => `flotilla.v1.node.${nodeSubjectToken(node)}.>`,
   allHeartbeats: 'flotilla.v1.node.*.heartbeat',
   allPodStatus: 'flotilla.v1.node.*.status',
+  allNetworkApplied: 'flotilla.v1.node.*.network',
 };
+
+/**
+ * The node label that makes a node web-facing by default: it opens every NodePort
+ * service's port (the controller's --web-facing-selector, default `${webFacingLabel}=true`).
+ */
+export const webFacingLabel = 'flotilla.io/web-facing';
+
+/** The DNS domain of services: SERVICE.NAMESPACE.svc.cluster.local. */
+export const defaultClusterDomain = 'cluster.local';
+
+/** The range nodes' pod CIDRs are allocated from (the controller's --cluster-cidr). */
+export const defaultClusterCidr = '10.244.0.0/16';

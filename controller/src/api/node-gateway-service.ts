@@ -10,6 +10,7 @@ import {
   signCertificateRequest,
   signUserJwt,
   subjects,
+  unavailable,
   validateDnsSubdomain,
   type KeyAndCert,
   type Logger,
@@ -24,6 +25,7 @@ import type { LastSeen } from '../reconcile/node-liveness.js';
 import type { JoinTokenStore } from '../tokens/token-store.js';
 import { streamAssignments } from './assignments.js';
 import type { PodWatchHub } from './pod-watch-hub.js';
+import type { ClusterNetwork } from '../network/types.js';
 import { requireNode } from './auth.js';
 import { serverStream, unary, type StreamRegistry } from './handlers.js';
 
@@ -43,6 +45,8 @@ export interface NodeGatewayDeps {
   now?: () => Date;
   /** One pod watch shared by the assignments streams (see pod-watch-hub.ts). */
   podWatch?: PodWatchHub;
+  /** Serves Network and AwaitEndpointsDrained; without it they answer Unavailable. */
+  network?: ClusterNetwork;
 }
 
 /** A NATS user JWT for node: its own subjects and reply inboxes, nothing else. */
@@ -153,6 +157,20 @@ export function createNodeGatewayService(deps: NodeGatewayDeps): NodeGatewayServ
         podWatch: deps.podWatch,
       });
       log.debug('assignments stream closed', { node: req.nodeName });
+    }),
+
+    network: serverStream('NodeGateway.Network', log, streams, async (req, call, send, signal) => {
+      requireNode(call, caPem, 'NodeGateway.Network', req.nodeName);
+      if (!deps.network) throw unavailable('this controller does not serve the cluster network');
+      await deps.network.follow(req.nodeName, send, signal);
+    }),
+
+    awaitEndpointsDrained: unary('NodeGateway.AwaitEndpointsDrained', log, async (req, call) => {
+      requireNode(call, caPem, 'NodeGateway.AwaitEndpointsDrained', req.nodeName);
+      if (!deps.network) throw unavailable('this controller does not serve the cluster network');
+      const abort = new AbortController();
+      call.on('cancelled', () => abort.abort());
+      return deps.network.awaitEndpointsDrained(req, abort.signal);
     }),
   };
 }

@@ -55,6 +55,10 @@ export {
   rolloutRequest_ActionToJSON,
 } from './flotilla/v1/cluster.js';
 export {
+  EndpointAddress,
+  EndpointPort,
+  EndpointSubset,
+  Endpoints,
   Event,
   EventSource,
   Namespace,
@@ -85,6 +89,17 @@ export {
   ObjectReference,
   OwnerReference,
 } from './flotilla/v1/meta.js';
+export {
+  AwaitEndpointsDrainedRequest,
+  AwaitEndpointsDrainedResponse,
+  EndpointTarget,
+  NetworkApplied,
+  NetworkNode,
+  NetworkRequest,
+  NetworkState,
+  ServicePortRoute,
+  ServiceRoute,
+} from './flotilla/v1/network.js';
 export {
   ContainerImage,
   DaemonEndpoint,

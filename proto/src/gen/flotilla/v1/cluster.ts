@@ -23,7 +23,7 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { Deployment, ReplicaSet } from './apps.js';
-import { Event, Namespace, Service } from './core.js';
+import { Endpoints, Event, Namespace, Service } from './core.js';
 import { Node, NodeList } from './node.js';
 import { Pod, PodList } from './pod.js';
 import { LogsRequest, LogsResponse, StreamRequest, StreamResponse } from './stream.js';
@@ -41,6 +41,7 @@ export interface Object {
   service?: Service | undefined;
   node?: Node | undefined;
   event?: Event | undefined;
+  endpoints?: Endpoints | undefined;
 }
 
 export interface ApplyRequest {
@@ -62,7 +63,7 @@ export interface AppliedObject {
 }
 
 export interface ObjectKey {
-  /** The Kind as in manifests: Pod, Deployment, ReplicaSet, Service, Namespace, Node, Event. */
+  /** The Kind as in manifests: Pod, Deployment, ReplicaSet, Service, Endpoints, Namespace, Node, Event. */
   kind: string;
   /** Ignored for Namespace and Node; empty means "default" for the others. */
   namespace: string;
@@ -346,6 +347,7 @@ function createBaseObject(): Object {
     service: undefined,
     node: undefined,
     event: undefined,
+    endpoints: undefined,
   };
 }
 
@@ -371,6 +373,9 @@ export const Object: MessageFns<Object> = {
     }
     if (message.event !== undefined) {
       Event.encode(message.event, writer.uint32(58).fork()).join();
+    }
+    if (message.endpoints !== undefined) {
+      Endpoints.encode(message.endpoints, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -444,6 +449,14 @@ export const Object: MessageFns<Object> = {
             message.event = Event.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.endpoints = Endpoints.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -465,6 +478,7 @@ export const Object: MessageFns<Object> = {
       service: isSet(object.service) ? Service.fromJSON(object.service) : undefined,
       node: isSet(object.node) ? Node.fromJSON(object.node) : undefined,
       event: isSet(object.event) ? Event.fromJSON(object.event) : undefined,
+      endpoints: isSet(object.endpoints) ? Endpoints.fromJSON(object.endpoints) : undefined,
     };
   },
 
@@ -490,6 +504,9 @@ export const Object: MessageFns<Object> = {
     }
     if (message.event !== undefined) {
       obj.event = Event.toJSON(message.event);
+    }
+    if (message.endpoints !== undefined) {
+      obj.endpoints = Endpoints.toJSON(message.endpoints);
     }
     return obj;
   },

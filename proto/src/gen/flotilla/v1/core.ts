@@ -56,6 +56,40 @@ export interface ServicePort {
   nodePort: number;
 }
 
+/**
+ * The addresses behind a Service, as Kubernetes' v1 Endpoints: kept by the controller's
+ * endpoints loop from the pods the Service's selector matches (never applied by users).
+ * Ready pods are in addresses, the others (not ready, or being deleted) in
+ * notReadyAddresses; addresses that resolve a service's ports alike share one subset.
+ */
+export interface Endpoints {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta | undefined;
+  subsets: EndpointSubset[];
+}
+
+export interface EndpointSubset {
+  addresses: EndpointAddress[];
+  notReadyAddresses: EndpointAddress[];
+  ports: EndpointPort[];
+}
+
+export interface EndpointAddress {
+  ip: string;
+  nodeName: string;
+  /** The pod behind the address (kind Pod, namespace, name, uid). */
+  targetRef: ObjectReference | undefined;
+}
+
+export interface EndpointPort {
+  /** The service port's name ("" when the service has a single unnamed port). */
+  name: string;
+  /** The container port the service port resolved to on these addresses. */
+  port: number;
+  protocol: string;
+}
+
 /** What happened to an object. Kept for an hour. */
 export interface Event {
   apiVersion: string;
@@ -665,6 +699,389 @@ export const ServicePort: MessageFns<ServicePort> = {
     }
     if (message.nodePort !== 0) {
       obj.nodePort = Math.round(message.nodePort);
+    }
+    return obj;
+  },
+};
+
+function createBaseEndpoints(): Endpoints {
+  return { apiVersion: '', kind: '', metadata: undefined, subsets: [] };
+}
+
+export const Endpoints: MessageFns<Endpoints> = {
+  encode(message: Endpoints, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.apiVersion !== '') {
+      writer.uint32(10).string(message.apiVersion);
+    }
+    if (message.kind !== '') {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.metadata !== undefined) {
+      ObjectMeta.encode(message.metadata, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.subsets) {
+      EndpointSubset.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Endpoints {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEndpoints();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.apiVersion = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.metadata = ObjectMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.subsets.push(EndpointSubset.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Endpoints {
+    return {
+      apiVersion: isSet(object.apiVersion) ? globalThis.String(object.apiVersion) : '',
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : '',
+      metadata: isSet(object.metadata) ? ObjectMeta.fromJSON(object.metadata) : undefined,
+      subsets: globalThis.Array.isArray(object?.subsets)
+        ? object.subsets.map((e: any) => EndpointSubset.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: Endpoints): unknown {
+    const obj: any = {};
+    if (message.apiVersion !== '') {
+      obj.apiVersion = message.apiVersion;
+    }
+    if (message.kind !== '') {
+      obj.kind = message.kind;
+    }
+    if (message.metadata !== undefined) {
+      obj.metadata = ObjectMeta.toJSON(message.metadata);
+    }
+    if (message.subsets?.length) {
+      obj.subsets = message.subsets.map((e) => EndpointSubset.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseEndpointSubset(): EndpointSubset {
+  return { addresses: [], notReadyAddresses: [], ports: [] };
+}
+
+export const EndpointSubset: MessageFns<EndpointSubset> = {
+  encode(message: EndpointSubset, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.addresses) {
+      EndpointAddress.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.notReadyAddresses) {
+      EndpointAddress.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.ports) {
+      EndpointPort.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EndpointSubset {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEndpointSubset();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.addresses.push(EndpointAddress.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.notReadyAddresses.push(EndpointAddress.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ports.push(EndpointPort.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EndpointSubset {
+    return {
+      addresses: globalThis.Array.isArray(object?.addresses)
+        ? object.addresses.map((e: any) => EndpointAddress.fromJSON(e))
+        : [],
+      notReadyAddresses: globalThis.Array.isArray(object?.notReadyAddresses)
+        ? object.notReadyAddresses.map((e: any) => EndpointAddress.fromJSON(e))
+        : [],
+      ports: globalThis.Array.isArray(object?.ports)
+        ? object.ports.map((e: any) => EndpointPort.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: EndpointSubset): unknown {
+    const obj: any = {};
+    if (message.addresses?.length) {
+      obj.addresses = message.addresses.map((e) => EndpointAddress.toJSON(e));
+    }
+    if (message.notReadyAddresses?.length) {
+      obj.notReadyAddresses = message.notReadyAddresses.map((e) => EndpointAddress.toJSON(e));
+    }
+    if (message.ports?.length) {
+      obj.ports = message.ports.map((e) => EndpointPort.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseEndpointAddress(): EndpointAddress {
+  return { ip: '', nodeName: '', targetRef: undefined };
+}
+
+export const EndpointAddress: MessageFns<EndpointAddress> = {
+  encode(message: EndpointAddress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ip !== '') {
+      writer.uint32(10).string(message.ip);
+    }
+    if (message.nodeName !== '') {
+      writer.uint32(18).string(message.nodeName);
+    }
+    if (message.targetRef !== undefined) {
+      ObjectReference.encode(message.targetRef, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EndpointAddress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEndpointAddress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ip = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nodeName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.targetRef = ObjectReference.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EndpointAddress {
+    return {
+      ip: isSet(object.ip) ? globalThis.String(object.ip) : '',
+      nodeName: isSet(object.nodeName) ? globalThis.String(object.nodeName) : '',
+      targetRef: isSet(object.targetRef) ? ObjectReference.fromJSON(object.targetRef) : undefined,
+    };
+  },
+
+  toJSON(message: EndpointAddress): unknown {
+    const obj: any = {};
+    if (message.ip !== '') {
+      obj.ip = message.ip;
+    }
+    if (message.nodeName !== '') {
+      obj.nodeName = message.nodeName;
+    }
+    if (message.targetRef !== undefined) {
+      obj.targetRef = ObjectReference.toJSON(message.targetRef);
+    }
+    return obj;
+  },
+};
+
+function createBaseEndpointPort(): EndpointPort {
+  return { name: '', port: 0, protocol: '' };
+}
+
+export const EndpointPort: MessageFns<EndpointPort> = {
+  encode(message: EndpointPort, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== '') {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.port !== 0) {
+      writer.uint32(16).int32(message.port);
+    }
+    if (message.protocol !== '') {
+      writer.uint32(26).string(message.protocol);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EndpointPort {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEndpointPort();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.port = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.protocol = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EndpointPort {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      port: isSet(object.port) ? globalThis.Number(object.port) : 0,
+      protocol: isSet(object.protocol) ? globalThis.String(object.protocol) : '',
+    };
+  },
+
+  toJSON(message: EndpointPort): unknown {
+    const obj: any = {};
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    if (message.port !== 0) {
+      obj.port = Math.round(message.port);
+    }
+    if (message.protocol !== '') {
+      obj.protocol = message.protocol;
     }
     return obj;
   },

@@ -20,6 +20,12 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import {
+  AwaitEndpointsDrainedRequest,
+  AwaitEndpointsDrainedResponse,
+  NetworkRequest,
+  NetworkState,
+} from './network.js';
 import { Node } from './node.js';
 import { Pod } from './pod.js';
 
@@ -713,6 +719,36 @@ export const NodeGatewayService = {
       Buffer.from(AssignmentEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): AssignmentEvent => AssignmentEvent.decode(value),
   },
+  /**
+   * The network the caller's node must program: a complete state now, then a complete
+   * state after every change (nodes' pod CIDRs and addresses, services, endpoints).
+   */
+  network: {
+    path: '/flotilla.v1.NodeGateway/Network' as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: NetworkRequest): Buffer => Buffer.from(NetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): NetworkRequest => NetworkRequest.decode(value),
+    responseSerialize: (value: NetworkState): Buffer => Buffer.from(NetworkState.encode(value).finish()),
+    responseDeserialize: (value: Buffer): NetworkState => NetworkState.decode(value),
+  },
+  /**
+   * Called by an agent before it sends SIGTERM to a pod being stopped: returns once no
+   * node routes service traffic to the pod any more, or when the timeout runs out.
+   */
+  awaitEndpointsDrained: {
+    path: '/flotilla.v1.NodeGateway/AwaitEndpointsDrained' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AwaitEndpointsDrainedRequest): Buffer =>
+      Buffer.from(AwaitEndpointsDrainedRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AwaitEndpointsDrainedRequest =>
+      AwaitEndpointsDrainedRequest.decode(value),
+    responseSerialize: (value: AwaitEndpointsDrainedResponse): Buffer =>
+      Buffer.from(AwaitEndpointsDrainedResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AwaitEndpointsDrainedResponse =>
+      AwaitEndpointsDrainedResponse.decode(value),
+  },
 } as const;
 
 export interface NodeGatewayServer extends UntypedServiceImplementation {
@@ -721,6 +757,16 @@ export interface NodeGatewayServer extends UntypedServiceImplementation {
   registerNode: handleUnaryCall<RegisterNodeRequest, RegisterNodeResponse>;
   /** The desired set of pods on the caller's node: a snapshot, then changes. */
   assignments: handleServerStreamingCall<AssignmentsRequest, AssignmentEvent>;
+  /**
+   * The network the caller's node must program: a complete state now, then a complete
+   * state after every change (nodes' pod CIDRs and addresses, services, endpoints).
+   */
+  network: handleServerStreamingCall<NetworkRequest, NetworkState>;
+  /**
+   * Called by an agent before it sends SIGTERM to a pod being stopped: returns once no
+   * node routes service traffic to the pod any more, or when the timeout runs out.
+   */
+  awaitEndpointsDrained: handleUnaryCall<AwaitEndpointsDrainedRequest, AwaitEndpointsDrainedResponse>;
 }
 
 export interface NodeGatewayClient extends Client {
@@ -765,6 +811,35 @@ export interface NodeGatewayClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<AssignmentEvent>;
+  /**
+   * The network the caller's node must program: a complete state now, then a complete
+   * state after every change (nodes' pod CIDRs and addresses, services, endpoints).
+   */
+  network(request: NetworkRequest, options?: Partial<CallOptions>): ClientReadableStream<NetworkState>;
+  network(
+    request: NetworkRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<NetworkState>;
+  /**
+   * Called by an agent before it sends SIGTERM to a pod being stopped: returns once no
+   * node routes service traffic to the pod any more, or when the timeout runs out.
+   */
+  awaitEndpointsDrained(
+    request: AwaitEndpointsDrainedRequest,
+    callback: (error: ServiceError | null, response: AwaitEndpointsDrainedResponse) => void,
+  ): ClientUnaryCall;
+  awaitEndpointsDrained(
+    request: AwaitEndpointsDrainedRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AwaitEndpointsDrainedResponse) => void,
+  ): ClientUnaryCall;
+  awaitEndpointsDrained(
+    request: AwaitEndpointsDrainedRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AwaitEndpointsDrainedResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const NodeGatewayClient = makeGenericClientConstructor(

@@ -1,0 +1,21 @@
+// What the NodeGateway's Network and AwaitEndpointsDrained calls are served by: the
+// cluster network as one controller sees it (nodes' pod CIDRs and addresses, services,
+// endpoints, and which endpoints revision each node has programmed).
+import type {
+  AwaitEndpointsDrainedRequest,
+  AwaitEndpointsDrainedResponse,
+  NetworkState,
+} from '@flotilla/proto';
+
+export interface ClusterNetwork {
+  /**
+   * Sends nodeName's NetworkState now and a complete new one after every change, until
+   * signal aborts (resolves) or sending fails (rejects).
+   */
+  follow(nodeName: string, send: (state: NetworkState) => Promise<void>, signal: AbortSignal): Promise<void>;
+  /** See AwaitEndpointsDrained in gateway.proto; the caller has checked the node's identity. */
+  awaitEndpointsDrained(
+    request: AwaitEndpointsDrainedRequest,
+    signal: AbortSignal,
+  ): Promise<AwaitEndpointsDrainedResponse>;
+}
