@@ -491,12 +491,15 @@ const podOn = (name: string, deleting = false) =>
     metadata: {
       name,
       namespace: 'default',
+      uid: `uid-${name}`,
       ...(deleting ? { deletionTimestamp: '2026-12-01T11:59:00Z' } : {}),
     },
   });
 
-function drainApi(refusals: Record<string, number>, pods: Pod[]) {
+/** An evicted pod is still listed (stopping) once after its eviction, then gone. */
+function drainApi(refusals: Record<string, number>, pods: Pod[], listedWhileStopping = 1) {
   const evicted: string[] = [];
+  const listingsSinceEviction = new Map<string, number>();
   let cordoned = false;
   return {
     evicted,
@@ -509,7 +512,11 @@ function drainApi(refusals: Record<string, number>, pods: Pod[]) {
       },
       listPods: async (request: { nodeName: string }) => {
         if (request.nodeName !== 'node-2') throw new Error('pods of the wrong node');
-        return { resourceVersion: '1', items: pods };
+        const items = pods.filter(
+          (p) => (listingsSinceEviction.get(p.metadata?.name ?? '') ?? 0) <= listedWhileStopping,
+        );
+        for (const [name, n] of listingsSinceEviction) listingsSinceEviction.set(name, n + 1);
+        return { resourceVersion: '1', items };
       },
       evictPod: async (request: { name: string }) => {
         const left = refusals[request.name] ?? 0;
@@ -522,6 +529,7 @@ function drainApi(refusals: Record<string, number>, pods: Pod[]) {
           );
         }
         evicted.push(request.name);
+        listingsSinceEviction.set(request.name, 1);
         return podOn(request.name);
       },
     },
@@ -555,12 +563,13 @@ t.test('drain: cordon, evict every pod, retrying those their Deployment cannot l
   t.equal(code, 0);
   t.ok(fake.cordoned(), 'cordoned first');
   t.same(fake.evicted, ['web-a', 'web-b'], 'a pod being deleted is left alone; one already gone is skipped');
-  t.same(sleeps, [5_000, 5_000]);
+  t.same(sleeps, [5_000, 5_000, 500], 'retries, then one wait for the evicted pods to stop');
   t.equal(
     out.stdout,
     'node/node-2 cordoned\n' +
-      'evicting pod default/web-a\npod/web-a evicted\nevicting pod default/web-b\nevicting pod default/web-c\n' +
-      'evicting pod default/web-b\nevicting pod default/web-b\npod/web-b evicted\nnode/node-2 drained\n',
+      'evicting pod default/web-a\nevicting pod default/web-b\nevicting pod default/web-c\n' +
+      'evicting pod default/web-b\nevicting pod default/web-b\npod/web-a evicted\npod/web-b evicted\nnode/node-2 drained\n',
+    'a pod counts as evicted once it is gone from the node',
   );
   t.match(
     out.stderr,
@@ -590,6 +599,25 @@ t.test('drain: exit 1 naming the pods left when the time runs out', async (t) =>
     /\nerror: drain of node\/node-2 not done within 12s; pods not evicted: default\/web-b\n$/,
   );
   t.notMatch(out.stdout, /drained/);
+});
+
+t.test('drain: exit 1 naming the evicted pods that never stopped in time', async (t) => {
+  const fake = drainApi({}, [podOn('web-a')], Number.POSITIVE_INFINITY);
+  let clock = 0;
+  const { out, io } = capture();
+  const code = await drainNode(
+    fake.api,
+    'node-2',
+    { timeoutMs: 3_000, retryMs: 5_000, sleep: async (ms) => void (clock += ms), now: () => clock },
+    io,
+  );
+  t.equal(code, 1);
+  t.same(fake.evicted, ['web-a']);
+  t.match(
+    out.stderr,
+    /^error: drain of node\/node-2 not done within 3s; pods evicted but still stopping: default\/web-a\n$/,
+  );
+  t.notMatch(out.stdout, /evicted|drained/);
 });
 
 t.test('objects without a namespace get -n; one naming another than an explicit -n is refused', async (t) => {

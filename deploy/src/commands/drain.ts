@@ -52,6 +52,7 @@ export async function drainNode(
   const deadline = now() + options.timeoutMs;
   let pending = pods;
   const failed: string[] = [];
+  const evicted: Pod[] = [];
   while (pending.length > 0) {
     const retry: Pod[] = [];
     for (const pod of pending) {
@@ -64,7 +65,7 @@ export async function drainNode(
             ? { gracePeriodSeconds: options.gracePeriodSeconds }
             : {}),
         });
-        io.stdout(`pod/${pod.metadata?.name ?? ''} evicted\n`);
+        evicted.push(pod);
       } catch (err) {
         if (isFlotillaError(err, 'NotFound')) continue; // gone already
         if (isFlotillaError(err, 'ResourceExhausted')) {
@@ -91,13 +92,56 @@ export async function drainNode(
     }
     await sleep(options.retryMs);
   }
+  // As kubectl: an eviction is done when the pod is gone (its containers stopped), not
+  // when the controller accepted it.
+  const gone = await waitForPodsGone(api, name, evicted, deadline, options, io);
   if (failed.length > 0) {
     io.stderr(`error: drain of node/${name} incomplete; pods not evicted: ${failed.join(', ')}\n`);
     return 1;
   }
+  if (!gone) return 1;
   io.stdout(`node/${name} drained\n`);
   return 0;
 }
+
+async function waitForPodsGone(
+  api: DrainApi,
+  node: string,
+  evicted: readonly Pod[],
+  deadline: number,
+  options: DrainOptions,
+  io: Pick<CliIo, 'stdout' | 'stderr'>,
+): Promise<boolean> {
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const now = options.now ?? Date.now;
+  let waiting = [...evicted];
+  for (;;) {
+    const present = new Set(
+      (await api.listPods({ namespace: '', labelSelector: '', nodeName: node })).items.map(
+        (p) => p.metadata?.uid ?? '',
+      ),
+    );
+    const still: Pod[] = [];
+    for (const pod of waiting) {
+      if (present.has(pod.metadata?.uid ?? '')) still.push(pod);
+      else io.stdout(`pod/${pod.metadata?.name ?? ''} evicted\n`);
+    }
+    waiting = still;
+    if (waiting.length === 0) return true;
+    if (options.signal?.aborted || now() + goneCheckMs > deadline) {
+      const why = options.signal?.aborted
+        ? 'interrupted'
+        : `not done within ${formatDuration(options.timeoutMs)}`;
+      io.stderr(
+        `error: drain of node/${node} ${why}; pods evicted but still stopping: ${waiting.map(podName).join(', ')}\n`,
+      );
+      return false;
+    }
+    await sleep(goneCheckMs);
+  }
+}
+
+const goneCheckMs = 500;
 
 export async function runCordon(ctx: CommandContext, cordoned: boolean): Promise<number> {
   const line = await withCluster(ctx.global.configPath, (api) =>
