@@ -427,6 +427,8 @@ export function createObjectService(deps: ObjectServiceDeps): ObjectMethods {
           return { namespace: marked.value };
         }
         case 'ReplicaSet':
+        // Deleted Endpoints are written again by the endpoints loop while the service lasts.
+        case 'Endpoints':
         case 'Node':
         case 'Event':
           return retryOnConflict(async () => {
