@@ -100,7 +100,7 @@ export function startEndpointsLoop(options: EndpointsLoopOptions): EndpointsLoop
 
   const index = <T>(map: Map<string, Map<string, T>>, ns: string): Map<string, T> => {
     let m = map.get(ns);
-    if (!m) map.set(ns, (m = new Map()));
+    if (!m) map.set(ns, (m = new Map<string, T>()));
     return m;
   };
 
@@ -178,9 +178,17 @@ export function startEndpointsLoop(options: EndpointsLoopOptions): EndpointsLoop
     endpoints.onChange((change) => {
       const key = queueKey(change.key, keys.endpoints);
       const own = written.get(key);
-      // The loop's own write coming back: nothing to decide.
-      if (own && (change.type === 'put' ? own.modRevision === change.modRevision : own.value === undefined))
-        return;
+      if (own) {
+        // Watch events come in revision order: once the copy has the loop's write, the
+        // copy is as new, and any later change (a delete through the API) is someone
+        // else's. A re-list that disagrees is healed by the guarded write's conflict.
+        const caughtUp =
+          change.type === 'put' ? change.modRevision >= own.modRevision : own.value === undefined;
+        const ours = change.type === 'put' ? change.modRevision === own.modRevision : own.value === undefined;
+        if (caughtUp) written.delete(key);
+        // The loop's own write coming back: nothing to decide.
+        if (ours) return;
+      }
       mark(key);
     }),
   );
