@@ -277,6 +277,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
           store,
           leadership,
           podWatch: (after, watchSignal) => podWatch.watch(after, watchSignal),
+          nodes, // pods on a node that is not Ready are not ready addresses
           log: log.child({ layer: 'endpoints' }),
         });
         await untilAborted(signal);

@@ -3,7 +3,7 @@
 // the image "unready"): a Service's Endpoints list its ready pods; a pod turning not ready
 // moves to notReadyAddresses; a pod being deleted leaves the ready addresses at once (and
 // the Endpoints once it is gone); the service deleted takes its Endpoints; Apply refuses
-// Endpoints. The simulated nodes give every pod the same IP (10.0.0.1): addresses are
+// Endpoints; a node lost takes its pods out of the ready addresses. The simulated nodes give every pod the same IP (10.0.0.1): addresses are
 // told apart by their pod reference.
 import { readFileSync } from 'node:fs';
 import t from 'tap';
@@ -17,7 +17,8 @@ import {
 } from '@flotilla/proto';
 import { ControlPlane, SimNodes, makeRunDir, putEtcd, readEtcdJson, unary, waitFor } from '../lib/index.js';
 
-const plane = new ControlPlane(makeRunDir('endpoints'), { nodeGrace: '300s' });
+// A short grace, so that a killed node is NotReady soon (the last test).
+const plane = new ControlPlane(makeRunDir('endpoints'), { nodeGrace: '2s', evictionTimeout: '60s' });
 let fleet: SimNodes | undefined;
 
 t.before(async () => {
@@ -218,4 +219,24 @@ t.test('Endpoints follow the pods of a service through readiness and deletion', 
     (e: unknown) => e as Failure,
   );
   t.equal(gone?.code, 'NotFound', 'the service deleted: its Endpoints deleted');
+});
+
+t.test('a node that stops heartbeating takes its pods out of the ready addresses', async (t) => {
+  const watch = watchEndpoints();
+  t.teardown(() => watch.stop());
+  await apply([
+    {
+      service: Service.fromJSON({
+        metadata: { name: 'web', namespace: 'default' },
+        spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: '8080' }] },
+      }),
+    },
+    pod('lost-0', 'ep-0'),
+    pod('lost-1', 'ep-1'),
+  ]);
+  await watch.until('lost-0,lost-1 | web-1,web-2', 0);
+  const start = Date.now();
+  await fleet?.node('ep-1').kill();
+  const at = await watch.until('lost-0 | lost-1,web-1,web-2', start);
+  t.ok(at - start < 10_000, `ep-1's pods are not ready once it is NotReady (${at - start} ms, grace 2 s)`);
 });

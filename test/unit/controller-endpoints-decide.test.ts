@@ -181,6 +181,50 @@ t.test('target ports: numbers, empty, named container ports, several ports', asy
   for (const c of cases) t.same(summary(desiredEndpoints(c.service, c.pods)), c.want, c.name);
 });
 
+t.test('pods on a node that is not Ready are not ready addresses', async (t) => {
+  const pods = [makePod('a', { ip: '10.0.0.1', node: 'n1' }), makePod('b', { ip: '10.0.0.2', node: 'n2' })];
+  const d = desiredEndpoints(makeService(), pods, { nodeReady: (n) => n === 'n1' });
+  t.same(summary(d), ['-:80/TCP | a@10.0.0.1 | b@10.0.0.2']);
+  t.same(
+    summary(desiredEndpoints(makeService(), pods)),
+    ['-:80/TCP | a@10.0.0.1,b@10.0.0.2 | '],
+    'by default every node is',
+  );
+});
+
+t.test('at most maxAddresses, ready ones first, marked over capacity', async (t) => {
+  const pods = [
+    makePod('a', { ip: '10.0.0.1', ready: false }),
+    makePod('b', { ip: '10.0.0.2' }),
+    makePod('c', { ip: '10.0.0.3' }),
+    makePod('d', { ip: '10.0.0.4', ready: false }),
+  ];
+  const d = desiredEndpoints(makeService(), pods, { maxAddresses: 3 });
+  t.same(summary(d), ['-:80/TCP | b@10.0.0.2,c@10.0.0.3 | a@10.0.0.1']);
+  t.equal(d?.truncated, true);
+  const ctx = { now: new Date(0), uid: () => 'u' };
+  const create = decideEndpointsWrite('default', 'web', makeService(), d, undefined, ctx);
+  t.same(create?.type === 'create' && create.value.metadata?.annotations, {
+    'endpoints.kubernetes.io/over-capacity': 'truncated',
+  });
+  const fits = desiredEndpoints(makeService(), pods.slice(1, 3), { maxAddresses: 3 });
+  t.equal(fits?.truncated, false);
+  if (create?.type !== 'create') return;
+  const update = decideEndpointsWrite(
+    'default',
+    'web',
+    makeService(),
+    fits,
+    { value: create.value, modRevision: 3 },
+    ctx,
+  );
+  t.same(
+    update?.type === 'update' && update.value.metadata?.annotations,
+    {},
+    'fits again: the annotation goes',
+  );
+});
+
 t.test('addresses carry the node and the pod reference', async (t) => {
   const d = desiredEndpoints(makeService(), [makePod('a', { ip: '10.0.0.1', node: 'n7' })]);
   t.same(d?.subsets[0]?.addresses[0], {

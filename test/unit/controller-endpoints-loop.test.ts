@@ -2,11 +2,13 @@
 // pod status ingest would, and watches what the loop writes. Latency is measured from a
 // pod write to the Endpoints write that reflects it (no polling in the loop).
 import t from 'tap';
-import { Pod, Service, type Endpoints } from '@flotilla/proto';
+import { Node, Pod, Service, type Endpoints } from '@flotilla/proto';
 import { createLogger } from '@flotilla/common';
 import {
+  Informer,
   MemoryStore,
   PodWatchHub,
+  nodeCodec,
   endpointsCodec,
   keys,
   podCodec,
@@ -176,6 +178,38 @@ t.test(
     t.ok(list.revision - before <= 3, `251 writes in ${list.revision - before} commits`);
   },
 );
+
+t.test("a node's readiness moves its pods in and out of the ready addresses", async (t) => {
+  const store = new MemoryStore();
+  const nodeOf = (name: string, ready: boolean): Node =>
+    Node.fromJSON({
+      metadata: { name },
+      status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'Unknown' }] },
+    });
+  await store.create(nodeCodec, keys.node('n1'), nodeOf('n1', true));
+  const nodes = new Informer<Node>(store, nodeCodec, keys.nodes, log);
+  const abort = new AbortController();
+  const run = nodes.run(abort.signal);
+  const loop = startEndpointsLoop({ store, log, nodes });
+  t.teardown(async () => {
+    await loop.stop();
+    abort.abort();
+    await run;
+  });
+  await store.create(serviceCodec, keys.service('default', 'web'), service('web'));
+  await putPod(store, makePod('a', '10.0.0.1'));
+  await loop.synced();
+  await until(store, 'web', (s) => s === 'a|');
+  const entry = await store.get(nodeCodec, keys.node('n1'));
+  const start = Date.now();
+  await store.update(nodeCodec, keys.node('n1'), nodeOf('n1', false), entry!.modRevision);
+  const took = (await until(store, 'web', (s) => s === '|a')) - start;
+  t.ok(took < 100, `the node lost: its pod is not ready (${took} ms)`);
+  const again = await store.get(nodeCodec, keys.node('n1'));
+  await store.update(nodeCodec, keys.node('n1'), nodeOf('n1', true), again!.modRevision);
+  await until(store, 'web', (s) => s === 'a|');
+  t.pass('back: ready again');
+});
 
 t.test('a service without a selector gets none; adding a selector makes them', async (t) => {
   const store = new MemoryStore();

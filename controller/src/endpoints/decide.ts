@@ -7,9 +7,15 @@
 //   service's selector. A service with no selector has no managed Endpoints (only the
 //   controller writes Endpoints here, so there are none to leave alone either).
 // - eligible: selected, bound to a node, has a podIP, and not finished (Succeeded/Failed).
-// - ready: eligible, its Ready condition True and no deletionTimestamp. Eligible pods that
-//   are not ready (probing, or being deleted) are notReadyAddresses, so a pod being
-//   stopped leaves the ready addresses the moment it is marked for deletion.
+// - ready: eligible, its Ready condition True, no deletionTimestamp, and its node Ready
+//   (when the caller says which nodes are: a host that stopped heartbeating takes its pods
+//   out at once, as Kubernetes' node lifecycle controller does by marking them not ready).
+//   Eligible pods that are not ready (probing, being deleted, on a lost node) are
+//   notReadyAddresses, so a pod being stopped leaves the ready addresses the moment it is
+//   marked for deletion.
+// - capacity: at most maxAddresses addresses (Kubernetes' 1,000), ready ones kept first;
+//   a truncated object carries the over-capacity annotation, as Kubernetes' does. (etcd
+//   refuses values over 1.5 MB; a v1 Endpoints object is one value.)
 // - resolved port: a service port's targetPort on one pod: a number, empty (= the
 //   service port), or the name of one of the pod's container ports (same protocol). A
 //   pod on which a named port does not resolve is left out of that port only.
@@ -31,6 +37,19 @@ export interface DesiredEndpoints {
   name: string;
   labels: Record<string, string>;
   subsets: EndpointSubset[];
+  /** Set when addresses were left out (more than maxAddresses). */
+  truncated: boolean;
+}
+
+/** Kubernetes' cap on one v1 Endpoints object (endpoints.kubernetes.io/over-capacity). */
+export const maxAddresses = 1000;
+export const overCapacityAnnotation = 'endpoints.kubernetes.io/over-capacity';
+
+export interface DesiredOptions {
+  /** Whether a node is Ready; pods elsewhere are not ready addresses. Default: all are. */
+  nodeReady?: (nodeName: string) => boolean;
+  /** Default maxAddresses. */
+  maxAddresses?: number;
 }
 
 const nameOf = (o: { metadata?: { name: string } | undefined }): string => o.metadata?.name ?? '';
@@ -115,7 +134,11 @@ const portSetKey = (ports: readonly EndpointPort[]): string =>
  * The Endpoints the service should have given every pod of the cluster or of its namespace
  * (other namespaces' pods are ignored); undefined when it should have none (no selector).
  */
-export function desiredEndpoints(service: Service, pods: readonly Pod[]): DesiredEndpoints | undefined {
+export function desiredEndpoints(
+  service: Service,
+  pods: readonly Pod[],
+  options: DesiredOptions = {},
+): DesiredEndpoints | undefined {
   if (!hasSelector(service)) return undefined;
   const namespace = namespaceOf(service);
   const groups = new Map<string, EndpointSubset>();
@@ -151,7 +174,8 @@ export function desiredEndpoints(service: Service, pods: readonly Pod[]): Desire
         fieldPath: '',
       },
     };
-    (podReady(pod) ? subset.addresses : subset.notReadyAddresses).push(address);
+    const ready = podReady(pod) && (options.nodeReady?.(address.nodeName) ?? true);
+    (ready ? subset.addresses : subset.notReadyAddresses).push(address);
   }
   const subsets = [...groups.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -160,7 +184,30 @@ export function desiredEndpoints(service: Service, pods: readonly Pod[]): Desire
       addresses: s.addresses.sort(compareAddresses),
       notReadyAddresses: s.notReadyAddresses.sort(compareAddresses),
     }));
-  return { namespace, name: nameOf(service), labels: { ...(service.metadata?.labels ?? {}) }, subsets };
+  const truncated = truncate(subsets, options.maxAddresses ?? maxAddresses);
+  return {
+    namespace,
+    name: nameOf(service),
+    labels: { ...(service.metadata?.labels ?? {}) },
+    subsets: subsets.filter((s) => s.addresses.length + s.notReadyAddresses.length > 0),
+    truncated,
+  };
+}
+
+/** Leaves at most max addresses, ready ones first, in subset order; whether any went. */
+function truncate(subsets: EndpointSubset[], max: number): boolean {
+  let left = max;
+  let cut = false;
+  for (const kind of ['addresses', 'notReadyAddresses'] as const) {
+    for (const s of subsets) {
+      if (s[kind].length > left) {
+        s[kind] = s[kind].slice(0, left);
+        cut = true;
+      }
+      left -= s[kind].length;
+    }
+  }
+  return cut;
 }
 
 /** What the loop does to one service's Endpoints. */
@@ -179,7 +226,15 @@ export interface WriteContext {
   uid: () => string;
 }
 
-function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
+/** The stored annotations with the over-capacity one as desired says. */
+function annotationsFor(stored: Record<string, string>, desired: DesiredEndpoints): Record<string, string> {
+  const out = { ...stored };
+  delete out[overCapacityAnnotation];
+  if (desired.truncated) out[overCapacityAnnotation] = 'truncated';
+  return out;
+}
+
+function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
   const ka = Object.keys(a);
   return ka.length === Object.keys(b).length && ka.every((k) => b[k] === a[k]);
 }
@@ -228,8 +283,10 @@ export function decideEndpointsWrite(
   }
   if (stored) {
     const meta = stored.value.metadata;
+    const annotations = annotationsFor(meta?.annotations ?? {}, desired);
     if (
-      sameLabels(meta?.labels ?? {}, desired.labels) &&
+      sameMap(meta?.annotations ?? {}, annotations) &&
+      sameMap(meta?.labels ?? {}, desired.labels) &&
       subsetsText(stored.value.subsets) === subsetsText(desired.subsets)
     )
       return undefined;
@@ -249,7 +306,7 @@ export function decideEndpointsWrite(
           creationTimestamp: meta?.creationTimestamp || ctx.now.toISOString(),
           deletionTimestamp: '',
           labels: desired.labels,
-          annotations: meta?.annotations ?? {},
+          annotations,
           ownerReferences: [],
         },
         subsets: desired.subsets,
@@ -271,7 +328,7 @@ export function decideEndpointsWrite(
         creationTimestamp: ctx.now.toISOString(),
         deletionTimestamp: '',
         labels: desired.labels,
-        annotations: {},
+        annotations: annotationsFor({}, desired),
         ownerReferences: [],
       },
       subsets: desired.subsets,

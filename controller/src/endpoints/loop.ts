@@ -16,9 +16,10 @@
 // revision; the loop remembers its own writes so it need not wait for its watch to see
 // them, and a conflict re-reads the key and decides again.
 import { randomUUID } from 'node:crypto';
-import type { Endpoints, Pod, Service } from '@flotilla/proto';
+import type { Endpoints, Node, Pod, Service } from '@flotilla/proto';
 import { errorMessage, isFlotillaError, type Logger } from '@flotilla/common';
 import { commitAsLeader, type Leadership } from '../leader/candidate.js';
+import { isNodeReady } from '../nodes/conditions.js';
 import { endpointsCodec, podCodec, serviceCodec } from '../store/codecs.js';
 import { Informer, type InformerChange, type WatchSource } from '../store/informer.js';
 import { keys } from '../store/keys.js';
@@ -42,6 +43,11 @@ export interface EndpointsLoopOptions {
    * instead of opening another watch of pods/.
    */
   podWatch?: WatchSource<Pod>;
+  /**
+   * The controller's running node informer: pods on a node that is not Ready are not
+   * ready addresses. Without it every node counts as Ready.
+   */
+  nodes?: Informer<Node>;
   /** Services per commit (etcd allows 128 operations in a transaction; the fence is one). */
   batchSize?: number;
 }
@@ -88,6 +94,15 @@ export function startEndpointsLoop(options: EndpointsLoopOptions): EndpointsLoop
 
   // Indexes kept from the informers' changes: the pods and the services of each namespace.
   const podsByNamespace = new Map<string, Map<string, Pod>>();
+  /** "namespace/name" of the pods bound to each node, for node readiness changes. */
+  const podsByNode = new Map<string, Set<string>>();
+  const nodes = options.nodes;
+  const nodeReady = nodes
+    ? (name: string): boolean => {
+        const node = nodes.get(keys.node(name));
+        return node !== undefined && isNodeReady(node);
+      }
+    : undefined;
   const servicesByNamespace = new Map<string, Set<string>>();
   const written = new Map<string, Written>();
   const dirty = new Set<string>();
@@ -152,9 +167,18 @@ export function startEndpointsLoop(options: EndpointsLoopOptions): EndpointsLoop
       mark(key);
     }),
   );
+  /** Marks the services of namespace whose selector matches any of labels. */
+  function markMatching(namespace: string, ...labels: (Record<string, string> | undefined)[]): void {
+    for (const key of servicesByNamespace.get(namespace) ?? []) {
+      const svc = services.get(`${keys.services}${key}`);
+      if (svc && labels.some((l) => selectorMatches(svc, l))) mark(key);
+    }
+  }
+
   unsubscribe.push(
     pods.onChange((change: InformerChange<Pod>) => {
-      const { namespace, name } = split(queueKey(change.key, keys.pods));
+      const podKey = queueKey(change.key, keys.pods);
+      const { namespace, name } = split(podKey);
       const current = change.type === 'put' ? change.value : undefined;
       if (current) index(podsByNamespace, namespace).set(name, current);
       else {
@@ -162,18 +186,37 @@ export function startEndpointsLoop(options: EndpointsLoopOptions): EndpointsLoop
         m?.delete(name);
         if (m?.size === 0) podsByNamespace.delete(namespace);
       }
-      for (const key of servicesByNamespace.get(namespace) ?? []) {
-        const svc = services.get(`${keys.services}${key}`);
-        if (!svc) continue;
-        if (
-          selectorMatches(svc, current?.metadata?.labels) ||
-          selectorMatches(svc, change.previous?.metadata?.labels)
-        )
-          mark(key);
+      const before = change.previous?.spec?.nodeName ?? '';
+      const after = current?.spec?.nodeName ?? '';
+      if (before !== after && before) {
+        const set = podsByNode.get(before);
+        set?.delete(podKey);
+        if (set?.size === 0) podsByNode.delete(before);
       }
+      if (after) {
+        let set = podsByNode.get(after);
+        if (!set) podsByNode.set(after, (set = new Set()));
+        set.add(podKey);
+      }
+      markMatching(namespace, current?.metadata?.labels, change.previous?.metadata?.labels);
     }),
   );
-  // Someone else's change to an Endpoints object (a delete through the API): put it back.
+  // A node turning Ready or not changes whether its pods are ready addresses.
+  if (nodes) {
+    unsubscribe.push(
+      nodes.onChange((change) => {
+        const was = change.previous !== undefined && isNodeReady(change.previous);
+        const is = change.type === 'put' && isNodeReady(change.value);
+        if (was === is) return;
+        const name = change.key.slice(keys.nodes.length);
+        for (const podKey of podsByNode.get(name) ?? []) {
+          const { namespace, name: podName } = split(podKey);
+          const pod = podsByNamespace.get(namespace)?.get(podName);
+          if (pod) markMatching(namespace, pod.metadata?.labels);
+        }
+      }),
+    );
+  }
   unsubscribe.push(
     endpoints.onChange((change) => {
       const key = queueKey(change.key, keys.endpoints);
@@ -210,7 +253,7 @@ export function startEndpointsLoop(options: EndpointsLoopOptions): EndpointsLoop
     const { namespace, name } = split(key);
     const service = services.get(keys.service(namespace, name));
     const nsPods = [...(podsByNamespace.get(namespace)?.values() ?? [])];
-    const desired = service ? desiredEndpoints(service, nsPods) : undefined;
+    const desired = service ? desiredEndpoints(service, nsPods, { nodeReady }) : undefined;
     return decideEndpointsWrite(namespace, name, service, desired, storedOf(key), { now: now(), uid });
   }
 
@@ -289,7 +332,12 @@ export function startEndpointsLoop(options: EndpointsLoopOptions): EndpointsLoop
 
   const informerRuns = [services, endpoints, pods].map((i) => i.run(abort.signal));
   const syncedPromise = (async () => {
-    await Promise.all([services.waitSynced(), endpoints.waitSynced(), pods.waitSynced()]);
+    await Promise.all([
+      services.waitSynced(),
+      endpoints.waitSynced(),
+      pods.waitSynced(),
+      nodes?.waitSynced(),
+    ]);
     if (stopped) return;
     // Every service, and every Endpoints object (its service may be gone): the changes
     // while this controller did not lead are not known.
