@@ -48,6 +48,11 @@ export interface EndpointsLoopOptions {
    * ready addresses. Without it every node counts as Ready.
    */
   nodes?: Informer<Node>;
+  /**
+   * Running informers of services and endpoints to share (the cluster network's, which
+   * every replica keeps); without them the loop makes and runs its own.
+   */
+  informers?: { services?: Informer<Service>; endpoints?: Informer<Endpoints> };
   /** Services per commit (etcd allows 128 operations in a transaction; the fence is one). */
   batchSize?: number;
 }
@@ -88,8 +93,11 @@ export function startEndpointsLoop(options: EndpointsLoopOptions): EndpointsLoop
     options.leadership ? commitAsLeader(store, options.leadership, ops) : store.commit(ops);
   const abort = new AbortController();
   const informerLog = log.child({ layer: 'informer' });
-  const services = new Informer<Service>(store, serviceCodec, keys.services, informerLog);
-  const endpoints = new Informer<Endpoints>(store, endpointsCodec, keys.endpoints, informerLog);
+  const services =
+    options.informers?.services ?? new Informer<Service>(store, serviceCodec, keys.services, informerLog);
+  const endpoints =
+    options.informers?.endpoints ??
+    new Informer<Endpoints>(store, endpointsCodec, keys.endpoints, informerLog);
   const pods = new Informer<Pod>(store, podCodec, keys.pods, informerLog, options.podWatch);
 
   // Indexes kept from the informers' changes: the pods and the services of each namespace.
@@ -330,7 +338,16 @@ export function startEndpointsLoop(options: EndpointsLoopOptions): EndpointsLoop
     }
   }
 
-  const informerRuns = [services, endpoints, pods].map((i) => i.run(abort.signal));
+  const informerRuns = [pods.run(abort.signal)];
+  if (!options.informers?.services) informerRuns.push(services.run(abort.signal));
+  if (!options.informers?.endpoints) informerRuns.push(endpoints.run(abort.signal));
+  // A shared informer that synced before the loop subscribed told it nothing: index what it holds.
+  for (const s of services.list()) {
+    const ns = namespaceOf(s);
+    let set = servicesByNamespace.get(ns);
+    if (!set) servicesByNamespace.set(ns, (set = new Set()));
+    set.add(`${ns}/${s.metadata?.name ?? ''}`);
+  }
   const syncedPromise = (async () => {
     await Promise.all([
       services.waitSynced(),
