@@ -225,3 +225,29 @@ t.test('a service without a selector gets none; adding a selector makes them', a
   await until(store, 'bare', (s) => s === 'a|');
   t.pass('selector added: Endpoints');
 });
+
+t.test('a write that conflicts is read again and decided again', async (t) => {
+  // Before the loop's first update commits, someone else writes the same Endpoints.
+  class RacingStore extends MemoryStore {
+    races = 0;
+    override async commit(ops: Parameters<MemoryStore['commit']>[0]) {
+      const put = ops.find((o) => o.type === 'put' && o.key.startsWith(keys.endpoints) && o.expect !== 0);
+      if (put && this.races === 0) {
+        this.races++;
+        const entry = await this.get(endpointsCodec, put.key);
+        if (entry)
+          await this.update(endpointsCodec, put.key, { ...entry.value, subsets: [] }, entry.modRevision);
+      }
+      return super.commit(ops);
+    }
+  }
+  const store = new RacingStore();
+  const loop = startEndpointsLoop({ store, log });
+  t.teardown(() => loop.stop());
+  await store.create(serviceCodec, keys.service('default', 'web'), service('web'));
+  await loop.synced();
+  await until(store, 'web', (s) => s === '');
+  await putPod(store, makePod('a', '10.0.0.1'));
+  await until(store, 'web', (s) => s === 'a|');
+  t.equal(store.races, 1, 'the race happened, and the loop still converged');
+});

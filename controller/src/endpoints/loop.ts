@@ -118,7 +118,7 @@ export function startEndpointsLoop(options: EndpointsLoopOptions): EndpointsLoop
   let ready = false;
   let scheduled = false;
   let flushing: Promise<void> | undefined;
-  let retryTimer: NodeJS.Timeout | undefined;
+  const retryTimers = new Set<NodeJS.Timeout>();
   let stopped = false;
 
   const index = <T>(map: Map<string, Map<string, T>>, ns: string): Map<string, T> => {
@@ -151,12 +151,12 @@ export function startEndpointsLoop(options: EndpointsLoopOptions): EndpointsLoop
     for (const k of keysToRetry) failures.set(k, (failures.get(k) ?? 0) + 1);
     const pending = [...keysToRetry];
     const timer = setTimeout(() => {
-      if (retryTimer === timer) retryTimer = undefined;
+      retryTimers.delete(timer);
       for (const k of pending) dirty.add(k);
       schedule();
     }, delayMs);
     timer.unref();
-    retryTimer = timer;
+    retryTimers.add(timer);
   }
 
   const unsubscribe: (() => void)[] = [];
@@ -377,7 +377,7 @@ export function startEndpointsLoop(options: EndpointsLoopOptions): EndpointsLoop
       (stopping ??= (async () => {
         stopped = true;
         for (const u of unsubscribe) u();
-        if (retryTimer) clearTimeout(retryTimer);
+        for (const timer of retryTimers) clearTimeout(timer);
         abort.abort();
         await Promise.all([...informerRuns, flushing, syncedPromise]);
       })()),
