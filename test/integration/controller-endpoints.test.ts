@@ -15,7 +15,17 @@ import {
   type Object as ProtoObject,
   type ObjectEvent,
 } from '@flotilla/proto';
-import { ControlPlane, SimNodes, makeRunDir, putEtcd, readEtcdJson, unary, waitFor } from '../lib/index.js';
+import {
+  ControlPlane,
+  SimNodes,
+  deployMain,
+  makeRunDir,
+  putEtcd,
+  readEtcdJson,
+  runCommand,
+  unary,
+  waitFor,
+} from '../lib/index.js';
 
 // A short grace, so that a killed node is NotReady soon (the last test).
 const plane = new ControlPlane(makeRunDir('endpoints'), { nodeGrace: '2s', evictionTimeout: '60s' });
@@ -158,6 +168,23 @@ t.test('Endpoints follow the pods of a service through readiness and deletion', 
   );
   const one = await get('Endpoints', 'web');
   t.equal(one.endpoints?.metadata?.resourceVersion !== '', true, 'GetObject serves them');
+
+  // The CLI, as a user runs it.
+  const cli = (...args: string[]) =>
+    runCommand(process.execPath, [deployMain, ...args], {
+      env: { ...process.env, FLOTILLA_CONFIG: plane.adminConfigPath },
+      timeoutMs: 60_000,
+    });
+  const got = await cli('get', 'ep');
+  t.equal(got.code, 0, got.stderr);
+  t.match(
+    got.stdout,
+    /^NAME +ENDPOINTS +AGE\nweb +10\.0\.0\.1:8080,10\.0\.0\.1:8080 +\S+\n$/,
+    'deploy get ep',
+  );
+  const described = await cli('describe', 'service', 'web');
+  t.equal(described.code, 0, described.stderr);
+  t.match(described.stdout, /\nEndpoints: +10\.0\.0\.1:8080,10\.0\.0\.1:8080\n/, 'deploy describe service');
 
   // A readiness probe failing on web-1: its agent reports Ready False (written here as the
   // status ingest writes it).
