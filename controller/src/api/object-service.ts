@@ -426,8 +426,8 @@ export function createObjectService(deps: ObjectServiceDeps): ObjectMethods {
           void deps.garbage?.collect();
           return { namespace: marked.value };
         }
-        case 'ReplicaSet':
         // Deleted Endpoints are written again by the endpoints loop while the service lasts.
+        case 'ReplicaSet':
         case 'Endpoints':
         case 'Node':
         case 'Event':
