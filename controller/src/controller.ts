@@ -15,6 +15,7 @@ import { createPodStreamService } from './api/pod-stream-service.js';
 import { createNodeGatewayService } from './api/node-gateway-service.js';
 import { startGrpcServer } from './api/server.js';
 import { startDeploymentLoop } from './deployments/deployment-loop.js';
+import { startEndpointsLoop } from './endpoints/loop.js';
 import type { EventRecorder } from './events/recorder.js';
 import { dataDirLayout, initFiles, type InitResult } from './bootstrap/init.js';
 import { issueServingCertificate, servingNames } from './bootstrap/serving-cert.js';
@@ -259,6 +260,30 @@ export async function startController(options: ControllerOptions): Promise<Runni
         await scheduler.stop();
       });
 
+    // Every replica serves assignments streams; they share one watch of the pods (and the
+    // endpoints loop's pod copy follows it too).
+    const podWatch = new PodWatchHub(store, log.child({ layer: 'pod-watch' }));
+    const podWatchAbort = new AbortController();
+    const podWatchRun = podWatch.run(podWatchAbort.signal);
+    onStop('pod watch', async () => {
+      podWatchAbort.abort();
+      await podWatchRun;
+    });
+
+    // Services' Endpoints from their selectors and their pods' readiness, on the leader only.
+    if (runs('endpoints'))
+      elector.runWhileLeader('endpoints', async (signal, leadership) => {
+        const endpointsLoop = startEndpointsLoop({
+          store,
+          leadership,
+          podWatch: (after, watchSignal) => podWatch.watch(after, watchSignal),
+          nodes, // pods on a node that is not Ready are not ready addresses
+          log: log.child({ layer: 'endpoints' }),
+        });
+        await untilAborted(signal);
+        await endpointsLoop.stop();
+      });
+
     // Deployments → ReplicaSets → pods, on the leader only.
     if (runs('deployments'))
       elector.runWhileLeader('deployments', async (signal, leadership) => {
@@ -271,15 +296,6 @@ export async function startController(options: ControllerOptions): Promise<Runni
         await untilAborted(signal);
         await deploymentLoop.stop();
       });
-
-    // Every replica serves assignments streams; they share one watch of the pods.
-    const podWatch = new PodWatchHub(store, log.child({ layer: 'pod-watch' }));
-    const podWatchAbort = new AbortController();
-    const podWatchRun = podWatch.run(podWatchAbort.signal);
-    onStop('pod watch', async () => {
-      podWatchAbort.abort();
-      await podWatchRun;
-    });
 
     const tokens = new JoinTokenStore(store);
     const streams = new StreamRegistry();

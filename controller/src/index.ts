@@ -58,7 +58,7 @@ export type {
 export { CompactedError, isCompactedError, putOp } from './store/types.js';
 export { EtcdStore, type EtcdStoreOptions } from './store/etcd-store.js';
 export { MemoryStore } from './store/memory-store.js';
-export { Informer, type InformerChange, type InformerListener } from './store/informer.js';
+export { Informer, type InformerChange, type InformerListener, type WatchSource } from './store/informer.js';
 export { modify, type Mutation } from './store/modify.js';
 export { keys, rootPrefix } from './store/keys.js';
 export {
@@ -69,6 +69,7 @@ export {
   deploymentCodec,
   replicaSetCodec,
   serviceCodec,
+  endpointsCodec,
   eventCodec,
 } from './store/codecs.js';
 export type { EventRecorder, EventInput, EventType } from './events/recorder.js';
@@ -376,3 +377,22 @@ export {
 } from './events/store-recorder.js';
 export { createObjectService, type ObjectServiceDeps, type ObjectMethods } from './api/object-service.js';
 export { PodWatchHub } from './api/pod-watch-hub.js';
+
+// Endpoints (issue 6): the pure decision, the ready targets a proxy balances over, the loop
+export {
+  desiredEndpoints,
+  decideEndpointsWrite,
+  resolveTargetPort,
+  podReady as endpointPodReady,
+  podEligible as endpointPodEligible,
+  hasSelector,
+  selectorMatches as serviceSelectorMatches,
+  readyTargets,
+  listsReady,
+  type DesiredEndpoints,
+  type EndpointsAction,
+  type ReadyTarget,
+  type StoredEndpoints,
+  type WriteContext,
+} from './endpoints/decide.js';
+export { startEndpointsLoop, type EndpointsLoop, type EndpointsLoopOptions } from './endpoints/loop.js';

@@ -161,6 +161,7 @@ export {
   podReady,
   formatSelector,
   formatServicePorts,
+  formatEndpoints,
   tableHeaders,
   tableRow,
 } from './format/objects.js';

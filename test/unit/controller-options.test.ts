@@ -130,6 +130,7 @@ t.test('--controllers picks the leader-only loops as kube-controller-manager doe
   t.same([...parseControllers('*')].sort(), [...loopNames].sort(), '* is all');
   t.same([...parseControllers('*,-scheduler')].sort(), [
     'deployments',
+    'endpoints',
     'garbage-collector',
     'node-lifecycle',
   ]);

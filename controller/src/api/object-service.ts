@@ -426,7 +426,9 @@ export function createObjectService(deps: ObjectServiceDeps): ObjectMethods {
           void deps.garbage?.collect();
           return { namespace: marked.value };
         }
+        // Deleted Endpoints are written again by the endpoints loop while the service lasts.
         case 'ReplicaSet':
+        case 'Endpoints':
         case 'Node':
         case 'Event':
           return retryOnConflict(async () => {

@@ -124,6 +124,7 @@ function defaultAndValidate(
       return { object: { kind: 'Pod', value }, found: podProblems(value) };
     }
     case 'ReplicaSet':
+    case 'Endpoints':
     case 'Node':
     case 'Event':
       // Refused by kind before this (kinds.ts notApplied).
@@ -638,6 +639,7 @@ export function planApply(
         break;
       }
       case 'ReplicaSet':
+      case 'Endpoints':
       case 'Node':
       case 'Event':
         problems.push(`${where}: kind ${p.object.kind} cannot be applied`);
@@ -662,6 +664,8 @@ function objectPut(object: KindedObject, key: string, expect: number): TxnOp {
       return putOp(kinds.ReplicaSet.codec, key, object.value, expect);
     case 'Service':
       return putOp(kinds.Service.codec, key, object.value, expect);
+    case 'Endpoints':
+      return putOp(kinds.Endpoints.codec, key, object.value, expect);
     case 'Node':
       return putOp(kinds.Node.codec, key, object.value, expect);
     case 'Event':

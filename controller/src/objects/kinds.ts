@@ -3,6 +3,7 @@
 // accepts it. The API layer works from this table, so a kind is added in one place.
 import type {
   Deployment,
+  Endpoints,
   Event,
   Namespace,
   Node,
@@ -15,6 +16,7 @@ import type {
 import { invalidArgument, validateDnsLabel, validateDnsSubdomain } from '@flotilla/common';
 import {
   deploymentCodec,
+  endpointsCodec,
   eventCodec,
   namespaceCodec,
   nodeCodec,
@@ -31,6 +33,7 @@ export const kindNames = [
   'Deployment',
   'ReplicaSet',
   'Service',
+  'Endpoints',
   'Node',
   'Event',
 ] as const;
@@ -49,6 +52,7 @@ interface Typed {
   Deployment: Deployment;
   ReplicaSet: ReplicaSet;
   Service: Service;
+  Endpoints: Endpoints;
   Node: Node;
   Event: Event;
 }
@@ -60,6 +64,7 @@ const objectField = {
   Deployment: 'deployment',
   ReplicaSet: 'replicaSet',
   Service: 'service',
+  Endpoints: 'endpoints',
   Node: 'node',
   Event: 'event',
 } as const satisfies Record<KindName, keyof ProtoObject>;
@@ -130,6 +135,17 @@ export const kinds: { [K in KindName]: KindInfo<K> } = {
     nameRule: 'dns1035',
     ...namespacedKeys(keys.services, keys.service),
   },
+  Endpoints: {
+    kind: 'Endpoints',
+    apiVersion: 'v1',
+    codec: endpointsCodec,
+    namespaced: true,
+    // A Service's name, which is a DNS-1035 label; any subdomain is a valid Endpoints name.
+    nameRule: 'subdomain',
+    ...namespacedKeys(keys.endpoints, keys.endpointsOf),
+    notApplied:
+      "the controller keeps Endpoints from the Service's selector and its pods' readiness: apply a Service with a selector instead",
+  },
   Node: {
     kind: 'Node',
     apiVersion: 'v1',
@@ -161,6 +177,7 @@ export function kindOf(text: string): KindInfo {
     deploy: 'Deployment',
     rs: 'ReplicaSet',
     svc: 'Service',
+    ep: 'Endpoints',
     no: 'Node',
     ev: 'Event',
   };
@@ -206,6 +223,7 @@ export function unwrapObject(object: ProtoObject): KindedObject[] {
   if (object.deployment) out.push({ kind: 'Deployment', value: object.deployment });
   if (object.replicaSet) out.push({ kind: 'ReplicaSet', value: object.replicaSet });
   if (object.service) out.push({ kind: 'Service', value: object.service });
+  if (object.endpoints) out.push({ kind: 'Endpoints', value: object.endpoints });
   if (object.node) out.push({ kind: 'Node', value: object.node });
   if (object.event) out.push({ kind: 'Event', value: object.event });
   return out;

@@ -95,7 +95,7 @@ export const flagSpecs: readonly FlagSpec[] = [
     name: 'controllers',
     value: 'LIST',
     default: '*',
-    help: 'the leader-only loops to run: * (all), NAME, -NAME, comma-separated; names: scheduler, deployments, node-lifecycle, garbage-collector',
+    help: 'the leader-only loops to run: * (all), NAME, -NAME, comma-separated; names: scheduler, deployments, node-lifecycle, garbage-collector, endpoints',
     commands: serveOnly,
   },
   {

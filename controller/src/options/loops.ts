@@ -4,7 +4,13 @@
 // acting on the same objects. Pure.
 import { invalidArgument } from '@flotilla/common';
 
-export const loopNames = ['scheduler', 'deployments', 'node-lifecycle', 'garbage-collector'] as const;
+export const loopNames = [
+  'scheduler',
+  'deployments',
+  'node-lifecycle',
+  'garbage-collector',
+  'endpoints',
+] as const;
 export type LoopName = (typeof loopNames)[number];
 
 export function parseControllers(text: string): Set<LoopName> {

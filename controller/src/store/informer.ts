@@ -3,7 +3,10 @@
 // It re-lists when the watch history was compacted, and waits out etcd outages.
 import { errorMessage, type Logger } from '@flotilla/common';
 import { Backoff, sleep } from '../util/backoff.js';
-import { isCompactedError, type Codec, type Store } from './types.js';
+import { isCompactedError, type Codec, type Store, type WatchEvent } from './types.js';
+
+/** Where an informer's changes come from after its list: the store, or a shared watch. */
+export type WatchSource<T> = (afterRevision: number, signal: AbortSignal) => AsyncIterable<WatchEvent<T>>;
 
 /**
  * A change to the copy, for loops that keep state derived from it (the scheduler's
@@ -27,6 +30,8 @@ export class Informer<T> {
     private readonly codec: Codec<T>,
     private readonly prefix: string,
     private readonly log: Logger,
+    /** A shared watch of the same prefix (the controller's PodWatchHub), instead of a watch of its own. */
+    private readonly watchSource?: WatchSource<T>,
   ) {}
 
   /** Lists and watches until the signal aborts. Never throws for store failures. */
@@ -57,7 +62,10 @@ export class Informer<T> {
         }
         this.markSynced();
         backoff.reset();
-        for await (const ev of this.store.watch(this.codec, this.prefix, revision, signal)) {
+        const changes = this.watchSource
+          ? this.watchSource(revision, signal)
+          : this.store.watch(this.codec, this.prefix, revision, signal);
+        for await (const ev of changes) {
           // refresh() may already hold a newer version than a lagging watch delivers.
           if ((this.revisions.get(ev.key) ?? 0) >= ev.revision) continue;
           const previous = this.items.get(ev.key) ?? ev.previous;

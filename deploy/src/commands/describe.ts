@@ -1,6 +1,7 @@
 // deploy describe KIND NAME: the object, its events (ListObjects of kind Event by
-// involvedObject) and, for a Deployment, its ReplicaSets.
-import type { Object as ApiObject, ReplicaSet } from '@flotilla/proto';
+// involvedObject), for a Deployment its ReplicaSets, and for a Service its Endpoints.
+import type { Endpoints, Object as ApiObject, ReplicaSet } from '@flotilla/proto';
+import { isFlotillaError } from '@flotilla/common';
 import type { CommandContext } from '../cli/types.js';
 import { withCluster, type ObjectApi } from '../client/cluster-client.js';
 import { describeObject } from '../format/describe.js';
@@ -48,9 +49,19 @@ export async function describeOne(
       o.replicaSet && ownedBy(o.replicaSet, object) ? [o.replicaSet] : [],
     );
   }
+  let endpoints: Endpoints | undefined;
+  if (object.service) {
+    try {
+      endpoints = (await api.getObject({ kind: 'Endpoints', namespace: ns, name })).endpoints;
+    } catch (err) {
+      // None yet (or no endpoints loop, or a controller older than Endpoints): "<none>".
+      if (!isFlotillaError(err, 'NotFound') && !isFlotillaError(err, 'InvalidArgument')) throw err;
+    }
+  }
   return describeObject(object, {
     events: events.items.flatMap((o) => (o.event ? [o.event] : [])),
     replicaSets,
+    endpoints,
     now,
   });
 }

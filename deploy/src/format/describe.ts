@@ -4,6 +4,7 @@
 import type {
   Container,
   Deployment,
+  Endpoints,
   Event,
   Node,
   Object as ApiObject,
@@ -16,7 +17,7 @@ import type {
 import { unwrap } from '../objects/kinds.js';
 import { formatAge } from './age.js';
 import { nodeAddress, nodeStatus } from './nodes.js';
-import { formatSelector, podStatus } from './objects.js';
+import { formatEndpoints, formatSelector, podStatus } from './objects.js';
 import { renderDocument } from './output.js';
 import { objectDocument } from './objects.js';
 import { none, renderTable } from './table.js';
@@ -216,7 +217,7 @@ function describeReplicaSet(lines: Lines, rs: ReplicaSet): void {
   lines.out.push(...templateLines(rs.spec?.template));
 }
 
-function describeService(lines: Lines, s: Service): void {
+function describeService(lines: Lines, s: Service, endpoints: Endpoints | undefined): void {
   lines.map('Selector', s.spec?.selector);
   lines.field('Type', s.spec?.type || 'ClusterIP');
   lines.field('IP', s.spec?.clusterIP || none);
@@ -225,6 +226,25 @@ function describeService(lines: Lines, s: Service): void {
     lines.field('Port', `${name}  ${p.port}/${p.protocol || 'TCP'}`);
     lines.field('TargetPort', `${p.targetPort || p.port}/${p.protocol || 'TCP'}`);
     if (p.nodePort) lines.field('NodePort', `${name}  ${p.nodePort}/${p.protocol || 'TCP'}`);
+    // As kubectl: this port's ready addresses (the Endpoints' port has the service port's name).
+    lines.field('Endpoints', formatEndpoints(endpoints, new Set([p.name])));
+  }
+}
+
+function describeEndpoints(lines: Lines, e: Endpoints): void {
+  lines.field('Subsets', '');
+  for (const subset of e.subsets) {
+    const ips = (list: typeof subset.addresses): string =>
+      list.length > 0 ? list.map((a) => a.ip).join(',') : none;
+    lines.field('Addresses', ips(subset.addresses), 2);
+    lines.field('NotReadyAddresses', ips(subset.notReadyAddresses), 2);
+    lines.table(
+      'Ports',
+      ['Name', 'Port', 'Protocol'],
+      subset.ports.map((p) => [p.name || '<unset>', String(p.port), p.protocol || 'TCP']),
+      2,
+    );
+    lines.line('');
   }
 }
 
@@ -256,6 +276,8 @@ export interface DescribeContext {
   events: readonly Event[];
   /** A Deployment's ReplicaSets, for OldReplicaSets and NewReplicaSet. */
   replicaSets?: readonly ReplicaSet[];
+  /** A Service's Endpoints, for its Endpoints lines (undefined: it has none). */
+  endpoints?: Endpoints;
   now: Date;
 }
 
@@ -267,7 +289,8 @@ export function describeObject(object: ApiObject, context: DescribeContext): str
   if (object.pod) describePod(lines, object.pod);
   else if (object.deployment) describeDeployment(lines, object.deployment, context.replicaSets ?? []);
   else if (object.replicaSet) describeReplicaSet(lines, object.replicaSet);
-  else if (object.service) describeService(lines, object.service);
+  else if (object.service) describeService(lines, object.service, context.endpoints);
+  else if (object.endpoints) describeEndpoints(lines, object.endpoints);
   else if (object.node) describeNode(lines, object.node);
   else if (object.namespace) lines.field('Status', object.namespace.status?.phase || 'Active');
   else if (object.event) {

@@ -4,6 +4,7 @@
 import {
   Object as ApiObject,
   type Deployment,
+  type Endpoints,
   type Event,
   type LabelSelector,
   type Namespace,
@@ -81,6 +82,38 @@ export function formatServicePorts(service: Service): string {
     return `${p.port}${node}/${p.protocol || 'TCP'}`;
   });
   return ports.length > 0 ? ports.join(',') : none;
+}
+
+/** "10.244.1.5:8080" (IPv6 in brackets), as net.JoinHostPort writes it. */
+function hostPort(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+/**
+ * kubectl's ENDPOINTS column: the ready addresses with each port (of the named ports only,
+ * when portNames is given), the first three and "+ N more...".
+ */
+export function formatEndpoints(endpoints: Endpoints | undefined, portNames?: ReadonlySet<string>): string {
+  const subsets = endpoints?.subsets ?? [];
+  if (subsets.length === 0) return none;
+  const max = 3;
+  const list: string[] = [];
+  let count = 0;
+  for (const subset of subsets) {
+    if (subset.ports.length === 0) {
+      // A service without ports: the addresses alone.
+      count += subset.addresses.length;
+      for (const a of subset.addresses) if (list.length < max) list.push(a.ip);
+      continue;
+    }
+    for (const port of subset.ports) {
+      if (portNames && !portNames.has(port.name)) continue;
+      count += subset.addresses.length;
+      for (const a of subset.addresses) if (list.length < max) list.push(hostPort(a.ip, port.port));
+    }
+  }
+  if (list.length === 0) return none;
+  return count > max ? `${list.join(',')} + ${count - max} more...` : list.join(',');
 }
 
 function mapSelector(selector: Record<string, string> | undefined): string {
@@ -165,6 +198,14 @@ const columns: Record<string, Columns> = {
         age(s.metadata, now),
       ];
       return wide ? [...row, mapSelector(s.spec?.selector)] : row;
+    },
+  },
+  Endpoints: {
+    headers: ['NAME', 'ENDPOINTS', 'AGE'],
+    wideHeaders: ['NAME', 'ENDPOINTS', 'AGE'],
+    row: (object, now) => {
+      const e = object.endpoints as Endpoints;
+      return [orNone(e.metadata?.name), formatEndpoints(e), age(e.metadata, now)];
     },
   },
   Namespace: {

@@ -237,7 +237,7 @@ export function checkDocument(doc: unknown, types: ModelTypes): CheckedDocument 
       'kind',
       kind,
       known
-        ? `cannot be applied (the controller maintains ${known.kind} objects itself); manifests hold ${manifestKindList}`
+        ? `cannot be applied (${known.notInManifests ?? `the controller maintains ${known.kind} objects itself`}); manifests hold ${manifestKindList}`
         : `is not supported by Flotilla` +
             (suggestion ? `; did you mean "${suggestion}"?` : '') +
             ` (supported kinds: ${manifestKindList})`,

@@ -1,5 +1,5 @@
 // The kinds the object API stores, and how the CLI names them: the Kind of manifests, the
-// resource names and short names kubectl accepts (po, deploy, rs, svc, ns, no, ev), and
+// resource names and short names kubectl accepts (po, deploy, rs, svc, ep, ns, no, ev), and
 // the field of the proto Object oneof that carries each one.
 import type { Object as ApiObject, ObjectMeta } from '@flotilla/proto';
 import { closest } from '../cli/suggest.js';
@@ -24,6 +24,8 @@ export interface KindInfo {
    * register themselves, events are recorded.
    */
   inManifests: boolean;
+  /** For a kind manifests may not hold: why, and what to write instead. */
+  notInManifests?: string;
 }
 
 export const kinds: readonly KindInfo[] = [
@@ -70,6 +72,19 @@ export const kinds: readonly KindInfo[] = [
     namespaced: true,
     model: 'V1Service',
     inManifests: true,
+  },
+  {
+    kind: 'Endpoints',
+    apiVersion: 'v1',
+    group: '',
+    field: 'endpoints',
+    resource: 'endpoints',
+    shortNames: ['ep'],
+    namespaced: true,
+    model: 'V1Endpoints',
+    inManifests: false,
+    notInManifests:
+      "the controller keeps Endpoints from the Service's selector and its pods' readiness; apply a Service with a selector instead",
   },
   {
     kind: 'Namespace',
