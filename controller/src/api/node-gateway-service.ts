@@ -1,9 +1,10 @@
 // NodeGateway: what agents call. Join trades a join token and a CSR for the node's
 // identity; RegisterNode and Assignments need that identity.
 import { randomUUID } from 'node:crypto';
-import type { NodeGatewayServer, RegisterNodeResponse } from '@flotilla/proto';
+import type { Node, NodeGatewayServer, RegisterNodeResponse } from '@flotilla/proto';
 import {
   invalidArgument,
+  isFlotillaError,
   isUserPublicKey,
   nodeCommonName,
   nodeOrganization,
@@ -12,15 +13,17 @@ import {
   subjects,
   unavailable,
   validateDnsSubdomain,
+  defaultClusterCidr,
   type KeyAndCert,
   type Logger,
   type NatsKeys,
 } from '@flotilla/common';
+import { allocationCodec, type AllocationOwner } from '../objects/apply-plan.js';
 import { nodeCodec } from '../store/codecs.js';
 import { keys } from '../store/keys.js';
-import { modify } from '../store/modify.js';
-import type { Store } from '../store/types.js';
-import { mergeRegistration, validateRegistration } from '../nodes/registration.js';
+import type { Entry, Store } from '../store/types.js';
+import { needsPodCidr, planRegistration, validateRegistration } from '../nodes/registration.js';
+import { defaultNodeCidrMaskSize, parsePodCidrConfig, type PodCidrConfig } from '../nodes/pod-cidr.js';
 import type { LastSeen } from '../reconcile/node-liveness.js';
 import type { JoinTokenStore } from '../tokens/token-store.js';
 import { streamAssignments } from './assignments.js';
@@ -45,8 +48,43 @@ export interface NodeGatewayDeps {
   now?: () => Date;
   /** One pod watch shared by the assignments streams (see pod-watch-hub.ts). */
   podWatch?: PodWatchHub;
+  /** Where nodes' pod CIDRs come from (--cluster-cidr, --node-cidr-mask-size); default 10.244.0.0/16 in /24s. */
+  podCidrs?: PodCidrConfig;
   /** Serves Network and AwaitEndpointsDrained; without it they answer Unavailable. */
   network?: ClusterNetwork;
+}
+
+const defaultPodCidrs = parsePodCidrConfig(defaultClusterCidr, defaultNodeCidrMaskSize);
+
+/**
+ * Stores a registration: the merged node and, the first time, its pod CIDR's allocation
+ * key, in one guarded transaction; re-planned when another writer got there first.
+ */
+async function registerWithPodCidr(
+  store: Store,
+  podCidrs: PodCidrConfig,
+  name: string,
+  incoming: Node,
+  at: Date,
+): Promise<Node> {
+  const key = keys.node(name);
+  for (let attempt = 1; ; attempt++) {
+    const current = await store.get(nodeCodec, key);
+    const allocations: Entry<AllocationOwner>[] = needsPodCidr(current?.value)
+      ? (await store.list(allocationCodec, keys.podCidrs)).entries
+      : [];
+    const plan = planRegistration(current, incoming, allocations, podCidrs, at, randomUUID());
+    try {
+      const { revision } = await store.commit(plan.ops);
+      const node = plan.node;
+      return node.metadata
+        ? { ...node, metadata: { ...node.metadata, resourceVersion: String(revision) } }
+        : node;
+    } catch (err) {
+      // A heartbeat's write, or another node taking the same block: plan again.
+      if (!isFlotillaError(err, 'Conflict') || attempt >= 10) throw err;
+    }
+  }
 }
 
 /** A NATS user JWT for node: its own subjects and reply inboxes, nothing else. */
@@ -107,28 +145,12 @@ export function createNodeGatewayService(deps: NodeGatewayDeps): NodeGatewayServ
       requireNode(call, caPem, 'NodeGateway.RegisterNode', name);
       if (req.natsUserPublicKey !== '') requireUserKey(req.natsUserPublicKey, 'natsUserPublicKey');
       const at = now();
-      const key = keys.node(name);
-      let stored = await modify(store, nodeCodec, key, (current) =>
-        mergeRegistration(current, incoming, at, randomUUID()),
-      );
-      if (!stored) {
-        const created = await store.create(
-          nodeCodec,
-          key,
-          mergeRegistration(undefined, incoming, at, randomUUID()),
-        );
-        // Lost a race with another registration of the same node: merge into the winner.
-        stored = created.created
-          ? created.entry
-          : await modify(store, nodeCodec, key, (current) =>
-              mergeRegistration(current, incoming, at, randomUUID()),
-            );
-      }
+      const stored = await registerWithPodCidr(store, deps.podCidrs ?? defaultPodCidrs, name, incoming, at);
       // The agent is alive now: its grace period starts here, not at its last heartbeat.
       lastSeen.observe(name, at.getTime());
       log.info('node registered', { node: name });
       return {
-        node: stored?.value,
+        node: stored,
         natsUserJwt: req.natsUserPublicKey ? signNodeJwt(natsKeys, name, req.natsUserPublicKey, at) : '',
         natsUrls,
       };

@@ -53,6 +53,7 @@ import {
   type KindInfo,
 } from '../objects/kinds.js';
 import { serviceDeleteOps } from '../objects/service-release.js';
+import { nodeDeleteOps } from '../nodes/registration.js';
 import { parseCidr, defaultServiceCidr, type Cidr } from '../objects/service.js';
 import {
   deploymentCodec,
@@ -426,8 +427,15 @@ export function createObjectService(deps: ObjectServiceDeps): ObjectMethods {
           void deps.garbage?.collect();
           return { namespace: marked.value };
         }
-        case 'ReplicaSet':
         case 'Node':
+          return retryOnConflict(async () => {
+            const entry = await store.get(nodeCodec, key);
+            if (!entry) throw objectNotFound(info, ns, name);
+            // Its pod CIDR is released in the same transaction (nodes/registration.ts).
+            if (!req.dryRun) await store.commit(nodeDeleteOps(entry));
+            return wrapStored(info, entry.value);
+          });
+        case 'ReplicaSet':
         case 'Event':
           return retryOnConflict(async () => {
             const entry = await store.get(info.codec, key);

@@ -1,7 +1,7 @@
 // Codecs for what the controller stores. Objects are stored as ts-proto's toJSON writes
 // them; resourceVersion is the key's mod revision, filled in on read and never stored, so
 // it cannot go stale inside the value.
-import { Deployment, Event, Namespace, Node, Pod, ReplicaSet, Service } from '@flotilla/proto';
+import { Deployment, Endpoints, Event, Namespace, Node, Pod, ReplicaSet, Service } from '@flotilla/proto';
 import { FlotillaError } from '@flotilla/common';
 import type { Codec } from './types.js';
 
@@ -50,6 +50,7 @@ export const namespaceCodec: Codec<Namespace> = objectCodec<Namespace>('namespac
 export const deploymentCodec: Codec<Deployment> = objectCodec<Deployment>('deployment', Deployment);
 export const replicaSetCodec: Codec<ReplicaSet> = objectCodec<ReplicaSet>('replicaset', ReplicaSet);
 export const serviceCodec: Codec<Service> = objectCodec<Service>('service', Service);
+export const endpointsCodec: Codec<Endpoints> = objectCodec<Endpoints>('endpoints', Endpoints);
 export const eventCodec: Codec<Event> = objectCodec<Event>('event', Event);
 
 /** Plain JSON records (CA, NATS keys, join tokens), checked on read by parse. */

@@ -21,6 +21,7 @@ export class Informer<T> {
   private synced = false;
   private syncWaiters: (() => void)[] = [];
   private listeners: InformerListener<T>[] = [];
+  private applied = 0;
 
   constructor(
     private readonly store: Store,
@@ -39,6 +40,7 @@ export class Informer<T> {
         const beforeItems = this.items;
         this.items = new Map(entries.map((e) => [e.key, e.value]));
         this.revisions = new Map(entries.map((e) => [e.key, e.modRevision]));
+        this.applied = Math.max(this.applied, revision);
         if (this.listeners.length > 0) {
           for (const key of before.keys()) {
             if (!this.revisions.has(key)) this.emit({ type: 'delete', key, previous: beforeItems.get(key) });
@@ -58,6 +60,7 @@ export class Informer<T> {
         this.markSynced();
         backoff.reset();
         for await (const ev of this.store.watch(this.codec, this.prefix, revision, signal)) {
+          this.applied = Math.max(this.applied, ev.revision);
           // refresh() may already hold a newer version than a lagging watch delivers.
           if ((this.revisions.get(ev.key) ?? 0) >= ev.revision) continue;
           const previous = this.items.get(ev.key) ?? ev.previous;
@@ -118,6 +121,15 @@ export class Informer<T> {
     return () => {
       this.listeners = this.listeners.filter((l) => l !== listener);
     };
+  }
+
+  /**
+   * The store revision through which the copy holds every change under the prefix (the
+   * list's revision, then each watched event's), as listeners see it: it is advanced
+   * before they are called.
+   */
+  get appliedRevision(): number {
+    return this.applied;
   }
 
   /** The mod revision of the key in the copy. */

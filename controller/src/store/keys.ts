@@ -20,6 +20,8 @@ export const keys = {
   replicaSet: (namespace: string, name: string): string => `replicasets/${namespace}/${name}`,
   services: 'services/',
   service: (namespace: string, name: string): string => `services/${namespace}/${name}`,
+  endpoints: 'endpoints/',
+  endpoint: (namespace: string, name: string): string => `endpoints/${namespace}/${name}`,
   events: 'events/',
   event: (namespace: string, name: string): string => `events/${namespace}/${name}`,
   /** One key per Service cluster IP in use: created with the service, in its transaction. */
@@ -28,4 +30,7 @@ export const keys = {
   /** One key per nodePort in use ("<port>"; TCP and UDP share the number, as in Kubernetes). */
   nodePorts: 'allocations/nodeports/',
   nodePort: (port: number): string => `allocations/nodeports/${port}`,
+  /** One key per node pod CIDR in use ("10.244.1.0-24"), created with the node's registration. */
+  podCidrs: 'allocations/podcidrs/',
+  podCidr: (cidr: string): string => `allocations/podcidrs/${cidr.replace('/', '-')}`,
 };
