@@ -1,7 +1,19 @@
 // Wires the controller together: store, secrets, API, heartbeat ingest and the node
 // lifecycle loop; and takes them apart again in the reverse order.
-import type { Node } from '@flotilla/proto';
-import { createLogger, errorMessage, isFlotillaError, subjects, type Logger } from '@flotilla/common';
+import type { Endpoints, Node, Service } from '@flotilla/proto';
+import {
+  createLogger,
+  defaultClusterCidr,
+  defaultClusterDomain,
+  errorMessage,
+  isFlotillaError,
+  subjects,
+  webFacingLabel,
+  type Logger,
+} from '@flotilla/common';
+import { parseLabelSelector } from './labels/labels.js';
+import { ControllerClusterNetwork } from './network/cluster-network.js';
+import { defaultNodeCidrMaskSize, formatBlock, parsePodCidrConfig } from './nodes/pod-cidr.js';
 import { createClusterService } from './api/cluster-service.js';
 import { AgentClients } from './api/agent-clients.js';
 import { StreamRegistry } from './api/handlers.js';
@@ -30,7 +42,7 @@ import { ControllerNats } from './status/nats-client.js';
 import { startScheduler } from './scheduler/loop.js';
 import { schedulerProfile } from './scheduler/profile.js';
 import type { ResourceStrategy } from './scheduler/scorers.js';
-import { nodeCodec } from './store/codecs.js';
+import { endpointsCodec, nodeCodec, serviceCodec } from './store/codecs.js';
 import { EtcdStore } from './store/etcd-store.js';
 import { Informer } from './store/informer.js';
 import { keys } from './store/keys.js';
@@ -78,6 +90,13 @@ export interface ControllerOptions {
   signal?: AbortSignal;
   /** Where Service cluster IPs are allocated from; 10.96.0.0/16. */
   serviceCidr?: string;
+  /** Where nodes' pod CIDRs are allocated from (default 10.244.0.0/16), in blocks of nodeCidrMaskSize (24). */
+  clusterCidr?: string;
+  nodeCidrMaskSize?: number;
+  /** Label selector of the nodes that open node ports (default flotilla.io/web-facing=true). */
+  webFacingSelector?: string;
+  /** Services' DNS domain (default cluster.local). */
+  clusterDomain?: string;
 }
 
 export interface RunningController {
@@ -194,6 +213,46 @@ export async function startController(options: ControllerOptions): Promise<Runni
     nats.subscribe(subjects.allPodStatus, (subject, data) => podStatus.handle(subject, data));
     // Statuses published while this controller was not listening: ask every node again.
     nats.onConnect(() => void podStatus.resyncAll(nats));
+
+    // The cluster network (pod CIDRs, services, endpoints) every replica serves to agents;
+    // NetworkApplied tells each replica how far each node has programmed it.
+    const podCidrs = parsePodCidrConfig(
+      options.clusterCidr ?? defaultClusterCidr,
+      options.nodeCidrMaskSize ?? defaultNodeCidrMaskSize,
+    );
+    const services = new Informer<Service>(
+      store,
+      serviceCodec,
+      keys.services,
+      log.child({ layer: 'informer' }),
+    );
+    const endpoints = new Informer<Endpoints>(
+      store,
+      endpointsCodec,
+      keys.endpoints,
+      log.child({ layer: 'informer' }),
+    );
+    const network = new ControllerClusterNetwork({
+      store,
+      nodes,
+      services,
+      endpoints,
+      config: {
+        clusterDomain: options.clusterDomain ?? defaultClusterDomain,
+        serviceCidr: options.serviceCidr ?? defaultServiceCidr,
+        clusterCidr: formatBlock(podCidrs.clusterCidr),
+        webFacing: parseLabelSelector(options.webFacingSelector ?? `${webFacingLabel}=true`),
+      },
+      log: log.child({ layer: 'network' }),
+    });
+    network.start();
+    const networkRuns = [services.run(abort.signal), endpoints.run(abort.signal)];
+    onStop('network informers', async () => {
+      network.stop();
+      abort.abort();
+      await Promise.all(networkRuns);
+    });
+    nats.subscribe(subjects.allNetworkApplied, (subject, data) => network.handleApplied(subject, data));
     nats.start();
     onStop('heartbeat ingest', () => ingest.settle());
     onStop('pod status ingest', () => podStatus.settle());
@@ -334,6 +393,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
         log: apiLog,
         bookmarkIntervalMs: options.bookmarkIntervalMs,
         podWatch,
+        podCidrs,
+        network,
       }),
     });
     // Stop accepting first, and end the open streams so the shutdown need not wait them out.

@@ -376,3 +376,52 @@ export {
 } from './events/store-recorder.js';
 export { createObjectService, type ObjectServiceDeps, type ObjectMethods } from './api/object-service.js';
 export { PodWatchHub } from './api/pod-watch-hub.js';
+
+// The cluster network (issue 6): pod CIDRs, NetworkState, endpoints drain
+export {
+  allocatePodCidr,
+  nextFreeBlock,
+  parsePodCidrConfig,
+  parseBlock,
+  formatBlock,
+  overlaps,
+  blockOfAllocationKey,
+  defaultNodeCidrMaskSize,
+  type CidrBlock,
+  type HeldBlock,
+  type PodCidrConfig,
+} from './nodes/pod-cidr.js';
+export {
+  planRegistration,
+  nodeDeleteOps,
+  heldBlocks,
+  needsPodCidr,
+  type RegistrationPlan,
+} from './nodes/registration.js';
+export {
+  buildNetworkState,
+  buildSharedNetwork,
+  networkStateFor,
+  isWebFacing,
+  internalIpOf,
+  type NetworkConfig,
+  type NetworkSnapshot,
+  type SharedNetwork,
+} from './network/state.js';
+export {
+  drainDecision,
+  servicesListing,
+  pendingNodes,
+  isPodAddress,
+  type DrainInput,
+  type DrainVerdict,
+  type DrainingPod,
+} from './network/drain.js';
+export {
+  ControllerClusterNetwork,
+  defaultCoalesceMs,
+  maxDrainTimeoutMs,
+  type ControllerClusterNetworkOptions,
+} from './network/cluster-network.js';
+export type { ClusterNetwork } from './network/types.js';
+export { endpointsCodec } from './store/codecs.js';
