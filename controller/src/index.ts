@@ -393,6 +393,7 @@ export {
 } from './nodes/pod-cidr.js';
 export {
   planRegistration,
+  registerWithPodCidr,
   nodeDeleteOps,
   heldBlocks,
   needsPodCidr,

@@ -16,6 +16,7 @@ import {
   parseCommandLine,
   parsePodCidrConfig,
   planRegistration,
+  registerWithPodCidr,
   type AllocationOwner,
   type Entry,
   type HeldBlock,
@@ -60,6 +61,18 @@ t.test('the next free block skips held blocks of any size, in address order', as
     );
     t.equal(got ? formatBlock(got) : undefined, c.want, c.name);
   }
+  const from = (start: number, h: string[]): string | undefined => {
+    const got = nextFreeBlock(
+      config,
+      h.map((x) => parseBlock(x, 'test')),
+      start,
+    );
+    return got ? formatBlock(got) : undefined;
+  };
+  t.equal(from(7, []), '10.244.7.0/24', 'a search from block 7');
+  t.equal(from(7, ['10.244.7.0/24']), '10.244.8.0/24', 'skips what is held after the start');
+  t.equal(from(255, ['10.244.255.0/24']), '10.244.0.0/24', 'wraps around to the start of the range');
+  t.equal(from(256 + 3, []), '10.244.3.0/24', 'a start beyond the range wraps too');
   const small = parsePodCidrConfig('10.1.0.0/23', 24);
   const full = nextFreeBlock(small, [parseBlock('10.1.0.0/24', 't'), parseBlock('10.1.1.0/24', 't')]);
   t.equal(full, undefined, 'a full range has no block');
@@ -212,4 +225,22 @@ t.test('two nodes racing for one block: the second commit conflicts', async (t) 
   await store.commit(replanned.ops);
   const stored = await store.get(nodeCodec, keys.node('b'));
   t.equal(stored?.value.spec?.podCIDR, '10.244.1.0/24', 're-planned onto the next block');
+});
+
+t.test('many nodes registering at once all get distinct blocks', async (t) => {
+  const store = new MemoryStore();
+  const names = Array.from({ length: 60 }, (_, i) => `n${i}`);
+  const nodes = await Promise.all(
+    names.map((name) => registerWithPodCidr(store, config, name, makeNode(name), now)),
+  );
+  const cidrs = nodes.map((n) => n.spec?.podCIDR ?? '');
+  t.equal(new Set(cidrs).size, names.length, 'no block given twice');
+  t.ok(
+    cidrs.every((c) => c.startsWith('10.244.') && c.endsWith('/24')),
+    'all /24s of the cluster CIDR',
+  );
+  const keysHeld = await store.list(allocationCodec, keys.podCidrs);
+  t.equal(keysHeld.entries.length, names.length, 'one allocation key per node');
+  const again = await registerWithPodCidr(store, config, 'n0', makeNode('n0', '10.1.0.0/24'), now);
+  t.equal(again.spec?.podCIDR, cidrs[0], 're-registration keeps the block');
 });

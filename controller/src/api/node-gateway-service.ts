@@ -1,10 +1,8 @@
 // NodeGateway: what agents call. Join trades a join token and a CSR for the node's
 // identity; RegisterNode and Assignments need that identity.
-import { randomUUID } from 'node:crypto';
-import type { Node, NodeGatewayServer, RegisterNodeResponse } from '@flotilla/proto';
+import type { NodeGatewayServer, RegisterNodeResponse } from '@flotilla/proto';
 import {
   invalidArgument,
-  isFlotillaError,
   isUserPublicKey,
   nodeCommonName,
   nodeOrganization,
@@ -18,11 +16,8 @@ import {
   type Logger,
   type NatsKeys,
 } from '@flotilla/common';
-import { allocationCodec, type AllocationOwner } from '../objects/apply-plan.js';
-import { nodeCodec } from '../store/codecs.js';
-import { keys } from '../store/keys.js';
-import type { Entry, Store } from '../store/types.js';
-import { needsPodCidr, planRegistration, validateRegistration } from '../nodes/registration.js';
+import type { Store } from '../store/types.js';
+import { registerWithPodCidr, validateRegistration } from '../nodes/registration.js';
 import { defaultNodeCidrMaskSize, parsePodCidrConfig, type PodCidrConfig } from '../nodes/pod-cidr.js';
 import type { LastSeen } from '../reconcile/node-liveness.js';
 import type { JoinTokenStore } from '../tokens/token-store.js';
@@ -55,37 +50,6 @@ export interface NodeGatewayDeps {
 }
 
 const defaultPodCidrs = parsePodCidrConfig(defaultClusterCidr, defaultNodeCidrMaskSize);
-
-/**
- * Stores a registration: the merged node and, the first time, its pod CIDR's allocation
- * key, in one guarded transaction; re-planned when another writer got there first.
- */
-async function registerWithPodCidr(
-  store: Store,
-  podCidrs: PodCidrConfig,
-  name: string,
-  incoming: Node,
-  at: Date,
-): Promise<Node> {
-  const key = keys.node(name);
-  for (let attempt = 1; ; attempt++) {
-    const current = await store.get(nodeCodec, key);
-    const allocations: Entry<AllocationOwner>[] = needsPodCidr(current?.value)
-      ? (await store.list(allocationCodec, keys.podCidrs)).entries
-      : [];
-    const plan = planRegistration(current, incoming, allocations, podCidrs, at, randomUUID());
-    try {
-      const { revision } = await store.commit(plan.ops);
-      const node = plan.node;
-      return node.metadata
-        ? { ...node, metadata: { ...node.metadata, resourceVersion: String(revision) } }
-        : node;
-    } catch (err) {
-      // A heartbeat's write, or another node taking the same block: plan again.
-      if (!isFlotillaError(err, 'Conflict') || attempt >= 10) throw err;
-    }
-  }
-}
 
 /** A NATS user JWT for node: its own subjects and reply inboxes, nothing else. */
 export function signNodeJwt(natsKeys: NatsKeys, node: string, userPublicKey: string, now: Date): string {

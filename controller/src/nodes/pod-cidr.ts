@@ -67,22 +67,40 @@ export function parsePodCidrConfig(
   return { clusterCidr: cluster, maskSize: mask };
 }
 
-/** The first mask-sized block of the cluster CIDR that overlaps none held; undefined when full. */
-export function nextFreeBlock(config: PodCidrConfig, held: readonly CidrBlock[]): CidrBlock | undefined {
+/**
+ * The first mask-sized block of the cluster CIDR that overlaps none held, searching from
+ * block number start (wrapping around); undefined when full. Registrations racing for one
+ * block retry from a random start, so they stop colliding.
+ */
+export function nextFreeBlock(
+  config: PodCidrConfig,
+  held: readonly CidrBlock[],
+  start = 0,
+): CidrBlock | undefined {
   const size = 2 ** (32 - config.maskSize);
-  const end = config.clusterCidr.base + blockSize(config.clusterCidr);
-  // A sweep over the held blocks in address order: each one that overlaps the candidate
-  // pushes it past its end (aligned up to the block size), so this is O(n log n).
+  const base = config.clusterCidr.base;
+  const end = base + blockSize(config.clusterCidr);
+  const blocks = (end - base) / size;
+  const from = base + (((start % blocks) + blocks) % blocks) * size;
   const sorted = [...held].sort((a, b) => a.base - b.base);
-  let candidate = config.clusterCidr.base;
+  const found = freeIn(sorted, size, from, end) ?? freeIn(sorted, size, base, from);
+  return found === undefined ? undefined : { base: found, bits: config.maskSize };
+}
+
+/**
+ * A sweep over the held blocks in address order: each one that overlaps the candidate
+ * pushes it past its end (aligned up to the block size), so this is O(n) after the sort.
+ */
+function freeIn(sorted: readonly CidrBlock[], size: number, from: number, to: number): number | undefined {
+  let candidate = from;
   for (const h of sorted) {
-    if (candidate + size > end) return undefined;
+    if (candidate + size > to) return undefined;
     const hEnd = h.base + blockSize(h);
     if (hEnd <= candidate) continue;
     if (h.base >= candidate + size) break;
     candidate = Math.ceil(hEnd / size) * size;
   }
-  return candidate + size <= end ? { base: candidate, bits: config.maskSize } : undefined;
+  return candidate + size <= to ? candidate : undefined;
 }
 
 /**
@@ -95,6 +113,7 @@ export function allocatePodCidr(
   node: string,
   requested: string,
   held: readonly HeldBlock[],
+  start = 0,
 ): CidrBlock {
   const others = held.filter((h) => h.node !== node);
   if (requested.trim() !== '') {
@@ -108,12 +127,13 @@ export function allocatePodCidr(
     }
     return block;
   }
-  // The node's own leftover key (a registration that failed after its write) is its to reuse.
+  // A key this node already holds (its node object lost its spec.podCIDR) is its to reuse.
   const own = held.find((h) => h.node === node && h.block.bits === config.maskSize);
   if (own) return own.block;
   const free = nextFreeBlock(
     config,
     others.map((h) => h.block),
+    start,
   );
   if (!free) {
     throw resourceExhausted(
