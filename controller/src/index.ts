@@ -402,6 +402,9 @@ export {
 export {
   buildNetworkState,
   buildSharedNetwork,
+  networkFieldsChanged,
+  networkNodes,
+  serviceRoutes,
   networkStateFor,
   isWebFacing,
   internalIpOf,

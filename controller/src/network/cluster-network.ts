@@ -25,9 +25,11 @@ import { keys } from '../store/keys.js';
 import type { Store } from '../store/types.js';
 import { drainDecision, type DrainVerdict, type DrainingPod } from './drain.js';
 import {
-  buildSharedNetwork,
   isWebFacing,
+  networkFieldsChanged,
+  networkNodes,
   networkStateFor,
+  serviceRoutes,
   type NetworkConfig,
   type SharedNetwork,
 } from './state.js';
@@ -51,7 +53,9 @@ export interface ControllerClusterNetworkOptions {
 
 export class ControllerClusterNetwork implements ClusterNetwork {
   private shared: SharedNetwork | undefined;
-  private fingerprint = '';
+  /** Which part of the shared state changes since the last build touched. */
+  private nodesDirty = true;
+  private servicesDirty = true;
   /** Bumped each time the shared part changes; a follower sends when it moved. */
   private generation = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -69,12 +73,19 @@ export class ControllerClusterNetwork implements ClusterNetwork {
     this.unsubscribe.push(
       nodes.onChange((change) => {
         if (change.type === 'delete') this.acks.delete(change.key.slice(keys.nodes.length));
+        const next = change.type === 'put' ? change.value : undefined;
+        if (!networkFieldsChanged(change.previous, next, this.options.config)) return;
+        this.nodesDirty = true;
         this.changed();
         // A node turning NotReady is no longer waited for.
         this.checkDrains();
       }),
-      services.onChange(() => this.changed()),
+      services.onChange(() => {
+        this.servicesDirty = true;
+        this.changed();
+      }),
       endpoints.onChange(() => {
+        this.servicesDirty = true;
         this.changed();
         this.checkDrains();
       }),
@@ -265,22 +276,22 @@ export class ControllerClusterNetwork implements ClusterNetwork {
     this.timer.unref();
   }
 
-  /** Builds the shared part once for every follower; wakes them (each checks its own web-facing). */
+  /**
+   * Builds the shared part once for every follower, only the parts that changed, and
+   * wakes them (each checks its own web-facing).
+   */
   private rebuild(): void {
     const { nodes, services, endpoints } = this.options;
-    const shared = buildSharedNetwork({
-      nodes: nodes.list(),
-      services: services.list(),
-      endpoints: endpoints.list(),
+    const before = this.shared;
+    this.shared = {
       endpointsRevision: endpoints.appliedRevision,
-    });
-    // Heartbeats rewrite nodes without changing anything a state holds: no new state then.
-    const fingerprint = JSON.stringify(shared);
-    if (fingerprint !== this.fingerprint || !this.shared) {
-      this.fingerprint = fingerprint;
-      this.shared = shared;
-      this.generation++;
-    }
+      nodes: this.nodesDirty || !before ? networkNodes(nodes.list()) : before.nodes,
+      services:
+        this.servicesDirty || !before ? serviceRoutes(services.list(), endpoints.list()) : before.services,
+    };
+    this.nodesDirty = false;
+    this.servicesDirty = false;
+    this.generation++;
     for (const wake of [...this.wakers]) wake();
   }
 

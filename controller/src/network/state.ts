@@ -46,7 +46,8 @@ export function internalIpOf(node: Node): string {
   return node.status?.addresses.find((a) => a.type === 'InternalIP')?.address ?? '';
 }
 
-function networkNodes(nodes: readonly Node[]): NetworkNode[] {
+/** The nodes part of a state: every node with a pod CIDR, by name. */
+export function networkNodes(nodes: readonly Node[]): NetworkNode[] {
   return nodes
     .filter((n) => (n.spec?.podCIDR ?? '') !== '')
     .map((n) => ({
@@ -85,7 +86,8 @@ function targetsOf(endpoints: Endpoints | undefined, portName: string, protocol:
   return out.sort((a, b) => a.ip.localeCompare(b.ip) || a.port - b.port);
 }
 
-function serviceRoutes(services: readonly Service[], endpoints: readonly Endpoints[]): ServiceRoute[] {
+/** The services part of a state: services with a cluster IP, ports resolved to ready targets. */
+export function serviceRoutes(services: readonly Service[], endpoints: readonly Endpoints[]): ServiceRoute[] {
   const byName = new Map(endpoints.map((e) => [nsName(e.metadata), e]));
   return services
     .filter((s) => (s.spec?.clusterIP ?? '') !== '' && s.spec?.clusterIP !== 'None')
@@ -117,6 +119,25 @@ export function buildSharedNetwork(snapshot: NetworkSnapshot): SharedNetwork {
     nodes: networkNodes(snapshot.nodes),
     services: serviceRoutes(snapshot.services, snapshot.endpoints),
   };
+}
+
+/**
+ * Whether a node's change touches any state: its pod CIDR, InternalIP, readiness or
+ * web-facing. Heartbeats rewrite nodes every few seconds without touching any of them,
+ * and must not cost every node a new state.
+ */
+export function networkFieldsChanged(
+  previous: Node | undefined,
+  next: Node | undefined,
+  config: NetworkConfig,
+): boolean {
+  if (!previous || !next) return previous !== next;
+  return (
+    (previous.spec?.podCIDR ?? '') !== (next.spec?.podCIDR ?? '') ||
+    internalIpOf(previous) !== internalIpOf(next) ||
+    isNodeReady(previous) !== isNodeReady(next) ||
+    isWebFacing(previous, config) !== isWebFacing(next, config)
+  );
 }
 
 export function isWebFacing(node: Node | undefined, config: NetworkConfig): boolean {
