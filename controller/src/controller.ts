@@ -1,6 +1,6 @@
 // Wires the controller together: store, secrets, API, heartbeat ingest and the node
 // lifecycle loop; and takes them apart again in the reverse order.
-import type { Endpoints, Node, Service } from '@flotilla/proto';
+import type { Node } from '@flotilla/proto';
 import {
   createLogger,
   defaultClusterCidr,
@@ -12,7 +12,7 @@ import {
   type Logger,
 } from '@flotilla/common';
 import { parseLabelSelector } from './labels/labels.js';
-import { ControllerClusterNetwork } from './network/cluster-network.js';
+import { startClusterNetwork } from './network/cluster-network.js';
 import { defaultNodeCidrMaskSize, formatBlock, parsePodCidrConfig } from './nodes/pod-cidr.js';
 import { createClusterService } from './api/cluster-service.js';
 import { AgentClients } from './api/agent-clients.js';
@@ -42,7 +42,7 @@ import { ControllerNats } from './status/nats-client.js';
 import { startScheduler } from './scheduler/loop.js';
 import { schedulerProfile } from './scheduler/profile.js';
 import type { ResourceStrategy } from './scheduler/scorers.js';
-import { endpointsCodec, nodeCodec, serviceCodec } from './store/codecs.js';
+import { nodeCodec } from './store/codecs.js';
 import { EtcdStore } from './store/etcd-store.js';
 import { Informer } from './store/informer.js';
 import { keys } from './store/keys.js';
@@ -220,23 +220,9 @@ export async function startController(options: ControllerOptions): Promise<Runni
       options.clusterCidr ?? defaultClusterCidr,
       options.nodeCidrMaskSize ?? defaultNodeCidrMaskSize,
     );
-    const services = new Informer<Service>(
-      store,
-      serviceCodec,
-      keys.services,
-      log.child({ layer: 'informer' }),
-    );
-    const endpoints = new Informer<Endpoints>(
-      store,
-      endpointsCodec,
-      keys.endpoints,
-      log.child({ layer: 'informer' }),
-    );
-    const network = new ControllerClusterNetwork({
+    const { network, stop: stopNetwork } = startClusterNetwork({
       store,
       nodes,
-      services,
-      endpoints,
       config: {
         clusterDomain: options.clusterDomain ?? defaultClusterDomain,
         serviceCidr: options.serviceCidr ?? defaultServiceCidr,
@@ -245,13 +231,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       },
       log: log.child({ layer: 'network' }),
     });
-    network.start();
-    const networkRuns = [services.run(abort.signal), endpoints.run(abort.signal)];
-    onStop('network informers', async () => {
-      network.stop();
-      abort.abort();
-      await Promise.all(networkRuns);
-    });
+    onStop('cluster network', stopNetwork);
     nats.subscribe(subjects.allNetworkApplied, (subject, data) => network.handleApplied(subject, data));
     nats.start();
     onStop('heartbeat ingest', () => ingest.settle());

@@ -423,9 +423,11 @@ export {
 } from './network/drain.js';
 export {
   ControllerClusterNetwork,
+  startClusterNetwork,
   defaultCoalesceMs,
   maxDrainTimeoutMs,
   type ControllerClusterNetworkOptions,
+  type StartClusterNetworkOptions,
 } from './network/cluster-network.js';
 export type { ClusterNetwork } from './network/types.js';
 export { endpointsCodec } from './store/codecs.js';

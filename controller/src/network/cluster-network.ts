@@ -19,8 +19,8 @@ import {
   nodeSubjectToken,
   type Logger,
 } from '@flotilla/common';
-import { podCodec } from '../store/codecs.js';
-import type { Informer } from '../store/informer.js';
+import { endpointsCodec, podCodec, serviceCodec } from '../store/codecs.js';
+import { Informer } from '../store/informer.js';
 import { keys } from '../store/keys.js';
 import type { Store } from '../store/types.js';
 import { drainDecision, type DrainVerdict, type DrainingPod } from './drain.js';
@@ -310,4 +310,35 @@ export class ControllerClusterNetwork implements ClusterNetwork {
   private checkDrains(): void {
     for (const check of [...this.drainChecks]) check();
   }
+}
+
+export interface StartClusterNetworkOptions {
+  store: Store;
+  /** The controller's shared node copy (its owner runs it). */
+  nodes: Informer<Node>;
+  config: NetworkConfig;
+  log: Logger;
+}
+
+/** The cluster network with its own copies of services and endpoints, running until stop. */
+export function startClusterNetwork(options: StartClusterNetworkOptions): {
+  network: ControllerClusterNetwork;
+  stop: () => Promise<void>;
+} {
+  const { store, log } = options;
+  const informerLog = log.child({ layer: 'informer' });
+  const services = new Informer<Service>(store, serviceCodec, keys.services, informerLog);
+  const endpoints = new Informer<Endpoints>(store, endpointsCodec, keys.endpoints, informerLog);
+  const network = new ControllerClusterNetwork({ ...options, services, endpoints });
+  network.start();
+  const abort = new AbortController();
+  const runs = [services.run(abort.signal), endpoints.run(abort.signal)];
+  return {
+    network,
+    stop: async () => {
+      network.stop();
+      abort.abort();
+      await Promise.all(runs);
+    },
+  };
 }
