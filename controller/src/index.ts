@@ -69,6 +69,7 @@ export {
   deploymentCodec,
   replicaSetCodec,
   serviceCodec,
+  endpointsCodec,
   eventCodec,
 } from './store/codecs.js';
 export type { EventRecorder, EventInput, EventType } from './events/recorder.js';
@@ -219,6 +220,59 @@ export {
   type Requirement,
 } from './labels/labels.js';
 export { mergeRegistration, validateRegistration, nodeApiVersion, nodeKind } from './nodes/registration.js';
+// The cluster network (issue 6): pod CIDRs, NetworkState, endpoints drain
+export {
+  allocatePodCidr,
+  nextFreeBlock,
+  parsePodCidrConfig,
+  parseBlock,
+  formatBlock,
+  overlaps,
+  blockOfAllocationKey,
+  defaultNodeCidrMaskSize,
+  type CidrBlock,
+  type HeldBlock,
+  type PodCidrConfig,
+} from './nodes/pod-cidr.js';
+export {
+  planRegistration,
+  registerWithPodCidr,
+  nodeDeleteOps,
+  heldBlocks,
+  needsPodCidr,
+  type RegistrationPlan,
+} from './nodes/registration.js';
+export {
+  buildNetworkState,
+  buildSharedNetwork,
+  networkFieldsChanged,
+  networkNodes,
+  serviceRoutes,
+  networkStateFor,
+  isWebFacing,
+  internalIpOf,
+  type NetworkConfig,
+  type NetworkSnapshot,
+  type SharedNetwork,
+} from './network/state.js';
+export {
+  drainDecision,
+  servicesListing,
+  pendingNodes,
+  isPodAddress,
+  type DrainInput,
+  type DrainVerdict,
+  type DrainingPod,
+} from './network/drain.js';
+export {
+  ControllerClusterNetwork,
+  startClusterNetwork,
+  defaultCoalesceMs,
+  maxDrainTimeoutMs,
+  type ControllerClusterNetworkOptions,
+  type StartClusterNetworkOptions,
+} from './network/cluster-network.js';
+export type { ClusterNetwork } from './network/types.js';
 export {
   readyCondition,
   isNodeReady,
@@ -376,58 +430,3 @@ export {
 } from './events/store-recorder.js';
 export { createObjectService, type ObjectServiceDeps, type ObjectMethods } from './api/object-service.js';
 export { PodWatchHub } from './api/pod-watch-hub.js';
-
-// The cluster network (issue 6): pod CIDRs, NetworkState, endpoints drain
-export {
-  allocatePodCidr,
-  nextFreeBlock,
-  parsePodCidrConfig,
-  parseBlock,
-  formatBlock,
-  overlaps,
-  blockOfAllocationKey,
-  defaultNodeCidrMaskSize,
-  type CidrBlock,
-  type HeldBlock,
-  type PodCidrConfig,
-} from './nodes/pod-cidr.js';
-export {
-  planRegistration,
-  registerWithPodCidr,
-  nodeDeleteOps,
-  heldBlocks,
-  needsPodCidr,
-  type RegistrationPlan,
-} from './nodes/registration.js';
-export {
-  buildNetworkState,
-  buildSharedNetwork,
-  networkFieldsChanged,
-  networkNodes,
-  serviceRoutes,
-  networkStateFor,
-  isWebFacing,
-  internalIpOf,
-  type NetworkConfig,
-  type NetworkSnapshot,
-  type SharedNetwork,
-} from './network/state.js';
-export {
-  drainDecision,
-  servicesListing,
-  pendingNodes,
-  isPodAddress,
-  type DrainInput,
-  type DrainVerdict,
-  type DrainingPod,
-} from './network/drain.js';
-export {
-  ControllerClusterNetwork,
-  startClusterNetwork,
-  defaultCoalesceMs,
-  maxDrainTimeoutMs,
-  type ControllerClusterNetworkOptions,
-  type StartClusterNetworkOptions,
-} from './network/cluster-network.js';
-export type { ClusterNetwork } from './network/types.js';
-export { endpointsCodec } from './store/codecs.js';

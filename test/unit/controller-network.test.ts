@@ -340,7 +340,7 @@ t.test('follow sends the state at once, then a new one per (coalesced) change', 
     putOp(serviceCodec, keys.service('default', 'web'), makeService('web'), 0),
     putOp(
       endpointsCodec,
-      keys.endpoint('default', 'web'),
+      keys.endpointsOf('default', 'web'),
       makeEndpoints('web', [{ ready: [{ ip: '10.244.1.5', node: 'n2' }] }]),
       0,
     ),
@@ -394,7 +394,7 @@ t.test(
     await store.create(podCodec, keys.pod('default', 'web-1'), pod);
     const ep = await store.create(
       endpointsCodec,
-      keys.endpoint('default', 'web'),
+      keys.endpointsOf('default', 'web'),
       makeEndpoints('web', [{ ready: [{ ip: '10.244.0.5', uid: 'uid-web-1', pod: 'web-1' }] }]),
     );
     await new Promise((r) => setTimeout(r, 30));
@@ -438,7 +438,7 @@ t.test(
     });
     const removed = await store.update(
       endpointsCodec,
-      keys.endpoint('default', 'web'),
+      keys.endpointsOf('default', 'web'),
       makeEndpoints('web', []),
       ep.entry.modRevision,
     );

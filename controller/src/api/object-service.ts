@@ -427,21 +427,19 @@ export function createObjectService(deps: ObjectServiceDeps): ObjectMethods {
           void deps.garbage?.collect();
           return { namespace: marked.value };
         }
-        case 'Node':
-          return retryOnConflict(async () => {
-            const entry = await store.get(nodeCodec, key);
-            if (!entry) throw objectNotFound(info, ns, name);
-            // Its pod CIDR is released in the same transaction (nodes/registration.ts).
-            if (!req.dryRun) await store.commit(nodeDeleteOps(entry));
-            return wrapStored(info, entry.value);
-          });
         case 'ReplicaSet':
+        case 'Node':
         case 'Event':
           return retryOnConflict(async () => {
             const entry = await store.get(info.codec, key);
             if (!entry) throw objectNotFound(info, ns, name);
             if (!req.dryRun) {
-              await store.commit([{ type: 'delete', key, expect: entry.modRevision }]);
+              // A Node's pod CIDR is released in the same transaction (nodes/registration.ts).
+              await store.commit(
+                info.kind === 'Node'
+                  ? nodeDeleteOps(entry as Entry<Node>)
+                  : [{ type: 'delete', key, expect: entry.modRevision }],
+              );
               // A ReplicaSet's pods are collected as orphans.
               if (info.kind === 'ReplicaSet') void deps.garbage?.collect();
             }

@@ -60,10 +60,11 @@ export class Informer<T> {
         this.markSynced();
         backoff.reset();
         for await (const ev of this.store.watch(this.codec, this.prefix, revision, signal)) {
-          this.applied = Math.max(this.applied, ev.revision);
           // refresh() may already hold a newer version than a lagging watch delivers.
           if ((this.revisions.get(ev.key) ?? 0) >= ev.revision) continue;
           const previous = this.items.get(ev.key) ?? ev.previous;
+          // Before the listeners run: what they read of appliedRevision includes this event.
+          this.applied = Math.max(this.applied, ev.revision);
           if (ev.type === 'put') {
             this.items.set(ev.key, ev.value);
             this.revisions.set(ev.key, ev.revision);

@@ -20,8 +20,9 @@ export const keys = {
   replicaSet: (namespace: string, name: string): string => `replicasets/${namespace}/${name}`,
   services: 'services/',
   service: (namespace: string, name: string): string => `services/${namespace}/${name}`,
+  /** A Service's Endpoints, under the service's name; written only by the endpoints loop. */
   endpoints: 'endpoints/',
-  endpoint: (namespace: string, name: string): string => `endpoints/${namespace}/${name}`,
+  endpointsOf: (namespace: string, name: string): string => `endpoints/${namespace}/${name}`,
   events: 'events/',
   event: (namespace: string, name: string): string => `events/${namespace}/${name}`,
   /** One key per Service cluster IP in use: created with the service, in its transaction. */
