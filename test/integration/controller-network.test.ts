@@ -4,7 +4,7 @@
 // allocation at registration (distinct blocks, a requested one honoured, an overlap
 // refused, kept on re-registration, released on delete), NetworkState updates after a
 // Service and an Endpoints change, and AwaitEndpointsDrained waiting for the nodes'
-// acknowledgements. No endpoints loop runs here: the test writes Endpoints to etcd as it
+// acknowledgements — on the first controller and on a second replica. No endpoints loop runs here: the test writes Endpoints to etcd as it
 // would.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
@@ -50,6 +50,7 @@ class NetNode {
   private timer: NodeJS.Timeout | undefined;
   private call: grpc.ClientReadableStream<NetworkState> | undefined;
   private sequence = 0;
+  private tls: { caPem: string; certPem: string; keyPem: string } | undefined;
 
   constructor(readonly name: string) {}
 
@@ -67,7 +68,8 @@ class NetNode {
       natsUserPublicKey: nats.publicKey,
     });
     anonymous.close();
-    this.client = this.dial({ caPem: this.caPem, certPem: res.certificatePem, keyPem: csr.keyPem });
+    this.tls = { caPem: this.caPem, certPem: res.certificatePem, keyPem: csr.keyPem };
+    this.client = this.dial(this.tls);
     const nc = await connect({
       servers: res.natsUrls,
       authenticator: jwtAuthenticator(res.natsUserJwt, encoder.encode(nats.seed)),
@@ -90,9 +92,21 @@ class NetNode {
     return readFileText(plane.caFile);
   }
 
-  private dial(tls: { caPem: string; certPem?: string; keyPem?: string }): NodeGatewayClient {
-    const channel = controllerChannel(plane.apiAddress, tls);
-    return new NodeGatewayClient(plane.apiAddress, channel.credentials, channel.options);
+  private dial(
+    tls: { caPem: string; certPem?: string; keyPem?: string },
+    address = plane.apiAddress,
+  ): NodeGatewayClient {
+    const channel = controllerChannel(address, tls);
+    return new NodeGatewayClient(address, channel.credentials, channel.options);
+  }
+
+  /** Dials another controller replica from now on; the open stream ends. */
+  useController(address: string): void {
+    if (!this.tls) throw new Error(`${this.name} has not joined`);
+    this.call?.cancel();
+    this.client.close();
+    this.client = this.dial(this.tls, address);
+    this.states = [];
   }
 
   register(podCIDR = '', labels: Record<string, string> = {}): Promise<Node | undefined> {
@@ -373,4 +387,47 @@ t.test('AwaitEndpointsDrained times out naming the Ready node that never acknowl
   t.equal(result.drained, false, 'not drained');
   t.same(result.pendingNodes, ['d'], 'd, Ready and silent, is pending');
   t.equal(result.endpointsRevision, gone.endpointsRevision, 'the target revision');
+});
+
+t.test('a controller replica (not the leader) serves the stream and the drain as well', async (t) => {
+  const replica = await plane.startReplica('controller-2');
+  t.teardown(() => replica.process.stop());
+  const [a, b, d] = [await node('a'), await node('b'), await node('d')];
+  d.useController(replica.address);
+  d.follow();
+  const first = await d.state('the peers', (s) => s.nodes.length === 3);
+  t.same(
+    first.nodes.map((n) => n.name),
+    ['a', 'b', 'd'],
+    "the replica's state has every node",
+  );
+  await putPod('web-3', 'd', 'uid-web-3', '10.250.0.9');
+  await putEtcd(
+    plane.etcd.endpoint,
+    `${root}endpoints/default/web`,
+    endpointsOf([{ ip: '10.250.0.9', node: 'd', pod: 'web-3', uid: 'uid-web-3' }]),
+  );
+  const withPod = await d.state('web-3', (s) =>
+    s.services.some((x) => x.ports[0]?.endpoints[0]?.podName === 'web-3'),
+  );
+  let answer: AwaitEndpointsDrainedResponse | undefined;
+  const draining = d.drain('default', 'web-3', 'uid-web-3', 20_000).then((r) => (answer = r));
+  await putEtcd(plane.etcd.endpoint, `${root}endpoints/default/web`, endpointsOf([]));
+  const gone = await d.state(
+    'web-3 gone',
+    (s) =>
+      s.endpointsRevision > withPod.endpointsRevision &&
+      s.services.some((x) => x.ports[0]?.endpoints.length === 0),
+  );
+  a.applied(gone.endpointsRevision);
+  b.applied(gone.endpointsRevision);
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(answer, undefined, 'the replica waits for d as well');
+  d.applied(gone.endpointsRevision);
+  await draining;
+  t.same(
+    answer,
+    { drained: true, endpointsRevision: gone.endpointsRevision, pendingNodes: [], pendingServices: [] },
+    'the replica learned every acknowledgement over NATS',
+  );
 });
