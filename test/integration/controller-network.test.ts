@@ -4,8 +4,8 @@
 // allocation at registration (distinct blocks, a requested one honoured, an overlap
 // refused, kept on re-registration, released on delete), NetworkState updates after a
 // Service and an Endpoints change, and AwaitEndpointsDrained waiting for the nodes'
-// acknowledgements — on the first controller and on a second replica. No endpoints loop runs here: the test writes Endpoints to etcd as it
-// would.
+// acknowledgements, on the first controller and on a second replica. No endpoints loop
+// runs here: the test writes Endpoints to etcd as it would.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import type * as grpc from '@grpc/grpc-js';
