@@ -1,7 +1,19 @@
 // Wires the controller together: store, secrets, API, heartbeat ingest and the node
 // lifecycle loop; and takes them apart again in the reverse order.
 import type { Node } from '@flotilla/proto';
-import { createLogger, errorMessage, isFlotillaError, subjects, type Logger } from '@flotilla/common';
+import {
+  createLogger,
+  defaultClusterCidr,
+  defaultClusterDomain,
+  errorMessage,
+  isFlotillaError,
+  subjects,
+  webFacingLabel,
+  type Logger,
+} from '@flotilla/common';
+import { parseLabelSelector } from './labels/labels.js';
+import { startClusterNetwork } from './network/cluster-network.js';
+import { defaultNodeCidrMaskSize, formatBlock, parsePodCidrConfig } from './nodes/pod-cidr.js';
 import { createClusterService } from './api/cluster-service.js';
 import { AgentClients } from './api/agent-clients.js';
 import { StreamRegistry } from './api/handlers.js';
@@ -79,6 +91,13 @@ export interface ControllerOptions {
   signal?: AbortSignal;
   /** Where Service cluster IPs are allocated from; 10.96.0.0/16. */
   serviceCidr?: string;
+  /** Where nodes' pod CIDRs are allocated from (default 10.244.0.0/16), in blocks of nodeCidrMaskSize (24). */
+  clusterCidr?: string;
+  nodeCidrMaskSize?: number;
+  /** Label selector of the nodes that open node ports (default flotilla.io/web-facing=true). */
+  webFacingSelector?: string;
+  /** Services' DNS domain (default cluster.local). */
+  clusterDomain?: string;
 }
 
 export interface RunningController {
@@ -195,6 +214,26 @@ export async function startController(options: ControllerOptions): Promise<Runni
     nats.subscribe(subjects.allPodStatus, (subject, data) => podStatus.handle(subject, data));
     // Statuses published while this controller was not listening: ask every node again.
     nats.onConnect(() => void podStatus.resyncAll(nats));
+
+    // The cluster network (pod CIDRs, services, endpoints) every replica serves to agents;
+    // NetworkApplied tells each replica how far each node has programmed it.
+    const podCidrs = parsePodCidrConfig(
+      options.clusterCidr ?? defaultClusterCidr,
+      options.nodeCidrMaskSize ?? defaultNodeCidrMaskSize,
+    );
+    const { network, stop: stopNetwork } = startClusterNetwork({
+      store,
+      nodes,
+      config: {
+        clusterDomain: options.clusterDomain ?? defaultClusterDomain,
+        serviceCidr: options.serviceCidr ?? defaultServiceCidr,
+        clusterCidr: formatBlock(podCidrs.clusterCidr),
+        webFacing: parseLabelSelector(options.webFacingSelector ?? `${webFacingLabel}=true`),
+      },
+      log: log.child({ layer: 'network' }),
+    });
+    onStop('cluster network', stopNetwork);
+    nats.subscribe(subjects.allNetworkApplied, (subject, data) => network.handleApplied(subject, data));
     nats.start();
     onStop('heartbeat ingest', () => ingest.settle());
     onStop('pod status ingest', () => podStatus.settle());
@@ -350,6 +389,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
         log: apiLog,
         bookmarkIntervalMs: options.bookmarkIntervalMs,
         podWatch,
+        podCidrs,
+        network,
       }),
     });
     // Stop accepting first, and end the open streams so the shutdown need not wait them out.

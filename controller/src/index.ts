@@ -220,6 +220,59 @@ export {
   type Requirement,
 } from './labels/labels.js';
 export { mergeRegistration, validateRegistration, nodeApiVersion, nodeKind } from './nodes/registration.js';
+// The cluster network (issue 6): pod CIDRs, NetworkState, endpoints drain
+export {
+  allocatePodCidr,
+  nextFreeBlock,
+  parsePodCidrConfig,
+  parseBlock,
+  formatBlock,
+  overlaps,
+  blockOfAllocationKey,
+  defaultNodeCidrMaskSize,
+  type CidrBlock,
+  type HeldBlock,
+  type PodCidrConfig,
+} from './nodes/pod-cidr.js';
+export {
+  planRegistration,
+  registerWithPodCidr,
+  nodeDeleteOps,
+  heldBlocks,
+  needsPodCidr,
+  type RegistrationPlan,
+} from './nodes/registration.js';
+export {
+  buildNetworkState,
+  buildSharedNetwork,
+  networkFieldsChanged,
+  networkNodes,
+  serviceRoutes,
+  networkStateFor,
+  isWebFacing,
+  internalIpOf,
+  type NetworkConfig,
+  type NetworkSnapshot,
+  type SharedNetwork,
+} from './network/state.js';
+export {
+  drainDecision,
+  servicesListing,
+  pendingNodes,
+  isPodAddress,
+  type DrainInput,
+  type DrainVerdict,
+  type DrainingPod,
+} from './network/drain.js';
+export {
+  ControllerClusterNetwork,
+  startClusterNetwork,
+  defaultCoalesceMs,
+  maxDrainTimeoutMs,
+  type ControllerClusterNetworkOptions,
+  type StartClusterNetworkOptions,
+} from './network/cluster-network.js';
+export type { ClusterNetwork } from './network/types.js';
 export {
   readyCondition,
   isNodeReady,

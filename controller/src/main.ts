@@ -104,6 +104,10 @@ async function runServe(options: ParsedOptions, log: Logger): Promise<number> {
       tokenFile: options.tokenFile,
       tokenTtlMs: options.tokenTtlMs,
       serviceCidr: options.serviceCidr,
+      clusterCidr: options.clusterCidr,
+      nodeCidrMaskSize: options.nodeCidrMaskSize,
+      webFacingSelector: options.webFacingSelector,
+      clusterDomain: options.clusterDomain,
       logger: log,
       signal: starting.signal,
     });

@@ -1,6 +1,5 @@
 // NodeGateway: what agents call. Join trades a join token and a CSR for the node's
 // identity; RegisterNode and Assignments need that identity.
-import { randomUUID } from 'node:crypto';
 import type { NodeGatewayServer, RegisterNodeResponse } from '@flotilla/proto';
 import {
   invalidArgument,
@@ -12,15 +11,14 @@ import {
   subjects,
   unavailable,
   validateDnsSubdomain,
+  defaultClusterCidr,
   type KeyAndCert,
   type Logger,
   type NatsKeys,
 } from '@flotilla/common';
-import { nodeCodec } from '../store/codecs.js';
-import { keys } from '../store/keys.js';
-import { modify } from '../store/modify.js';
 import type { Store } from '../store/types.js';
-import { mergeRegistration, validateRegistration } from '../nodes/registration.js';
+import { registerWithPodCidr, validateRegistration } from '../nodes/registration.js';
+import { defaultNodeCidrMaskSize, parsePodCidrConfig, type PodCidrConfig } from '../nodes/pod-cidr.js';
 import type { LastSeen } from '../reconcile/node-liveness.js';
 import type { JoinTokenStore } from '../tokens/token-store.js';
 import { streamAssignments } from './assignments.js';
@@ -45,9 +43,13 @@ export interface NodeGatewayDeps {
   now?: () => Date;
   /** One pod watch shared by the assignments streams (see pod-watch-hub.ts). */
   podWatch?: PodWatchHub;
+  /** Where nodes' pod CIDRs come from (--cluster-cidr, --node-cidr-mask-size); default 10.244.0.0/16 in /24s. */
+  podCidrs?: PodCidrConfig;
   /** Serves Network and AwaitEndpointsDrained; without it they answer Unavailable. */
   network?: ClusterNetwork;
 }
+
+const defaultPodCidrs = parsePodCidrConfig(defaultClusterCidr, defaultNodeCidrMaskSize);
 
 /** A NATS user JWT for node: its own subjects and reply inboxes, nothing else. */
 export function signNodeJwt(natsKeys: NatsKeys, node: string, userPublicKey: string, now: Date): string {
@@ -107,28 +109,12 @@ export function createNodeGatewayService(deps: NodeGatewayDeps): NodeGatewayServ
       requireNode(call, caPem, 'NodeGateway.RegisterNode', name);
       if (req.natsUserPublicKey !== '') requireUserKey(req.natsUserPublicKey, 'natsUserPublicKey');
       const at = now();
-      const key = keys.node(name);
-      let stored = await modify(store, nodeCodec, key, (current) =>
-        mergeRegistration(current, incoming, at, randomUUID()),
-      );
-      if (!stored) {
-        const created = await store.create(
-          nodeCodec,
-          key,
-          mergeRegistration(undefined, incoming, at, randomUUID()),
-        );
-        // Lost a race with another registration of the same node: merge into the winner.
-        stored = created.created
-          ? created.entry
-          : await modify(store, nodeCodec, key, (current) =>
-              mergeRegistration(current, incoming, at, randomUUID()),
-            );
-      }
+      const stored = await registerWithPodCidr(store, deps.podCidrs ?? defaultPodCidrs, name, incoming, at);
       // The agent is alive now: its grace period starts here, not at its last heartbeat.
       lastSeen.observe(name, at.getTime());
       log.info('node registered', { node: name });
       return {
-        node: stored?.value,
+        node: stored,
         natsUserJwt: req.natsUserPublicKey ? signNodeJwt(natsKeys, name, req.natsUserPublicKey, at) : '',
         natsUrls,
       };

@@ -53,6 +53,7 @@ import {
   type KindInfo,
 } from '../objects/kinds.js';
 import { serviceDeleteOps } from '../objects/service-release.js';
+import { nodeDeleteOps } from '../nodes/registration.js';
 import { parseCidr, defaultServiceCidr, type Cidr } from '../objects/service.js';
 import {
   deploymentCodec,
@@ -435,7 +436,12 @@ export function createObjectService(deps: ObjectServiceDeps): ObjectMethods {
             const entry = await store.get(info.codec, key);
             if (!entry) throw objectNotFound(info, ns, name);
             if (!req.dryRun) {
-              await store.commit([{ type: 'delete', key, expect: entry.modRevision }]);
+              // A Node's pod CIDR is released in the same transaction (nodes/registration.ts).
+              await store.commit(
+                info.kind === 'Node'
+                  ? nodeDeleteOps(entry as Entry<Node>)
+                  : [{ type: 'delete', key, expect: entry.modRevision }],
+              );
               // A ReplicaSet's pods are collected as orphans.
               if (info.kind === 'ReplicaSet') void deps.garbage?.collect();
             }

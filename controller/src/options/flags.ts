@@ -1,7 +1,24 @@
 // The controller's flags: each also read from FLOTILLA_<UPPER_SNAKE> in the environment
 // (a flag on the command line wins), validated into typed options.
 import { parseArgs } from 'node:util';
-import { invalidArgument, parseLogLevel, type LogLevel } from '@flotilla/common';
+import {
+  defaultClusterCidr,
+  defaultClusterDomain,
+  errorMessage,
+  invalidArgument,
+  parseLogLevel,
+  validateDnsSubdomain,
+  webFacingLabel,
+  type LogLevel,
+} from '@flotilla/common';
+import { parseLabelSelector } from '../labels/labels.js';
+import {
+  defaultNodeCidrMaskSize,
+  formatBlock,
+  overlaps,
+  parseBlock,
+  parsePodCidrConfig,
+} from '../nodes/pod-cidr.js';
 import { defaultServiceCidr, parseCidr } from '../objects/service.js';
 import { defaultTokenTtlMs, maxTokenTtlMs, minTokenTtlMs } from '../tokens/join-token.js';
 import type { ResourceStrategy } from '../scheduler/scorers.js';
@@ -143,6 +160,34 @@ export const flagSpecs: readonly FlagSpec[] = [
     help: 'IPv4 range Service cluster IPs are allocated from',
     commands: serveOnly,
   },
+  {
+    name: 'cluster-cidr',
+    value: 'CIDR',
+    default: defaultClusterCidr,
+    help: "IPv4 range nodes' pod CIDRs are allocated from",
+    commands: serveOnly,
+  },
+  {
+    name: 'node-cidr-mask-size',
+    value: 'BITS',
+    default: String(defaultNodeCidrMaskSize),
+    help: "prefix length of each node's pod CIDR, within --cluster-cidr",
+    commands: serveOnly,
+  },
+  {
+    name: 'web-facing-selector',
+    value: 'SELECTOR',
+    default: `${webFacingLabel}=true`,
+    help: 'label selector of the nodes that open Service node ports',
+    commands: serveOnly,
+  },
+  {
+    name: 'cluster-domain',
+    value: 'DOMAIN',
+    default: defaultClusterDomain,
+    help: 'DNS domain of services: SERVICE.NAMESPACE.svc.DOMAIN',
+    commands: serveOnly,
+  },
   { name: 'log-level', value: 'LEVEL', default: 'info', help: 'debug, info, warn or error', commands: both },
 ];
 
@@ -167,6 +212,10 @@ export interface ParsedOptions {
   tokenTtlMs: number;
   logLevel: LogLevel;
   serviceCidr: string;
+  clusterCidr: string;
+  nodeCidrMaskSize: number;
+  webFacingSelector: string;
+  clusterDomain: string;
 }
 
 export type ParsedCommand = { command: Command | 'help'; help: boolean; options?: ParsedOptions };
@@ -262,6 +311,35 @@ export function parseCommandLine(
       });
     }
   }
+  const serviceCidr = parseCidr(raw('service-cidr') ?? defaultServiceCidr, flag('service-cidr'));
+  const podCidrs = parsePodCidrConfig(
+    raw('cluster-cidr') ?? defaultClusterCidr,
+    raw('node-cidr-mask-size') ?? String(defaultNodeCidrMaskSize),
+  );
+  const clusterCidr = formatBlock(podCidrs.clusterCidr);
+  if (overlaps(podCidrs.clusterCidr, parseBlock(serviceCidr.text, flag('service-cidr')))) {
+    throw invalidArgument(
+      `--cluster-cidr "${clusterCidr}" overlaps --service-cidr "${serviceCidr.text}": pod and service addresses must not collide`,
+      { field: '--cluster-cidr', value: clusterCidr },
+    );
+  }
+  const webFacingSelector = raw('web-facing-selector') ?? '';
+  try {
+    parseLabelSelector(webFacingSelector);
+  } catch (err) {
+    throw invalidArgument(`--web-facing-selector: ${errorMessage(err)}`, {
+      field: '--web-facing-selector',
+      value: webFacingSelector,
+    });
+  }
+  const clusterDomain = (raw('cluster-domain') ?? defaultClusterDomain).replace(/\.$/, '');
+  const domainWhy = validateDnsSubdomain(clusterDomain);
+  if (domainWhy) {
+    throw invalidArgument(`--cluster-domain "${clusterDomain}" ${domainWhy}`, {
+      field: '--cluster-domain',
+      value: clusterDomain,
+    });
+  }
   const options: ParsedOptions = {
     etcdEndpoints: parseUrls(flag('etcd-endpoints'), raw('etcd-endpoints') ?? '', ['http', 'https']),
     natsUrls,
@@ -293,7 +371,11 @@ export function parseCommandLine(
       maxMs: maxTokenTtlMs,
     }),
     logLevel,
-    serviceCidr: parseCidr(raw('service-cidr') ?? defaultServiceCidr, flag('service-cidr')).text,
+    serviceCidr: serviceCidr.text,
+    clusterCidr,
+    nodeCidrMaskSize: podCidrs.maskSize,
+    webFacingSelector,
+    clusterDomain,
   };
   return { command, help: false, options };
 }

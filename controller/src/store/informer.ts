@@ -24,6 +24,7 @@ export class Informer<T> {
   private synced = false;
   private syncWaiters: (() => void)[] = [];
   private listeners: InformerListener<T>[] = [];
+  private applied = 0;
 
   constructor(
     private readonly store: Store,
@@ -44,6 +45,7 @@ export class Informer<T> {
         const beforeItems = this.items;
         this.items = new Map(entries.map((e) => [e.key, e.value]));
         this.revisions = new Map(entries.map((e) => [e.key, e.modRevision]));
+        this.applied = Math.max(this.applied, revision);
         if (this.listeners.length > 0) {
           for (const key of before.keys()) {
             if (!this.revisions.has(key)) this.emit({ type: 'delete', key, previous: beforeItems.get(key) });
@@ -69,6 +71,8 @@ export class Informer<T> {
           // refresh() may already hold a newer version than a lagging watch delivers.
           if ((this.revisions.get(ev.key) ?? 0) >= ev.revision) continue;
           const previous = this.items.get(ev.key) ?? ev.previous;
+          // Before the listeners run: what they read of appliedRevision includes this event.
+          this.applied = Math.max(this.applied, ev.revision);
           if (ev.type === 'put') {
             this.items.set(ev.key, ev.value);
             this.revisions.set(ev.key, ev.revision);
@@ -126,6 +130,15 @@ export class Informer<T> {
     return () => {
       this.listeners = this.listeners.filter((l) => l !== listener);
     };
+  }
+
+  /**
+   * The store revision through which the copy holds every change under the prefix (the
+   * list's revision, then each watched event's), as listeners see it: it is advanced
+   * before they are called.
+   */
+  get appliedRevision(): number {
+    return this.applied;
   }
 
   /** The mod revision of the key in the copy. */

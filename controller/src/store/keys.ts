@@ -31,4 +31,7 @@ export const keys = {
   /** One key per nodePort in use ("<port>"; TCP and UDP share the number, as in Kubernetes). */
   nodePorts: 'allocations/nodeports/',
   nodePort: (port: number): string => `allocations/nodeports/${port}`,
+  /** One key per node pod CIDR in use ("10.244.1.0-24"), created with the node's registration. */
+  podCidrs: 'allocations/podcidrs/',
+  podCidr: (cidr: string): string => `allocations/podcidrs/${cidr.replace('/', '-')}`,
 };
