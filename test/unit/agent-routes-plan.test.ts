@@ -5,6 +5,8 @@ import t from 'tap';
 import type { NetworkNode, NetworkState } from '@flotilla/proto';
 import {
   canonicalCidr,
+  cniConfigList,
+  parseNodeRecord,
   parseIpAddresses,
   parseIpRoutes,
   planRoutes,
@@ -141,4 +143,31 @@ t.test('pod CIDR: persisted, requested, the controller’s answer', async (t) =>
   const bad = podCidrFromRegistration('10.244.3.0/24', '10.244.3.0/31', '10.244.3.0/24');
   t.equal(bad.cidr, '10.244.3.0/24');
   t.match(bad.warning, /keeping 10\.244\.3\.0\/24/);
+});
+
+t.test('node.json keeps the assigned pod CIDR; no CNI config without one', async (t) => {
+  const base = {
+    nodeName: 'n1',
+    controller: '127.0.0.1:7443',
+    natsUrls: [],
+    joinedAt: '2026-01-01T00:00:00Z',
+  };
+  t.same(parseNodeRecord(JSON.stringify({ ...base, podCIDR: '10.244.1.0/24' }), 'node.json'), {
+    ...base,
+    podCIDR: '10.244.1.0/24',
+  });
+  t.same(parseNodeRecord(JSON.stringify(base), 'node.json'), base, 'absent before the first assignment');
+  t.throws(() => parseNodeRecord(JSON.stringify({ ...base, podCIDR: 24 }), 'node.json'), /podCIDR/);
+  t.throws(
+    () =>
+      cniConfigList({
+        networkName: 'flotilla-flt0',
+        bridgeName: 'flt0',
+        podCidr: '',
+        ipamDataDir: '/var/lib/flotilla/agent/cni',
+        netnsPrefix: 'flt',
+      }),
+    { code: 'FailedPrecondition', message: /no pod CIDR yet/ },
+    'pods wait with a reason that says why',
+  );
 });

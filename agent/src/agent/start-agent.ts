@@ -216,10 +216,9 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     node: () => {
       // The CIDR in use goes with every registration: a request at the first, and the
       // controller keeps a stored node's own anyway.
-      const withCidr: Node = {
-        ...node,
-        spec: { podCIDR: runtime.network.podCidr, unschedulable: false, taints: [] },
-      };
+      const cidr = runtime.network.podCidr;
+      const withCidr: Node =
+        cidr === '' ? node : { ...node, spec: { podCIDR: cidr, unschedulable: false, taints: [] } };
       return withCidr.status ? { ...withCidr, status: { ...withCidr.status, images: nodeImages } } : withCidr;
     },
     natsUserPublicKey: publicKeyOfSeed(identity.natsSeed),
