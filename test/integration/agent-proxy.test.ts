@@ -16,6 +16,7 @@ import {
   NetworkProgrammer,
   NetworkStateHolder,
   chainPrefixFor,
+  type HostNet,
   netnsHostNet,
   applyRoutes,
   removeProxy,
@@ -148,7 +149,15 @@ t.test('service proxy and routes in a throwaway netns', { skip }, async (t) => {
   });
 
   const chainPrefix = chainPrefixFor(prefix);
-  const net = netnsHostNet(hostPath);
+  const inner = netnsHostNet(hostPath);
+  const commands: string[] = [];
+  const net: HostNet = {
+    run: (file, args, input) => {
+      commands.push(`${file} ${args.join(' ')}`);
+      return inner.run(file, args, input);
+    },
+    writeSysctl: (key, value) => inner.writeSysctl(key, value),
+  };
   const holder = new NetworkStateHolder();
   const acks: NetworkApplied[] = [];
   const programmer = new NetworkProgrammer({
@@ -210,10 +219,20 @@ t.test('service proxy and routes in a throwaway netns', { skip }, async (t) => {
   const sepsBefore = save1.split('\n').filter((l) => l.startsWith(`:${chainPrefix}-SEP-`)).length;
   t.equal(sepsBefore, 2);
 
+  const firstApplyCommands = commands.length;
+  const secondAt = Date.now();
   holder.set(stateWith(6, [podIPs[0] ?? ''], false));
   await waitFor('the second state programmed', () => acks.some((a) => a.endpointsRevision === 6), {
     timeoutMs: 20_000,
   });
+  t.comment(`a changed state programmed in ${Date.now() - secondAt} ms`);
+  const second = commands.slice(firstApplyCommands);
+  t.equal(second.filter((c) => c.startsWith('iptables-restore')).length, 1, 'one iptables-restore per state');
+  t.same(
+    second.filter((c) => / -[CI] /.test(c)),
+    [],
+    'the jumps are seen in iptables-save: no iptables -C or -I',
+  );
   t.same([...(await seen('http://10.96.0.10/', 12))], ['pod1'], 'nothing goes to the removed endpoint');
   t.same([...(await seen('http://127.0.0.1:30080/', 6))], ['pod1']);
   const save2 = await inHost(['iptables-save', '-t', 'nat']);

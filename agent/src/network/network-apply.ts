@@ -3,6 +3,7 @@
 import type { NetworkState } from '@flotilla/proto';
 import { type HostNet, commandFailed, mustRun } from './host-net.js';
 import {
+  type ProxyJump,
   type ProxyRules,
   type ProxyTable,
   isOwnChain,
@@ -56,6 +57,11 @@ async function ownChains(net: HostNet, prefix: string, table: ProxyTable): Promi
   return parseSavedChains(saved).filter((chain) => isOwnChain(prefix, chain));
 }
 
+/** The line iptables-save prints for a jump (arguments with spaces in quotes). */
+function savedLine(jump: ProxyJump): string {
+  return `-A ${jump.chain} ${jump.rule.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}`;
+}
+
 /**
  * Programs the service proxy for a state: one `iptables-restore --noflush` of both tables
  * (nothing of anyone else's is flushed), then the jumps into our chains where missing.
@@ -67,10 +73,22 @@ export async function applyProxy(
 ): Promise<ProxyRules> {
   // Node ports answer on 127.0.0.1 too: the kernel routes a DNATed loopback packet only with this.
   await net.writeSysctl('net/ipv4/conf/all/route_localnet', '1');
-  const [nat, filter] = await Promise.all([ownChains(net, prefix, 'nat'), ownChains(net, prefix, 'filter')]);
-  const rules = proxyRules({ chainPrefix: prefix, state, existing: { nat, filter } });
+  const [nat, filter] = await Promise.all([
+    mustRun(net, 'iptables-save', ['-t', 'nat']),
+    mustRun(net, 'iptables-save', ['-t', 'filter']),
+  ]);
+  const saved = { nat: nat.split('\n'), filter: filter.split('\n') };
+  const own = (table: ProxyTable) =>
+    parseSavedChains(saved[table].join('\n')).filter((c) => isOwnChain(prefix, c));
+  const rules = proxyRules({
+    chainPrefix: prefix,
+    state,
+    existing: { nat: own('nat'), filter: own('filter') },
+  });
   await mustRun(net, 'iptables-restore', ['-w', '5', '--noflush'], rules.text);
   for (const jump of proxyJumps(prefix)) {
+    // Seen in the save already: no command. Else check (the save may print it otherwise), then insert.
+    if (saved[jump.table].includes(savedLine(jump))) continue;
     const check = await net.run('iptables', ['-w', '5', '-t', jump.table, '-C', jump.chain, ...jump.rule]);
     if (check.code === 0) continue;
     await mustRun(net, 'iptables', ['-w', '5', '-t', jump.table, '-I', jump.chain, '1', ...jump.rule]);
