@@ -10,10 +10,22 @@ import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { silentLogger } from '@flotilla/common';
-import type { NetworkApplied, NetworkState } from '@flotilla/proto';
+import * as grpc from '@grpc/grpc-js';
+import {
+  createCertificateAuthority,
+  issueCertificate,
+  serverCredentials,
+  silentLogger,
+} from '@flotilla/common';
+import {
+  type NetworkApplied,
+  type NetworkRequest,
+  type NetworkState,
+  NodeGatewayService,
+} from '@flotilla/proto';
 import {
   NetworkProgrammer,
+  NetworkSession,
   NetworkStateHolder,
   chainPrefixFor,
   type HostNet,
@@ -278,3 +290,79 @@ t.test('service proxy and routes in a throwaway netns', { skip }, async (t) => {
   t.match(await inHost(['ip', 'route', 'show']), /10\.96\.0\.0\/16 dev/);
   t.same(await removeProxy(net, chainPrefix), [], 'a second reset finds nothing');
 });
+
+t.test('the Network stream client fills the holder and reconnects', async (t) => {
+  const ca = await createCertificateAuthority('flotilla test CA');
+  const serverCert = await issueCertificate(ca, {
+    subject: { commonName: 'flotilla-controller' },
+    usage: 'server',
+    dnsNames: ['flotilla-controller'],
+    ipAddresses: ['127.0.0.1'],
+    validDays: 1,
+  });
+  const nodeCert = await issueCertificate(ca, {
+    subject: { commonName: 'node:n1', organization: 'flotilla:nodes' },
+    usage: 'client',
+    validDays: 1,
+  });
+  const requests: string[] = [];
+  const open: grpc.ServerWritableStream<NetworkRequest, NetworkState>[] = [];
+  const server = new grpc.Server();
+  const network = (call: grpc.ServerWritableStream<NetworkRequest, NetworkState>): void => {
+    requests.push(call.request.nodeName);
+    const n = requests.length;
+    call.write({ ...emptyState(), endpointsRevision: n * 10 });
+    // The first stream breaks off; the second stays open.
+    if (n === 1) call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'controller restarting' });
+    else open.push(call);
+  };
+  server.addService(NodeGatewayService, { network });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(
+      '127.0.0.1:0',
+      serverCredentials(ca.certPem, serverCert.certPem, serverCert.keyPem),
+      (err, p) => (err ? reject(err) : resolve(p)),
+    ),
+  );
+  t.teardown(() => {
+    for (const call of open) call.end();
+    server.forceShutdown();
+  });
+
+  const holder = new NetworkStateHolder();
+  const seen: number[] = [];
+  holder.onChange((s) => seen.push(s.endpointsRevision));
+  const session = new NetworkSession({
+    endpoint: {
+      controller: `127.0.0.1:${port}`,
+      caPem: ca.certPem,
+      certPem: nodeCert.certPem,
+      keyPem: nodeCert.keyPem,
+    },
+    nodeName: 'n1',
+    holder,
+    log: silentLogger,
+  });
+  session.start();
+  t.teardown(() => session.stop());
+  await waitFor('the second stream’s state', () => holder.current()?.endpointsRevision === 20, {
+    timeoutMs: 15_000,
+  });
+  t.same(seen, [10, 20], 'each state in order, across the reconnect');
+  t.same(requests, ['n1', 'n1'], 'the stream asks for this node');
+  t.equal(session.statesReceived, 2);
+  await session.stop();
+  t.equal(holder.current()?.endpointsRevision, 20, 'the last state stays after the session stops');
+});
+
+function emptyState(): NetworkState {
+  return {
+    endpointsRevision: 0,
+    nodes: [],
+    services: [],
+    webFacing: false,
+    clusterDomain: 'cluster.local',
+    serviceCidr: '10.96.0.0/16',
+    clusterCidr: '10.244.0.0/16',
+  };
+}
