@@ -91,7 +91,10 @@ t.test('waits for a state, programs it, acks it; retries a failure', async (t) =
   t.equal(host.commands.filter((c) => c.startsWith('iptables-restore')).length, 2, 'tried again');
   t.ok(host.commands.includes('ip route replace 10.244.2.0/24 via 192.0.2.2 proto 188'));
   t.ok(host.commands.includes('sysctl net/ipv4/ip_forward=1'));
-  t.ok(host.inputs.every((text) => text.startsWith('*nat\n')), 'the ruleset goes on stdin');
+  t.ok(
+    host.inputs.every((text) => text.startsWith('*nat\n')),
+    'the ruleset goes on stdin',
+  );
 
   holder.set(state(4));
   holder.set(state(5));
