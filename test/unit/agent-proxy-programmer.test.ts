@@ -22,11 +22,15 @@ class FakeHost implements HostNet {
   readonly commands: string[] = [];
   readonly inputs: string[] = [];
   restoreFailures = 0;
+  /** `ip route replace` of this destination fails (a peer not on a connected network). */
+  failRoute: string | undefined;
   async run(file: string, args: readonly string[], input?: string) {
     this.commands.push(`${file} ${args.join(' ')}`);
     const ok = { code: 0, signal: null, stdout: '', stderr: '' };
     if (file === 'ip' && args.includes('route') && args.includes('show')) return { ...ok, stdout: '[]' };
     if (file === 'ip' && args.includes('addr')) return { ...ok, stdout: '[]' };
+    if (file === 'ip' && args[1] === 'replace' && args[2] === this.failRoute)
+      return { ...ok, code: 2, stderr: 'Error: Nexthop has invalid gateway.' };
     if (file === 'iptables-restore') {
       this.inputs.push(input ?? '');
       if (this.restoreFailures > 0) {
@@ -123,4 +127,41 @@ t.test('a failing host never throws out of the programmer', async (t) => {
   await programmer.stop();
   t.equal(programmer.lastApplied(), undefined);
   t.match(lines[0], /read-only \/proc/);
+});
+
+t.test('a peer that cannot be routed holds back neither the others nor the rules', async (t) => {
+  const host = new FakeHost();
+  host.failRoute = '10.244.2.0/24';
+  const holder = new NetworkStateHolder();
+  const two = state(9);
+  two.nodes.push({ name: 'peer3', internalIP: '192.0.2.3', podCIDR: '10.244.3.0/24', ready: true });
+  holder.set(two);
+  const acks: NetworkApplied[] = [];
+  const lines: string[] = [];
+  const programmer = new NetworkProgrammer({
+    nodeName: 'me',
+    chainPrefix: 'flt',
+    source: holder,
+    log: recordingLogger(lines),
+    net: host,
+    onApplied: (ack) => acks.push(ack),
+  });
+  programmer.start();
+  t.teardown(() => programmer.stop());
+  await until(() => lines.some((l) => l.startsWith('warn network not programmed')));
+  t.ok(
+    host.commands.includes('ip route replace 10.244.3.0/24 via 192.0.2.3 proto 188'),
+    'the other peer is routed',
+  );
+  t.ok(
+    host.commands.some((c) => c.startsWith('iptables-restore')),
+    'the rules are programmed',
+  );
+  t.equal(acks[0]?.endpointsRevision, 9, 'and acked');
+  t.match(lines.join('\n'), /Nexthop has invalid gateway/);
+  host.failRoute = undefined;
+  await until(
+    () =>
+      host.commands.filter((c) => c === 'ip route replace 10.244.2.0/24 via 192.0.2.2 proto 188').length >= 2,
+  );
 });

@@ -1,5 +1,6 @@
 // The executors of routes.ts and proxy-rules.ts: read what is there, ask the pure plan,
 // apply it. Each step is idempotent, so a failed apply is simply run again.
+import { FlotillaError, errorMessage } from '@flotilla/common';
 import type { NetworkState } from '@flotilla/proto';
 import { type HostNet, commandFailed, mustRun } from './host-net.js';
 import {
@@ -31,9 +32,21 @@ export async function applyRoutes(
     mustRun(net, 'ip', ['-j', '-4', 'addr', 'show']).then(parseIpAddresses),
   ]);
   const plan = planRoutes({ nodeName, state, current, localAddresses: addresses });
+  // One peer that cannot be routed (its address not on a connected network) must not keep
+  // the others from theirs: every route is tried, the failures are thrown together.
+  const failures: string[] = [];
+  const attempt = async (what: () => Promise<unknown>): Promise<void> => {
+    try {
+      await what();
+    } catch (err) {
+      failures.push(errorMessage(err));
+    }
+  };
   for (const r of plan.replace)
-    await mustRun(net, 'ip', ['route', 'replace', r.dst, 'via', r.via, 'proto', proto]);
-  for (const dst of plan.delete) await deleteRoute(net, dst);
+    await attempt(() => mustRun(net, 'ip', ['route', 'replace', r.dst, 'via', r.via, 'proto', proto]));
+  for (const dst of plan.delete) await attempt(() => deleteRoute(net, dst));
+  if (failures.length > 0)
+    throw new FlotillaError('Internal', `routes to peers: ${failures.join('; ')}`, { field: 'routes' });
   return plan;
 }
 

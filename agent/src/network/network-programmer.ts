@@ -96,7 +96,14 @@ export class NetworkProgrammer {
   private async apply(state: NetworkState): Promise<void> {
     const { log, nodeName, chainPrefix } = this.params;
     const started = Date.now();
-    const routes = await applyRoutes(this.net, nodeName, state);
+    // The service rules do not wait for the routes: a peer that cannot be routed must not
+    // hold back endpoint changes (nor the ack a draining pod waits for). A route failure
+    // still fails the apply, so it is retried.
+    let routeError: Error | undefined;
+    const routes = await applyRoutes(this.net, nodeName, state).catch((err: unknown) => {
+      routeError = err instanceof Error ? err : new Error(String(err));
+      return undefined;
+    });
     const rules = await applyProxy(this.net, chainPrefix, state);
     const ack: NetworkApplied = {
       nodeName,
@@ -108,20 +115,21 @@ export class NetworkProgrammer {
     this.appliedState = state;
     const details = {
       endpointsRevision: state.endpointsRevision,
-      routesReplaced: routes.replace.map((r) => `${r.dst} via ${r.via}`),
-      routesDeleted: routes.delete,
+      routesReplaced: routes?.replace.map((r) => `${r.dst} via ${r.via}`) ?? [],
+      routesDeleted: routes?.delete ?? [],
       chains: rules.chains.nat.length + rules.chains.filter.length,
       chainsDeleted: [...rules.deleted.nat, ...rules.deleted.filter],
       ms: Date.now() - started,
     };
-    if (first || routes.replace.length > 0 || routes.delete.length > 0)
+    if (first || details.routesReplaced.length > 0 || details.routesDeleted.length > 0)
       log.info('network programmed', details);
     else log.debug('network programmed', details);
-    for (const why of [...routes.skipped, ...rules.skipped]) log.debug('network: left out', { why });
+    for (const why of [...(routes?.skipped ?? []), ...rules.skipped]) log.debug('network: left out', { why });
     try {
       this.params.onApplied?.(ack);
     } catch (err) {
       log.warn('network ack not published', { error: errorMessage(err) });
     }
+    if (routeError !== undefined) throw routeError;
   }
 }
