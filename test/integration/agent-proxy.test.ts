@@ -111,10 +111,45 @@ t.test('service proxy and routes in a throwaway netns', { skip }, async (t) => {
   // Hosts have a route for service addresses (usually their default route); this one is
   // not ours (no proto 188) and must survive every apply and the reset.
   await must('ip', ['-n', host, 'route', 'add', '10.96.0.0/16', 'dev', `${prefix}h1`]);
-  // Someone else's chain (portmap's, say) that --noflush must leave alone.
+  // Someone else's chains that --noflush must leave alone, shaped like CNI portmap's: a
+  // host port 18080 on the host's addresses DNATed to pod 2 from PREROUTING and OUTPUT
+  // (addrtype LOCAL, appended as portmap does), masqueraded from POSTROUTING.
   const foreign = `${prefix}-other`;
-  await inHost(['iptables', '-w', '-t', 'nat', '-N', foreign]);
-  await inHost(['iptables', '-w', '-t', 'nat', '-A', foreign, '-j', 'RETURN']);
+  const hostPorts = `${prefix}-HP-DNAT`;
+  const nat = (...args: string[]) => inHost(['iptables', '-w', '-t', 'nat', ...args]);
+  await nat('-N', foreign);
+  await nat('-A', foreign, '-j', 'RETURN');
+  await nat('-N', hostPorts);
+  await nat(
+    '-A',
+    hostPorts,
+    '-p',
+    'tcp',
+    '-m',
+    'tcp',
+    '--dport',
+    '18080',
+    '-j',
+    'DNAT',
+    '--to-destination',
+    '10.77.2.2:8080',
+  );
+  for (const chain of ['PREROUTING', 'OUTPUT'])
+    await nat('-A', chain, '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', hostPorts);
+  await nat(
+    '-A',
+    'POSTROUTING',
+    '-d',
+    '10.77.2.2/32',
+    '-p',
+    'tcp',
+    '-m',
+    'tcp',
+    '--dport',
+    '8080',
+    '-j',
+    'MASQUERADE',
+  );
 
   const get = async (url: string): Promise<string> => (await inHost(wget(url))).trim();
   for (const ip of podIPs)
@@ -220,6 +255,11 @@ t.test('service proxy and routes in a throwaway netns', { skip }, async (t) => {
     [...(await seen('http://127.0.0.1:30080/', 24))].sort(),
     ['pod1', 'pod2'],
     'the node port on 127.0.0.1 too',
+  );
+  t.same(
+    [...(await seen('http://127.0.0.1:18080/', 4))],
+    ['pod2'],
+    'a portmap-style host port still answers beside the node port',
   );
   const started = Date.now();
   const refused = await runCommand('nsenter', [`--net=${hostPath}`, '--', ...wget('http://10.96.0.11/')]);
