@@ -77,7 +77,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
 
   const desired = new DesiredSet();
   const network = new NetworkStateHolder();
-  // Created before the reporter, whose heartbeats repeat its latest ack.
+  // Set once the programmer exists (it publishes through the reporter); heartbeats repeat its latest ack.
   const programmer: { current?: NetworkProgrammer } = {};
   // Created after the reporter, which only calls back into it once NATS is connected.
   const started: { pods?: PodManager } = {};
