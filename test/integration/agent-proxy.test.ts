@@ -8,7 +8,7 @@
 // stays inside these namespaces.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -66,6 +66,7 @@ t.test('service proxy and routes in a throwaway netns', { skip }, async (t) => {
     await Promise.all(servers.map((s) => s.stop(1_000)));
     // Deleting a netns takes its veths, rules and routes with it.
     for (const ns of [host, ...pods]) await runCommand('ip', ['netns', 'delete', ns]);
+    if (!process.env.FLOTILLA_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true });
   });
 
   // The "host" and its two "pods": 10.77.<n>.1 on the host's side of veth n, .2 in the pod.
