@@ -3,9 +3,14 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { type Logger, createLogger, errorMessage, publicKeyOfSeed } from '@flotilla/common';
-import type { ContainerImage, RegisterNodeResponse } from '@flotilla/proto';
+import type { ContainerImage, Node, RegisterNodeResponse } from '@flotilla/proto';
 import { probeHost } from '../host/probe.js';
 import { ensureIdentity } from '../identity/ensure.js';
+import { NetworkProgrammer } from '../network/network-programmer.js';
+import { NetworkSession } from '../network/network-session.js';
+import { podCidrAtStart, podCidrFromRegistration } from '../network/pod-cidr.js';
+import { chainPrefixFor } from '../network/proxy-rules.js';
+import { NetworkStateHolder, type NetworkStateSource } from '../network/state-source.js';
 import { writeNatsJwt, writeNodeRecord } from '../identity/state-store.js';
 import { ImageService } from '../images/image-service.js';
 import { presentImages } from '../images/node-images.js';
@@ -37,6 +42,13 @@ export interface RunningAgent {
   images: ImageService;
   /** Runs the desired pods; the PodRuntimeView the agent's gRPC server reads. */
   pods: PodManager;
+  /**
+   * The cluster network as the controller last sent it (NodeGateway.Network); routes and
+   * the service proxy follow it, and so may the node's DNS.
+   */
+  network: NetworkStateSource;
+  /** The pod CIDR in use ('' while the controller has not assigned one). */
+  podCidr(): string;
   /** host:port the Agent service is bound to. */
   agentAddress: string;
   /** Closes the stream, drains NATS. Idempotent. */
@@ -64,6 +76,9 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   useSpawnServer(new SpawnServer({ logger: log.child({ layer: 'spawn-server' }) }));
 
   const desired = new DesiredSet();
+  const network = new NetworkStateHolder();
+  // Set once the programmer exists (it publishes through the reporter); heartbeats repeat its latest ack.
+  const programmer: { current?: NetworkProgrammer } = {};
   // Created after the reporter, which only calls back into it once NATS is connected.
   const started: { pods?: PodManager } = {};
   const agentInstance = randomUUID();
@@ -82,6 +97,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       runningPods: started.pods?.runningPods() ?? 0,
     }),
     podReports: () => started.pods?.reports() ?? [],
+    networkApplied: () => programmer.current?.lastApplied(),
     log: log.child({ part: 'report' }),
   });
   // NATS first: heartbeats must not wait for the controller's gRPC.
@@ -124,7 +140,15 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   });
 
   // Containers under conmon outlive the agent; the manager re-adopts them from its records.
-  const runtime = podRuntimePaths({ ...options, nodeName: identity.nodeName });
+  // The pod CIDR: the controller's last answer (node.json), else --pod-cidr as a request;
+  // none yet means no pod network is made until the registration answer names one.
+  const runtime = podRuntimePaths({
+    ...options,
+    nodeName: identity.nodeName,
+    podCidr: podCidrAtStart(identity.podCIDR, options.podCidr),
+  });
+  if (runtime.network.podCidr === '')
+    log.info('no pod CIDR yet: pods wait for the controller to assign one at registration');
   const runc = '/usr/sbin/runc';
   const runner = new ContainerRunner({
     runcRoot: runtime.runcRoot,
@@ -165,6 +189,15 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   log.info('agent service listening', { address: agentServer.address });
 
   const onRegistered = async (res: RegisterNodeResponse): Promise<void> => {
+    const cidr = podCidrFromRegistration(runtime.network.podCidr, res.node?.spec?.podCIDR, identity.podCIDR);
+    if (cidr.warning) log.warn(cidr.warning);
+    if (cidr.cidr !== runtime.network.podCidr) log.info('pod CIDR assigned', { podCIDR: cidr.cidr });
+    // The pod manager holds this same options object: its next network uses the CIDR.
+    runtime.network.podCidr = cidr.cidr;
+    if (cidr.persist) {
+      identity.podCIDR = cidr.cidr;
+      await writeNodeRecord(options.stateDir, identity);
+    }
     if (res.natsUserJwt && res.natsUserJwt !== identity.natsJwt) {
       identity.natsJwt = res.natsUserJwt;
       reporter.setJwt(res.natsUserJwt);
@@ -180,13 +213,39 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   const session = new GatewaySession({
     endpoint: identity,
     nodeName: identity.nodeName,
-    node: () => (node.status ? { ...node, status: { ...node.status, images: nodeImages } } : node),
+    node: () => {
+      // The CIDR in use goes with every registration: a request at the first, and the
+      // controller keeps a stored node's own anyway.
+      const cidr = runtime.network.podCidr;
+      const withCidr: Node =
+        cidr === '' ? node : { ...node, spec: { podCIDR: cidr, unschedulable: false, taints: [] } };
+      return withCidr.status ? { ...withCidr, status: { ...withCidr.status, images: nodeImages } } : withCidr;
+    },
     natsUserPublicKey: publicKeyOfSeed(identity.natsSeed),
     desired,
     log: log.child({ part: 'sync' }),
     onRegistered,
   });
   session.start();
+
+  // The cluster network: the stream fills the holder; the programmer follows it with
+  // routes and service rules and acks each state on NATS.
+  const networkSession = new NetworkSession({
+    endpoint: identity,
+    nodeName: identity.nodeName,
+    holder: network,
+    log: log.child({ part: 'network' }),
+  });
+  const networkProgrammer = new NetworkProgrammer({
+    nodeName: identity.nodeName,
+    chainPrefix: chainPrefixFor(runtime.network.netnsPrefix),
+    source: network,
+    log: log.child({ part: 'network' }),
+    onApplied: (ack) => reporter.publishNetworkApplied(ack),
+  });
+  programmer.current = networkProgrammer;
+  networkProgrammer.start();
+  networkSession.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -195,6 +254,8 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     desired,
     images,
     pods: manager,
+    network,
+    podCidr: () => runtime.network.podCidr,
     agentAddress: agentServer.address,
     stop: () =>
       (stopping ??= (async () => {
@@ -205,6 +266,8 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
           .catch((err: unknown) => log.warn('pod manager stop incomplete', { error: errorMessage(err) }));
         const results = await Promise.allSettled([
           session.stop(),
+          networkSession.stop(),
+          networkProgrammer.stop(),
           reporter.stop(),
           images.stop(),
           agentServer.stop(),

@@ -81,11 +81,15 @@ export function parseNodeRecord(text: string, source: string): NodeRecord {
   if (!isStringArray(d.natsUrls)) {
     throw failedPrecondition(`${source}: field "natsUrls" must be a list of strings`, { field: 'natsUrls' });
   }
+  if (d.podCIDR !== undefined && typeof d.podCIDR !== 'string') {
+    throw failedPrecondition(`${source}: field "podCIDR" must be a string`, { field: 'podCIDR' });
+  }
   return {
     nodeName: d.nodeName as string,
     controller: d.controller as string,
     natsUrls: d.natsUrls,
     joinedAt: d.joinedAt as string,
+    ...(typeof d.podCIDR === 'string' && d.podCIDR !== '' ? { podCIDR: d.podCIDR } : {}),
   };
 }
 
@@ -131,6 +135,7 @@ function recordOf(identity: NodeRecord): NodeRecord {
     controller: identity.controller,
     natsUrls: identity.natsUrls,
     joinedAt: identity.joinedAt,
+    ...(identity.podCIDR !== undefined ? { podCIDR: identity.podCIDR } : {}),
   };
 }
 

@@ -6,6 +6,11 @@ export interface NodeRecord {
   natsUrls: string[];
   /** RFC 3339 */
   joinedAt: string;
+  /**
+   * The pod CIDR the controller assigned at registration (its answer's node.spec.podCIDR);
+   * used at the next start until the controller answers again. Absent before the first.
+   */
+  podCIDR?: string;
 }
 
 /** A node's complete identity, as kept in the state directory. */

@@ -1,7 +1,7 @@
 // Pure decisions for pod networking: the CNI network configuration list, the
 // portMappings runtime config, the names a pod's network gets, and what each
 // plugin in the list receives on stdin. No I/O here; pod-network.ts applies it.
-import { FlotillaError, invalidArgument } from '@flotilla/common';
+import { FlotillaError, failedPrecondition, invalidArgument } from '@flotilla/common';
 import type { Pod } from '@flotilla/proto';
 
 /**
@@ -18,7 +18,11 @@ export interface NodeNetworkOptions {
   networkName: string;
   /** Linux bridge name, at most 15 characters, e.g. "flt<prefix>0". */
   bridgeName: string;
-  /** The node's pod CIDR, e.g. "10.88.3.0/24"; the bridge gets its first address. */
+  /**
+   * The node's pod CIDR, e.g. "10.88.3.0/24"; the bridge gets its first address. Empty
+   * while the node does not know it yet: no pod network is created then (the agent sets
+   * it once the controller's registration answer names it).
+   */
   podCidr: string;
   /** host-local's allocation directory; separate per node so agents on one host don't share leases. */
   ipamDataDir: string;
@@ -82,6 +86,11 @@ export function cniConfigList(options: NodeNetworkOptions): CniConfigList {
     throw invalidArgument(
       `bridge name ${JSON.stringify(options.bridgeName)} must be 1-15 letters, digits, "_", "." or "-" (a Linux interface name)`,
       { field: 'bridgeName', value: options.bridgeName },
+    );
+  if (options.podCidr === '')
+    throw failedPrecondition(
+      'this node has no pod CIDR yet: waiting for the controller to assign one at registration (or pass --pod-cidr)',
+      { field: 'podCidr' },
     );
   const cidrProblem = ipv4CidrProblem(options.podCidr);
   if (cidrProblem)

@@ -9,8 +9,10 @@ import { FlotillaError, createLogger, errorMessage, type Logger } from '@flotill
 import type { Pod } from '@flotilla/proto';
 import { runAgentCommand } from '../runtime/spawn-server.js';
 import { invokeCniPlugin, type CniCommand } from './cni-exec.js';
+import { canonicalCidr } from './routes.js';
 import {
   cniConfigList,
+  ipv4CidrProblem,
   defaultCniBinDir,
   loopbackStdin,
   pluginStdin,
@@ -193,6 +195,25 @@ export async function readPodNetwork(pod: Pod, options: NodeNetworkOptions): Pro
 }
 
 /**
+ * Options a DEL can run with. DEL needs a valid configuration but not the node's CIDR
+ * (host-local releases by container ID): before the node knows its CIDR (a restart
+ * without the controller), the network of the recorded address stands in.
+ */
+function forDelete(options: NodeNetworkOptions, record: PodNetworkRecord | undefined): NodeNetworkOptions {
+  if (options.podCidr !== '') return options;
+  let podCidr = '10.88.0.0/16';
+  try {
+    if (record?.result) {
+      const recorded = canonicalCidr(podAddressFromResult(record.result).cidr);
+      if (recorded !== undefined && ipv4CidrProblem(recorded) === undefined) podCidr = recorded;
+    }
+  } catch {
+    // No usable address recorded: the stand-in does as well.
+  }
+  return { ...options, podCidr };
+}
+
+/**
  * DEL for plugins [0, count) in reverse, every one attempted even when one fails (each
  * releases something different: portmap its chains, bridge its veth and lease).
  * Returns the first failure.
@@ -299,9 +320,11 @@ export async function deletePodNetwork(
   options: NodeNetworkOptions,
   deps: PodNetworkDeps = {},
 ): Promise<void> {
-  const plan = planPodNetwork(pod, options);
+  const names = podNetworkNames(pod, options);
+  const usable = forDelete(options, await readPodNetworkRecord(options, names.containerId));
+  const plan = planPodNetwork(pod, usable);
   const logger = (deps.logger ?? createLogger({ component: 'network' })).child({ pod: plan.object });
-  await teardown(plan, options, logger);
+  await teardown(plan, usable, logger);
   logger.info('pod network deleted', { netns: plan.netnsName });
 }
 
@@ -324,6 +347,7 @@ export async function deletePodNetworkById(
       },
     );
   const record = await readPodNetworkRecord(options, containerId);
+  options = forDelete(options, record);
   const plan: PodNetworkPlan = {
     netnsName: containerId,
     netnsPath: `/run/netns/${containerId}`,

@@ -15,7 +15,6 @@ import {
   defaultBridgeName,
   defaultCgroupParent,
   defaultNetnsPrefix,
-  defaultPodCidr,
   parseBridgeName,
   parseCgroupParent,
   parseNetnsPrefix,
@@ -151,7 +150,7 @@ const flagSpecs: FlagSpec[] = [
   {
     name: 'pod-cidr',
     value: 'CIDR',
-    help: `the node's pod addresses, for the CNI bridge's host-local IPAM (default ${defaultPodCidr})`,
+    help: "the node's pod addresses to ask for at the first registration; the controller's assignment wins (default: the controller picks one)",
     apply: (o, v, f) => (o.podCidr = parsePodCidr(f, v)),
   },
   {

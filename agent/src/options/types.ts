@@ -36,7 +36,7 @@ export interface AgentOptions {
   defaultRegistry?: string;
   /** Registry credentials in Docker's config.json form ({ "auths": { HOST: { "auth": … } } }). */
   registryAuthFile?: string;
-  /** Pods (pod manager): the node's pod CIDR (default 10.88.0.0/16). */
+  /** The pod CIDR to request at the first registration (the controller's answer wins). */
   podCidr?: string;
   /** The cgroup every pod of this agent lives under (default /flotilla). */
   cgroupParent?: string;

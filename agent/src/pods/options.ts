@@ -7,7 +7,6 @@ import type { NodeNetworkOptions } from '../network/config.js';
 import { ipv4CidrProblem } from '../network/config.js';
 import { UsageError } from '../options/usage-error.js';
 
-export const defaultPodCidr = '10.88.0.0/16';
 export const defaultCgroupParent = '/flotilla';
 export const defaultBridgeName = 'flt0';
 export const defaultNetnsPrefix = 'flt';
@@ -48,6 +47,7 @@ export function parseNetnsPrefix(flag: string, value: string): string {
 export interface PodRuntimeSettings {
   stateDir: string;
   nodeName: string;
+  /** The requested or known pod CIDR; absent: unknown until the controller assigns one. */
   podCidr?: string;
   cgroupParent?: string;
   runcRoot?: string;
@@ -75,7 +75,8 @@ export function podRuntimePaths(s: PodRuntimeSettings): PodRuntimePaths {
     network: {
       networkName: `flotilla-${bridgeName}`,
       bridgeName,
-      podCidr: s.podCidr ?? defaultPodCidr,
+      // Empty: no pod network is made until the agent learns the CIDR (start-agent.ts).
+      podCidr: s.podCidr ?? '',
       ipamDataDir: join(s.stateDir, 'cni'),
       netnsPrefix: s.netnsPrefix ?? defaultNetnsPrefix,
       cniBinDir: s.cniBinDir ?? defaultCniBinDir,

@@ -135,7 +135,7 @@ export function planNatCleanup(
   const mentions = (r: SavedRule): boolean =>
     r.text.includes(`name: \\"${names.networkName}\\"`) ||
     r.text.includes(`id: \\"${names.netnsPrefix}-`) ||
-    r.args.some((a) => a === names.podCidr || a === names.bridgeName);
+    r.args.some((a) => (names.podCidr !== '' && a === names.podCidr) || a === names.bridgeName);
   const ownChains = new Set<string>();
   for (const r of rules) {
     const to = target(r);

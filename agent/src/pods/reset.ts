@@ -9,7 +9,10 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { errorMessage, runProcess, silentLogger, type Logger, type ProcessResult } from '@flotilla/common';
 import { mountsUnder, runcCommand, unmount } from '@flotilla/images';
+import { agentHostNet } from '../network/host-net.js';
+import { readOwnRoutes, removeProxy, removeRoutes } from '../network/network-apply.js';
 import { deleteNodeBridge, deletePodNetworkById, listPodNetworks } from '../network/pod-network.js';
+import { chainPrefixFor, isOwnChain, parseSavedChains } from '../network/proxy-rules.js';
 import { nodeNameFromHostname } from '../node/names.js';
 import type { AgentOptions } from '../options/types.js';
 import { containerPaths } from '../runtime/conmon/paths.js';
@@ -51,18 +54,37 @@ async function dirEntries(dir: string): Promise<string[]> {
   return readdir(dir).catch(() => []);
 }
 
-/** The node name the agent joined as (node.json), else the flag, else the host's. */
-async function nodeNameOf(options: AgentOptions): Promise<string> {
+/**
+ * The node name the agent joined as (node.json), else the flag, else the host's; and the
+ * pod CIDR the controller assigned it (node.json), else the flag's.
+ */
+async function nodeOf(options: AgentOptions): Promise<{ nodeName: string; podCidr?: string }> {
   const text = await readText(join(options.stateDir, 'node.json'));
+  let nodeName = options.nodeName ?? nodeNameFromHostname(hostname());
+  let podCidr = options.podCidr;
   if (text !== undefined) {
     try {
-      const parsed = JSON.parse(text) as { nodeName?: unknown };
-      if (typeof parsed.nodeName === 'string' && parsed.nodeName !== '') return parsed.nodeName;
+      const parsed = JSON.parse(text) as { nodeName?: unknown; podCIDR?: unknown };
+      if (typeof parsed.nodeName === 'string' && parsed.nodeName !== '') nodeName = parsed.nodeName;
+      if (typeof parsed.podCIDR === 'string' && parsed.podCIDR !== '') podCidr = parsed.podCIDR;
     } catch {
       // unreadable: fall back
     }
   }
-  return options.nodeName ?? nodeNameFromHostname(hostname());
+  return { nodeName, ...(podCidr !== undefined ? { podCidr } : {}) };
+}
+
+/** Leftovers of the cluster network: our routes (proto 188) and our iptables chains. */
+async function clusterNetworkLeft(chainPrefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const r of await readOwnRoutes(agentHostNet).catch(() => [])) out.push(`route ${r.dst} proto 188`);
+  for (const table of ['nat', 'filter'] as const) {
+    const saved = await run('iptables-save', ['-t', table]);
+    if (saved.code !== 0) continue;
+    for (const chain of parseSavedChains(saved.stdout))
+      if (isOwnChain(chainPrefix, chain)) out.push(`iptables chain -t ${table} ${chain}`);
+  }
+  return out;
 }
 
 /** A PID whose command line is conmon's for this container ID (never another process). */
@@ -324,8 +346,8 @@ export async function resetAgent(options: AgentOptions, reset: ResetOptions = {}
   const log = reset.logger ?? silentLogger;
   const runc = reset.runc ?? '/usr/sbin/runc';
   const cgroupRoot = reset.cgroupRoot ?? '/sys/fs/cgroup';
-  const nodeName = await nodeNameOf(options);
-  const paths = podRuntimePaths({ ...options, nodeName });
+  const node = await nodeOf(options);
+  const paths = podRuntimePaths({ ...options, ...node });
   const names = resetNames(paths, options.stateDir);
   const inventory = await resetInventory(paths, options.stateDir, cgroupRoot);
   // The nat table is planned after the CNI DELs (portmap's DEL removes most of it).
@@ -345,9 +367,22 @@ export async function resetAgent(options: AgentOptions, reset: ResetOptions = {}
   await runAll(steps);
   const nat = await run('iptables-save', ['-t', 'nat']);
   await runAll(planNatCleanup(nat.code === 0 ? nat.stdout : '', names));
+  // The cluster network: the routes to peers and the service proxy's chains (with the jumps to them).
+  const chainPrefix = chainPrefixFor(paths.network.netnsPrefix);
+  try {
+    for (const dst of await removeRoutes(agentHostNet)) removed.push(`removed route ${dst} proto 188`);
+  } catch (err) {
+    errors.push(`could not remove the routes to peers: ${errorMessage(err)}`);
+  }
+  try {
+    for (const chain of await removeProxy(agentHostNet, chainPrefix))
+      removed.push(`removed iptables chain ${chain}`);
+  } catch (err) {
+    errors.push(`could not remove the service proxy's chains: ${errorMessage(err)}`);
+  }
   // Look again: a step may have succeeded yet left something (a busy cgroup, a netns).
   const after = await resetInventory(paths, options.stateDir, cgroupRoot);
-  const left = leftovers(after, names, steps);
+  const left = [...leftovers(after, names, steps), ...(await clusterNetworkLeft(chainPrefix))];
   const failed = [...errors, ...left.map((l) => `still there: ${l}`)];
   return { removed, failed };
 }

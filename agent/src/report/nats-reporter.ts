@@ -2,7 +2,7 @@
 // independent of the controller's gRPC: heartbeats keep flowing while the controller is
 // down, and a NATS outage only pauses them.
 import { type Logger, errorMessage, subjects } from '@flotilla/common';
-import { NodeHeartbeat, PodStatusReport } from '@flotilla/proto';
+import { NetworkApplied, NodeHeartbeat, PodStatusReport } from '@flotilla/proto';
 import { type NatsConnection, type Status, Events, connect, jwtAuthenticator } from 'nats';
 import { readCpuTimes, readMemoryInfo } from '../host/probe.js';
 import type { CpuTimes } from '../host/types.js';
@@ -22,6 +22,8 @@ export interface NatsReporterParams {
   state: () => Pick<ResyncSummary, 'revision' | 'synced' | 'desiredPods' | 'runningPods'>;
   /** Every pod's latest status, published again on a resync request. */
   podReports?: () => PodStatusInput[];
+  /** The newest NetworkState the node programmed: published again with every heartbeat. */
+  networkApplied?: () => NetworkApplied | undefined;
   log: Logger;
 }
 
@@ -83,6 +85,20 @@ export class NatsReporter {
     } catch (err) {
       this.unsent.set(key, input);
       this.params.log.warn('pod status not published', { pod: key, error: errorMessage(err) });
+    }
+  }
+
+  /**
+   * Publishes NetworkApplied on subjects.networkApplied(node). Not queued while NATS is
+   * down: every heartbeat (and so the first after a reconnect) carries the newest again.
+   */
+  publishNetworkApplied(ack: NetworkApplied): void {
+    const nc = this.nc;
+    if (!nc || !this.connected || nc.isClosed()) return;
+    try {
+      nc.publish(subjects.networkApplied(this.params.nodeName), NetworkApplied.encode(ack).finish());
+    } catch (err) {
+      this.params.log.warn('network ack not published', { error: errorMessage(err) });
     }
   }
 
@@ -270,6 +286,9 @@ export class NatsReporter {
         runningPods: this.params.state().runningPods,
       });
       nc.publish(subjects.heartbeat(this.params.nodeName), NodeHeartbeat.encode(heartbeat).finish());
+      // A restarted controller learns how far this node has programmed the network.
+      const ack = this.params.networkApplied?.();
+      if (ack) this.publishNetworkApplied(ack);
       if (this.sequence === 1)
         this.params.log.info('first heartbeat published', {
           subject: subjects.heartbeat(this.params.nodeName),
