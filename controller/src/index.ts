@@ -441,7 +441,6 @@ export {
   hasSelector,
   selectorMatches as serviceSelectorMatches,
   readyTargets,
-  listsReady,
   type DesiredEndpoints,
   type EndpointsAction,
   type ReadyTarget,

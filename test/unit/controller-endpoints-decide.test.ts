@@ -5,7 +5,6 @@ import { Pod, Service, type Endpoints } from '@flotilla/proto';
 import {
   decideEndpointsWrite,
   desiredEndpoints,
-  listsReady,
   readyTargets,
   type DesiredEndpoints,
 } from '@flotilla/controller';
@@ -337,7 +336,4 @@ t.test('ready targets per service port, for the proxy', async (t) => {
   );
   t.same(readyTargets(endpoints, 'dns', 'TCP'), [], 'the protocol counts');
   t.same(readyTargets(undefined, 'web'), []);
-  t.ok(listsReady(endpoints, 'a', 'uid-a'));
-  t.notOk(listsReady(endpoints, 'c', 'uid-c'), 'not-ready addresses do not count');
-  t.notOk(listsReady(endpoints, 'a', 'uid-other'), 'another pod of that name');
 });

@@ -373,12 +373,3 @@ export function readyTargets(
   }
   return out.sort((a, b) => compareIps(a.ip, b.ip) || a.port - b.port || a.podName.localeCompare(b.podName));
 }
-
-/** Whether an Endpoints object lists the pod (by uid, else by name) among its ready addresses. */
-export function listsReady(endpoints: Endpoints, podName: string, podUid = ''): boolean {
-  return endpoints.subsets.some((s) =>
-    s.addresses.some((a) =>
-      podUid && a.targetRef?.uid ? a.targetRef.uid === podUid : a.targetRef?.name === podName,
-    ),
-  );
-}

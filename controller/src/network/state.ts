@@ -13,6 +13,7 @@ import type {
   ServiceRoute,
 } from '@flotilla/proto';
 import { matchesLabels, type LabelSelector } from '../labels/labels.js';
+import { readyTargets } from '../endpoints/decide.js';
 import { isNodeReady } from '../nodes/conditions.js';
 
 export interface NetworkConfig {
@@ -59,33 +60,6 @@ export function networkNodes(nodes: readonly Node[]): NetworkNode[] {
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** The ready targets of one service port: the addresses of the subsets whose port has its name. */
-function targetsOf(endpoints: Endpoints | undefined, portName: string, protocol: string): EndpointTarget[] {
-  const seen = new Set<string>();
-  const out: EndpointTarget[] = [];
-  for (const subset of endpoints?.subsets ?? []) {
-    const port = subset.ports.find(
-      (p) => p.name === portName && (p.protocol === '' || p.protocol === protocol),
-    );
-    if (!port) continue;
-    for (const a of subset.addresses) {
-      const id = `${a.ip}:${port.port}`;
-      if (a.ip === '' || seen.has(id)) continue;
-      seen.add(id);
-      out.push({
-        ip: a.ip,
-        port: port.port,
-        nodeName: a.nodeName,
-        podNamespace: a.targetRef?.namespace ?? '',
-        podName: a.targetRef?.name ?? '',
-      });
-    }
-  }
-  // A stable order: the agent's rules (and so its iptables-restore input) only change
-  // when the endpoints do.
-  return out.sort((a, b) => a.ip.localeCompare(b.ip) || a.port - b.port);
-}
-
 /** The services part of a state: services with a cluster IP, ports resolved to ready targets. */
 export function serviceRoutes(services: readonly Service[], endpoints: readonly Endpoints[]): ServiceRoute[] {
   const byName = new Map(endpoints.map((e) => [nsName(e.metadata), e]));
@@ -100,7 +74,8 @@ export function serviceRoutes(services: readonly Service[], endpoints: readonly 
         protocol: p.protocol || 'TCP',
         port: p.port,
         nodePort: type === 'NodePort' ? p.nodePort : 0,
-        endpoints: targetsOf(eps, p.name, p.protocol || 'TCP'),
+        // Sorted by address: the agent's rules (its iptables-restore input) change only when the endpoints do.
+        endpoints: readyTargets(eps, p.name, p.protocol || 'TCP'),
       }));
       return {
         namespace: s.metadata?.namespace ?? '',
