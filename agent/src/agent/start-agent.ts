@@ -2,13 +2,22 @@
 // Each part retries on its own; none of them ends the agent because a peer is down.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { type Logger, createLogger, errorMessage, publicKeyOfSeed } from '@flotilla/common';
+import {
+  type Logger,
+  createLogger,
+  defaultClusterDomain,
+  errorMessage,
+  publicKeyOfSeed,
+  unavailable,
+} from '@flotilla/common';
 import type { ContainerImage, RegisterNodeResponse } from '@flotilla/proto';
 import { probeHost } from '../host/probe.js';
 import { ensureIdentity } from '../identity/ensure.js';
 import { writeNatsJwt, writeNodeRecord } from '../identity/state-store.js';
 import { ImageService } from '../images/image-service.js';
 import { presentImages } from '../images/node-images.js';
+import { NodeDns } from '../dns/node-dns.js';
+import { NetworkStateHolder, type NetworkStateSource } from '../network/state-source.js';
 import { buildNode, internalAddress, withAgentPort } from '../node/build.js';
 import type { AgentOptions } from '../options/types.js';
 import { PodManager } from '../pods/manager.js';
@@ -65,7 +74,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
 
   const desired = new DesiredSet();
   // Created after the reporter, which only calls back into it once NATS is connected.
-  const started: { pods?: PodManager } = {};
+  const started: { pods?: PodManager; session?: GatewaySession } = {};
   const agentInstance = randomUUID();
   const reporter = new NatsReporter({
     nodeName: identity.nodeName,
@@ -132,6 +141,21 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     runc,
     logger: log.child({ part: 'conmon' }),
   });
+  // ---- Cluster DNS (issue 6) ----
+  // The node answers DNS on its pod bridge's gateway. Until the Network stream client is
+  // wired, `networkState` is an empty holder (cluster names answer SERVFAIL, others are
+  // forwarded to the host's nameservers); with it, pass the agent's NetworkStateSource
+  // here and start DNS once the node's pod CIDR is known.
+  const networkState: NetworkStateSource = new NetworkStateHolder();
+  const dns = new NodeDns({
+    network: networkState,
+    podCidr: runtime.network.podCidr,
+    bridgeName: runtime.network.bridgeName,
+    logger: log.child({ part: 'dns' }),
+  });
+  dns.start();
+  // ---- end of cluster DNS ----
+
   const manager = new PodManager({
     nodeName: identity.nodeName,
     desired,
@@ -145,6 +169,21 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     cgroupParent: runtime.cgroupParent,
     hostIP: internalAddress(facts, options.address),
     logger: log.child({ part: 'pods' }),
+    clusterDns: () => ({
+      nameserver: dns.gateway.address,
+      domain: networkState.current()?.clusterDomain || defaultClusterDomain,
+    }),
+    // The session is made after the manager (it needs the Agent service's port): a stop
+    // before it exists skips the drain, as one with the controller down does.
+    endpointsDrainer: {
+      awaitEndpointsDrained: (request, signal) =>
+        started.session
+          ? started.session.awaitEndpointsDrained(request, signal)
+          : Promise.reject(unavailable('the controller session has not started yet')),
+    },
+    ...(options.endpointDrainTimeoutMs !== undefined
+      ? { endpointDrainTimeoutMs: options.endpointDrainTimeoutMs }
+      : {}),
   });
   manager.events.on('status', (update) => reporter.publishPodStatus(update));
   await manager.start();
@@ -186,6 +225,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     log: log.child({ part: 'sync' }),
     onRegistered,
   });
+  started.session = session;
   session.start();
 
   let stopping: Promise<void> | undefined;
@@ -208,6 +248,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
           reporter.stop(),
           images.stop(),
           agentServer.stop(),
+          dns.stop(),
         ]);
         for (const r of results)
           if (r.status === 'rejected') log.warn('stop incomplete', { error: errorMessage(r.reason) });

@@ -65,6 +65,13 @@ import type { OciSeccomp } from '../runtime/spec/types.js';
 import type { DesiredChange } from '../sync/assignment-state.js';
 import type { DesiredSet } from '../sync/desired-set.js';
 import { decidePod, stopGraceCut, type PodAction, type PodFailure } from './decide.js';
+import {
+  decideDrain,
+  defaultEndpointDrainTimeoutMs,
+  drainCallSlackMs,
+  graceAfterDrain,
+  type EndpointsDrainer,
+} from './drain.js';
 import { checkHostPortsFree, clashingMapping } from './host-ports.js';
 import {
   containerProbes,
@@ -84,6 +91,7 @@ import {
 import {
   containerVolumes,
   preparePodFiles,
+  type ClusterDns,
   removePodCgroups,
   removePodDir,
   type PreparedPodFiles,
@@ -124,6 +132,26 @@ export interface PodManagerOptions {
   logSizeMax?: number;
   /** The host's resolv.conf (default /etc/resolv.conf). */
   hostResolvConf?: string;
+  /**
+   * The node's cluster DNS, when it has one: pods started from then on resolve through it
+   * (their resolv.conf), else through the host's nameservers.
+   */
+  clusterDns?: () => ClusterDns | undefined;
+  /** Asks the controller to take a pod out of the service endpoints before SIGTERM (drain.ts). */
+  endpointsDrainer?: EndpointsDrainer;
+  /** --endpoint-drain-timeout (default 10 s; 0: no wait). */
+  endpointDrainTimeoutMs?: number;
+}
+
+/** An endpoints drain under way before a teardown's SIGTERM. */
+interface DrainWait {
+  uid: string;
+  abort: AbortController;
+  /** When the wait ends at the latest (epoch ms); a deletion's shorter grace moves it in. */
+  endsAt: number;
+  timer: NodeJS.Timeout;
+  /** A grace cut that arrived during the wait: SIGKILL is due by then (epoch ms). */
+  killBy?: number;
 }
 
 /** One pod's status for the reporter; removed once its deletion was cleaned up. */
@@ -201,6 +229,25 @@ function isLive(state: RunState | undefined): boolean {
   return state?.status === 'running' || state?.status === 'created';
 }
 
+/** The promise, or a rejection once signal aborts (whether or not the work heeds it). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(new Error('the drain wait ran out'));
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
 class ContainerStartError extends Error {
   constructor(
     readonly reason: string,
@@ -226,6 +273,7 @@ export class PodManager implements PodRuntimeView {
   private readonly unknownSince = new Map<string, number>();
   /** The shortest grace a deletion asked of a pod (by key, for its record's uid): see stopGraceCut. */
   private readonly graceCuts = new Map<string, { uid: string; seconds: number }>();
+  private readonly drains = new Map<string, DrainWait>();
   private readonly running = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -312,6 +360,8 @@ export class PodManager implements PodRuntimeView {
     this.timers.clear();
     for (const p of this.probers.values()) p.abort.abort();
     this.probers.clear();
+    // A stopping agent does not wait out drains: those teardowns go on to SIGTERM at once.
+    for (const d of this.drains.values()) d.abort.abort();
     await Promise.allSettled([...this.inflight]);
     this.flushReports();
   }
@@ -346,6 +396,8 @@ export class PodManager implements PodRuntimeView {
     );
     if (seconds === undefined) return;
     this.graceCuts.set(key, { uid: record.uid, seconds });
+    const drain = this.drains.get(key);
+    if (drain !== undefined && drain.uid === record.uid) this.cutDrain(key, drain, seconds);
     for (const c of Object.values(record.containers)) {
       for (const id of [c.current?.id, c.previous?.id]) {
         if (id !== undefined && this.o.runner.shortenStop(id, seconds))
@@ -705,6 +757,7 @@ export class PodManager implements PodRuntimeView {
             desired,
             this.networks.get(key)?.ip,
             this.o.hostResolvConf,
+            this.o.clusterDns?.(),
           );
           this.prepared.set(key, { uid: desired.metadata?.uid ?? '', files });
           return 'ok';
@@ -859,7 +912,13 @@ export class PodManager implements PodRuntimeView {
     };
     let prepared = this.prepared.get(key)?.files;
     if (prepared === undefined) {
-      prepared = await preparePodFiles(this.o.podsDir, pod, net.ip, this.o.hostResolvConf);
+      prepared = await preparePodFiles(
+        this.o.podsDir,
+        pod,
+        net.ip,
+        this.o.hostResolvConf,
+        this.o.clusterDns?.(),
+      );
       this.prepared.set(key, { uid, files: prepared });
     }
     const { config: imageConfig, chain } = await this.imageParts(container.image);
@@ -1015,9 +1074,10 @@ export class PodManager implements PodRuntimeView {
     const token = uidToken(uid);
     for (const id of runs.keys()) if (id.startsWith(`${token}-`)) ids.add(id);
     for (const id of ids) this.stopProber(id);
-    await Promise.all(
-      [...ids].filter((id) => isLive(runs.get(id))).map((id) => this.o.runner.stop(id, graceSeconds)),
-    );
+    const live = [...ids].filter((id) => isLive(runs.get(id)));
+    const grace = await this.drainEndpoints(key, ref, graceSeconds, live.length > 0);
+    lap('drain');
+    await Promise.all(live.map((id) => this.o.runner.stop(id, grace)));
     lap('stop');
     // The stopped runs' bundles and the pod network are independent: removed side by side.
     const [runsRemoved, networkDeleted] = await Promise.allSettled([
@@ -1050,6 +1110,99 @@ export class PodManager implements PodRuntimeView {
       removed: true,
     });
     this.log.info('pod removed', { pod: key, uid });
+  }
+
+  /**
+   * Before a teardown's SIGTERM: waits (at most min(grace, --endpoint-drain-timeout)) for
+   * the controller to say no node routes service traffic to the pod any more. Whatever the
+   * answer (drained, not in time, Unavailable, an error) the stop goes on; one call, no
+   * retries, so a controller without the answer costs one round trip. Returns the grace
+   * left for SIGTERM.
+   */
+  private async drainEndpoints(
+    key: string,
+    ref: { uid: string; name: string; namespace: string },
+    graceSeconds: number,
+    running: boolean,
+  ): Promise<number> {
+    const drainer = this.o.endpointsDrainer;
+    const decision = decideDrain({
+      leaving: true,
+      podIP: this.networks.get(key)?.ip,
+      running,
+      graceSeconds,
+      drainTimeoutMs: this.o.endpointDrainTimeoutMs ?? defaultEndpointDrainTimeoutMs,
+      drainer: drainer !== undefined,
+    });
+    if (!decision.wait || drainer === undefined) {
+      this.log.debug('no endpoints drain before stopping', {
+        pod: key,
+        why: decision.wait ? '' : decision.why,
+      });
+      return graceSeconds;
+    }
+    const t0 = performance.now();
+    const abort = new AbortController();
+    const wait: DrainWait = {
+      uid: ref.uid,
+      abort,
+      endsAt: Date.now() + decision.timeoutMs + drainCallSlackMs,
+      timer: setTimeout(() => abort.abort(), decision.timeoutMs + drainCallSlackMs),
+    };
+    wait.timer.unref();
+    this.drains.set(key, wait);
+    const before = this.graceCuts.get(key);
+    if (before !== undefined && before.uid === ref.uid) this.cutDrain(key, wait, before.seconds);
+    this.log.info('waiting for the pod to leave its service endpoints before SIGTERM', {
+      pod: key,
+      timeoutMs: decision.timeoutMs,
+    });
+    try {
+      const answer = await untilAborted(
+        drainer.awaitEndpointsDrained(
+          { namespace: ref.namespace, name: ref.name, uid: ref.uid, timeoutMs: decision.timeoutMs },
+          abort.signal,
+        ),
+        abort.signal,
+      );
+      if (answer.drained)
+        this.log.info('pod left its service endpoints', {
+          pod: key,
+          waitedMs: elapsedMs(t0),
+          endpointsRevision: answer.endpointsRevision,
+        });
+      else
+        this.log.warn('endpoints not drained in time; stopping the pod anyway', {
+          pod: key,
+          waitedMs: elapsedMs(t0),
+          pendingNodes: answer.pendingNodes,
+          pendingServices: answer.pendingServices,
+        });
+    } catch (err) {
+      this.log.warn('endpoints drain not confirmed; stopping the pod anyway', {
+        pod: key,
+        waitedMs: elapsedMs(t0),
+        error: errorMessage(err),
+      });
+    } finally {
+      clearTimeout(wait.timer);
+      if (this.drains.get(key) === wait) this.drains.delete(key);
+    }
+    let grace = graceAfterDrain(graceSeconds, performance.now() - t0);
+    if (wait.killBy !== undefined) grace = Math.min(grace, Math.max(0, (wait.killBy - Date.now()) / 1000));
+    return grace;
+  }
+
+  /** A deletion with a shorter grace during a drain: the wait (and the grace after it) end sooner. */
+  private cutDrain(key: string, wait: DrainWait, seconds: number): void {
+    const at = Date.now() + Math.max(0, seconds) * 1000;
+    wait.killBy = Math.min(wait.killBy ?? at, at);
+    if (at >= wait.endsAt) return;
+    clearTimeout(wait.timer);
+    wait.endsAt = at;
+    wait.timer = setTimeout(() => wait.abort.abort(), Math.max(0, at - Date.now()));
+    wait.timer.unref();
+    this.log.info('a deletion cuts an endpoints drain short', { pod: key, graceSeconds: seconds });
   }
 
   /** Runs, networks and pod directories of this agent that no record owns. */
