@@ -72,3 +72,88 @@ export function decideDrain(input: DrainInput): DrainDecision {
 export function graceAfterDrain(graceSeconds: number, waitedMs: number): number {
   return Math.max(0, graceSeconds - waitedMs / 1000);
 }
+
+export type DrainOutcome =
+  | { kind: 'drained'; waitedMs: number; answer: DrainAnswer }
+  /** The controller's wait ran out with the pod still routed to somewhere. */
+  | { kind: 'not-drained'; waitedMs: number; answer: DrainAnswer }
+  /** Unavailable, any other error, or no answer before the wait ran out (or was cut or cancelled). */
+  | { kind: 'failed'; waitedMs: number; error: string };
+
+/**
+ * One drain wait before one teardown's SIGTERM: a single call to the drainer, ended by its
+ * answer, its failure, or the wait's end (timeoutMs plus the call's slack), whichever is
+ * first. A deletion with a shorter grace moves the end in (cut), and caps the grace left.
+ */
+export class EndpointsDrain {
+  private readonly abort = new AbortController();
+  private readonly startedAt: number;
+  private endsAt: number;
+  private timer: NodeJS.Timeout;
+  private killBy: number | undefined;
+
+  constructor(
+    readonly uid: string,
+    private readonly timeoutMs: number,
+  ) {
+    this.startedAt = Date.now();
+    this.endsAt = this.startedAt + timeoutMs + drainCallSlackMs;
+    this.timer = this.arm();
+  }
+
+  // Not unref'd: it bounds a stop under way, which holds the process anyway.
+  private arm(): NodeJS.Timeout {
+    return setTimeout(() => this.abort.abort(), Math.max(0, this.endsAt - Date.now()));
+  }
+
+  async run(drainer: EndpointsDrainer, pod: Omit<DrainRequest, 'timeoutMs'>): Promise<DrainOutcome> {
+    const signal = this.abort.signal;
+    const waited = (): number => Date.now() - this.startedAt;
+    try {
+      const answer = await new Promise<DrainAnswer>((resolve, reject) => {
+        // Ends the wait even when the drainer does not heed the signal.
+        const onAbort = (): void => reject(new Error(`no answer within ${waited()} ms`));
+        if (signal.aborted) return onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        drainer.awaitEndpointsDrained({ ...pod, timeoutMs: this.timeoutMs }, signal).then(
+          (a) => {
+            signal.removeEventListener('abort', onAbort);
+            resolve(a);
+          },
+          (err: unknown) => {
+            signal.removeEventListener('abort', onAbort);
+            reject(err instanceof Error ? err : new Error(String(err)));
+          },
+        );
+      });
+      return { kind: answer.drained ? 'drained' : 'not-drained', waitedMs: waited(), answer };
+    } catch (err) {
+      return { kind: 'failed', waitedMs: waited(), error: err instanceof Error ? err.message : String(err) };
+    } finally {
+      clearTimeout(this.timer);
+    }
+  }
+
+  /** A shorter grace asked for now: the wait ends by then, and so does the grace after it. */
+  cut(graceSeconds: number): boolean {
+    const at = Date.now() + Math.max(0, graceSeconds) * 1000;
+    this.killBy = Math.min(this.killBy ?? at, at);
+    if (at >= this.endsAt) return false;
+    clearTimeout(this.timer);
+    this.endsAt = at;
+    this.timer = this.arm();
+    return true;
+  }
+
+  /** Ends the wait now (the agent is stopping). */
+  cancel(): void {
+    clearTimeout(this.timer);
+    this.abort.abort();
+  }
+
+  /** The grace SIGTERM gets after the wait: what it used is gone, and a cut caps it. */
+  graceLeft(graceSeconds: number): number {
+    const left = graceAfterDrain(graceSeconds, Date.now() - this.startedAt);
+    return this.killBy === undefined ? left : Math.min(left, Math.max(0, (this.killBy - Date.now()) / 1000));
+  }
+}

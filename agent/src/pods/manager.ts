@@ -66,10 +66,9 @@ import type { DesiredChange } from '../sync/assignment-state.js';
 import type { DesiredSet } from '../sync/desired-set.js';
 import { decidePod, stopGraceCut, type PodAction, type PodFailure } from './decide.js';
 import {
+  EndpointsDrain,
   decideDrain,
   defaultEndpointDrainTimeoutMs,
-  drainCallSlackMs,
-  graceAfterDrain,
   type EndpointsDrainer,
 } from './drain.js';
 import { checkHostPortsFree, clashingMapping } from './host-ports.js';
@@ -141,17 +140,6 @@ export interface PodManagerOptions {
   endpointsDrainer?: EndpointsDrainer;
   /** --endpoint-drain-timeout (default 10 s; 0: no wait). */
   endpointDrainTimeoutMs?: number;
-}
-
-/** An endpoints drain under way before a teardown's SIGTERM. */
-interface DrainWait {
-  uid: string;
-  abort: AbortController;
-  /** When the wait ends at the latest (epoch ms); a deletion's shorter grace moves it in. */
-  endsAt: number;
-  timer: NodeJS.Timeout;
-  /** A grace cut that arrived during the wait: SIGKILL is due by then (epoch ms). */
-  killBy?: number;
 }
 
 /** One pod's status for the reporter; removed once its deletion was cleaned up. */
@@ -229,25 +217,6 @@ function isLive(state: RunState | undefined): boolean {
   return state?.status === 'running' || state?.status === 'created';
 }
 
-/** The promise, or a rejection once signal aborts (whether or not the work heeds it). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => reject(new Error('the drain wait ran out'));
-    if (signal.aborted) onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
-}
-
 class ContainerStartError extends Error {
   constructor(
     readonly reason: string,
@@ -273,7 +242,7 @@ export class PodManager implements PodRuntimeView {
   private readonly unknownSince = new Map<string, number>();
   /** The shortest grace a deletion asked of a pod (by key, for its record's uid): see stopGraceCut. */
   private readonly graceCuts = new Map<string, { uid: string; seconds: number }>();
-  private readonly drains = new Map<string, DrainWait>();
+  private readonly drains = new Map<string, EndpointsDrain>();
   private readonly running = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -361,7 +330,7 @@ export class PodManager implements PodRuntimeView {
     for (const p of this.probers.values()) p.abort.abort();
     this.probers.clear();
     // A stopping agent does not wait out drains: those teardowns go on to SIGTERM at once.
-    for (const d of this.drains.values()) d.abort.abort();
+    for (const d of this.drains.values()) d.cancel();
     await Promise.allSettled([...this.inflight]);
     this.flushReports();
   }
@@ -397,7 +366,8 @@ export class PodManager implements PodRuntimeView {
     if (seconds === undefined) return;
     this.graceCuts.set(key, { uid: record.uid, seconds });
     const drain = this.drains.get(key);
-    if (drain !== undefined && drain.uid === record.uid) this.cutDrain(key, drain, seconds);
+    if (drain !== undefined && drain.uid === record.uid && drain.cut(seconds))
+      this.log.info('a deletion cuts an endpoints drain short', { pod: key, graceSeconds: seconds });
     for (const c of Object.values(record.containers)) {
       for (const id of [c.current?.id, c.previous?.id]) {
         if (id !== undefined && this.o.runner.shortenStop(id, seconds))
@@ -1141,68 +1111,39 @@ export class PodManager implements PodRuntimeView {
       });
       return graceSeconds;
     }
-    const t0 = performance.now();
-    const abort = new AbortController();
-    const wait: DrainWait = {
-      uid: ref.uid,
-      abort,
-      endsAt: Date.now() + decision.timeoutMs + drainCallSlackMs,
-      timer: setTimeout(() => abort.abort(), decision.timeoutMs + drainCallSlackMs),
-    };
-    wait.timer.unref();
-    this.drains.set(key, wait);
-    const before = this.graceCuts.get(key);
-    if (before !== undefined && before.uid === ref.uid) this.cutDrain(key, wait, before.seconds);
+    const drain = new EndpointsDrain(ref.uid, decision.timeoutMs);
+    this.drains.set(key, drain);
+    const cut = this.graceCuts.get(key);
+    if (cut !== undefined && cut.uid === ref.uid) drain.cut(cut.seconds);
     this.log.info('waiting for the pod to leave its service endpoints before SIGTERM', {
       pod: key,
       timeoutMs: decision.timeoutMs,
     });
     try {
-      const answer = await untilAborted(
-        drainer.awaitEndpointsDrained(
-          { namespace: ref.namespace, name: ref.name, uid: ref.uid, timeoutMs: decision.timeoutMs },
-          abort.signal,
-        ),
-        abort.signal,
-      );
-      if (answer.drained)
+      const outcome = await drain.run(drainer, { namespace: ref.namespace, name: ref.name, uid: ref.uid });
+      if (outcome.kind === 'drained')
         this.log.info('pod left its service endpoints', {
           pod: key,
-          waitedMs: elapsedMs(t0),
-          endpointsRevision: answer.endpointsRevision,
+          waitedMs: outcome.waitedMs,
+          endpointsRevision: outcome.answer.endpointsRevision,
         });
-      else
+      else if (outcome.kind === 'not-drained')
         this.log.warn('endpoints not drained in time; stopping the pod anyway', {
           pod: key,
-          waitedMs: elapsedMs(t0),
-          pendingNodes: answer.pendingNodes,
-          pendingServices: answer.pendingServices,
+          waitedMs: outcome.waitedMs,
+          pendingNodes: outcome.answer.pendingNodes,
+          pendingServices: outcome.answer.pendingServices,
         });
-    } catch (err) {
-      this.log.warn('endpoints drain not confirmed; stopping the pod anyway', {
-        pod: key,
-        waitedMs: elapsedMs(t0),
-        error: errorMessage(err),
-      });
+      else
+        this.log.warn('endpoints drain not confirmed; stopping the pod anyway', {
+          pod: key,
+          waitedMs: outcome.waitedMs,
+          error: outcome.error,
+        });
     } finally {
-      clearTimeout(wait.timer);
-      if (this.drains.get(key) === wait) this.drains.delete(key);
+      if (this.drains.get(key) === drain) this.drains.delete(key);
     }
-    let grace = graceAfterDrain(graceSeconds, performance.now() - t0);
-    if (wait.killBy !== undefined) grace = Math.min(grace, Math.max(0, (wait.killBy - Date.now()) / 1000));
-    return grace;
-  }
-
-  /** A deletion with a shorter grace during a drain: the wait (and the grace after it) end sooner. */
-  private cutDrain(key: string, wait: DrainWait, seconds: number): void {
-    const at = Date.now() + Math.max(0, seconds) * 1000;
-    wait.killBy = Math.min(wait.killBy ?? at, at);
-    if (at >= wait.endsAt) return;
-    clearTimeout(wait.timer);
-    wait.endsAt = at;
-    wait.timer = setTimeout(() => wait.abort.abort(), Math.max(0, at - Date.now()));
-    wait.timer.unref();
-    this.log.info('a deletion cuts an endpoints drain short', { pod: key, graceSeconds: seconds });
+    return drain.graceLeft(graceSeconds);
   }
 
   /** Runs, networks and pod directories of this agent that no record owns. */

@@ -1,0 +1,375 @@
+// The node's DNS server with real clients. On loopback (no root): node:dns's Resolver and
+// busybox nslookup ask it for a service name, a missing name (NXDOMAIN), the AAAA of a
+// service (no data), a name outside the cluster (forwarded to a fake upstream on
+// loopback; SERVFAIL when the upstream is down); services added and removed are answered
+// at once; TCP answers; malformed packets do not end it. As root, on a bridge and a pod
+// netns made with the real CNI plugins: the node DNS prepares the bridge before any pod,
+// the bridge plugin then takes it, and inside the pod (its own mount namespace with the
+// agent's resolv.conf as /etc/resolv.conf) the static busybox resolves SERVICE through
+// the search list (nslookup) and fetches http://SERVICE.NAMESPACE:PORT/ (wget, glibc's
+// resolver). Every name carries this run's prefix and is removed after a failure too.
+import t from 'tap';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { Resolver } from 'node:dns/promises';
+import { existsSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { silentLogger } from '@flotilla/common';
+import {
+  DnsServer,
+  NodeDns,
+  classIN,
+  clusterResolvConf,
+  createPodNetwork,
+  deleteNodeBridge,
+  deletePodNetwork,
+  encodeMessage,
+  parseMessage,
+  rcode,
+  replyTo,
+  rrType,
+  type NodeNetworkOptions,
+} from '@flotilla/agent';
+import { NetworkState, Pod } from '@flotilla/proto';
+import { freePort, makeRunDir, runCommand } from '../lib/index.js';
+
+type NetworkStateSource = ConstructorParameters<typeof DnsServer>[0]['network'];
+
+/** The fake NetworkStateSource: the stream client's role, played by the test. */
+class FakeNetwork implements NetworkStateSource {
+  private state: NetworkState | undefined;
+  private readonly listeners = new Set<(s: NetworkState) => void>();
+  current(): NetworkState | undefined {
+    return this.state;
+  }
+  onChange(listener: (s: NetworkState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  set(services: Array<[string, string, string]>): void {
+    this.state = NetworkState.fromJSON({
+      endpointsRevision: 1,
+      clusterDomain: 'cluster.local',
+      services: services.map(([namespace, name, clusterIP]) => ({
+        namespace,
+        name,
+        clusterIP,
+        type: 'ClusterIP',
+      })),
+    });
+    for (const l of this.listeners) l(this.state);
+  }
+}
+
+/** An upstream nameserver on loopback: every A question is answered 192.0.2.7. */
+async function fakeUpstream(): Promise<{ port: number; queries: string[]; close: () => void }> {
+  const socket = createSocket('udp4');
+  const queries: string[] = [];
+  socket.on('message', (msg, rinfo) => {
+    const parsed = parseMessage(msg);
+    if (!parsed.ok) return;
+    const q = parsed.message.questions[0];
+    queries.push(q?.name ?? '');
+    const answers =
+      q?.type === rrType.A
+        ? [
+            {
+              name: q.name,
+              type: rrType.A,
+              class: classIN,
+              ttl: 60,
+              data: { kind: 'a' as const, address: '192.0.2.7' },
+            },
+          ]
+        : [];
+    socket.send(
+      encodeMessage(replyTo(parsed.message, rcode.noError, { answers })),
+      rinfo.port,
+      rinfo.address,
+    );
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return { port: socket.address().port, queries, close: () => socket.close() };
+}
+
+function resolverFor(port: number): Resolver {
+  const r = new Resolver({ timeout: 1_000, tries: 1 });
+  r.setServers([`127.0.0.1:${port}`]);
+  return r;
+}
+
+async function errorCode(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'resolved';
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? 'no code';
+  }
+}
+
+/** One query over TCP (2-byte length prefix), parsed. */
+function tcpQuery(
+  port: number,
+  name: string,
+  type: number = rrType.A,
+): Promise<ReturnType<typeof parseMessage>> {
+  const q = encodeMessage({
+    header: { id: 0x5151, qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, rcode: 0 },
+    questions: [{ name, type, class: classIN }],
+    answers: [],
+    authorities: [],
+    additionals: [],
+  });
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port });
+    let data = Buffer.alloc(0);
+    s.setTimeout(3_000, () => s.destroy(new Error('TCP query timed out')));
+    s.on('error', reject);
+    s.on('connect', () => {
+      const prefix = Buffer.alloc(2);
+      prefix.writeUInt16BE(q.length);
+      s.write(Buffer.concat([prefix, q]));
+    });
+    s.on('data', (chunk: Buffer) => {
+      data = Buffer.concat([data, chunk]);
+      if (data.length >= 2 && data.length >= 2 + data.readUInt16BE(0)) {
+        s.destroy();
+        resolve(parseMessage(data.subarray(2, 2 + data.readUInt16BE(0))));
+      }
+    });
+  });
+}
+
+/** Raw bytes over UDP; the reply's bytes, or undefined when none came within 500 ms. */
+function udpRaw(port: number, bytes: Buffer): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4');
+    const timer = setTimeout(() => {
+      s.close();
+      resolve(undefined);
+    }, 500);
+    s.on('message', (msg) => {
+      clearTimeout(timer);
+      s.close();
+      resolve(msg);
+    });
+    s.send(bytes, port, '127.0.0.1');
+  });
+}
+
+t.test('the DNS server on loopback, with real clients', async (t) => {
+  const network = new FakeNetwork();
+  network.set([
+    ['default', 'web', '10.96.0.10'],
+    ['shop', 'cart', '10.96.3.4'],
+  ]);
+  const upstream = await fakeUpstream();
+  t.teardown(() => upstream.close());
+  let upstreams = [{ address: '127.0.0.1', port: upstream.port }];
+  const server = new DnsServer({
+    network,
+    address: '127.0.0.1',
+    port: 0,
+    upstreams: () => upstreams,
+    forwardTimeoutMs: 300,
+    logger: silentLogger,
+  });
+  const { port } = await server.start();
+  t.teardown(() => server.stop());
+  const resolver = resolverFor(port);
+
+  t.same(
+    await resolver.resolve4('web.default.svc.cluster.local'),
+    ['10.96.0.10'],
+    'a service: its cluster IP',
+  );
+  t.same(await resolver.resolve4('CART.shop.svc.cluster.local'), ['10.96.3.4'], 'case-insensitive');
+  t.equal(
+    await errorCode(resolver.resolve4('nope.default.svc.cluster.local')),
+    'ENOTFOUND',
+    'missing: NXDOMAIN',
+  );
+  t.equal(
+    await errorCode(resolver.resolve6('web.default.svc.cluster.local')),
+    'ENODATA',
+    'AAAA: NOERROR, no data',
+  );
+  t.same(await resolver.resolve4('www.example.com'), ['192.0.2.7'], 'outside the cluster: forwarded');
+  t.same(upstream.queries, ['www.example.com'], 'only the outside name went upstream');
+
+  network.set([
+    ['default', 'web', '10.96.0.10'],
+    ['default', 'api', '10.96.0.11'],
+  ]);
+  t.same(
+    await resolver.resolve4('api.default.svc.cluster.local'),
+    ['10.96.0.11'],
+    'a new service is answered',
+  );
+  network.set([['default', 'api', '10.96.0.11']]);
+  t.equal(
+    await errorCode(resolver.resolve4('web.default.svc.cluster.local')),
+    'ENOTFOUND',
+    'a removed one is NXDOMAIN',
+  );
+
+  const overTcp = await tcpQuery(port, 'api.default.svc.cluster.local');
+  t.ok(overTcp.ok && overTcp.message.header.id === 0x5151);
+  t.same(
+    overTcp.ok && overTcp.message.answers.map((r) => r.data),
+    [{ kind: 'a', address: '10.96.0.11' }],
+    'TCP',
+  );
+
+  // Malformed packets: a bad question is FORMERR, garbage without a header is dropped,
+  // and the server answers the next query as before.
+  const formerr = await udpRaw(port, Buffer.from([0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 63, 1]));
+  const formParsed = formerr && parseMessage(formerr);
+  t.ok(
+    formParsed?.ok &&
+      formParsed.message.header.rcode === rcode.formErr &&
+      formParsed.message.header.id === 0xabcd,
+    'FORMERR',
+  );
+  t.equal(await udpRaw(port, Buffer.from([1, 2, 3])), undefined, 'no reply to garbage');
+  t.same(await resolver.resolve4('api.default.svc.cluster.local'), ['10.96.0.11'], 'still answering');
+
+  // busybox nslookup: its own resolver code, talking to a port given with -port=.
+  if (existsSync('/bin/busybox')) {
+    const ok = await runCommand('/bin/busybox', [
+      'nslookup',
+      `-port=${port}`,
+      'api.default.svc.cluster.local',
+      '127.0.0.1',
+    ]);
+    t.equal(ok.code, 0, ok.stdout + ok.stderr);
+    t.match(ok.stdout, /Address:\s+10\.96\.0\.11/);
+    const missing = await runCommand('/bin/busybox', [
+      'nslookup',
+      `-port=${port}`,
+      'web.default.svc.cluster.local',
+      '127.0.0.1',
+    ]);
+    t.not(missing.code, 0);
+    t.match(missing.stdout + missing.stderr, /NXDOMAIN/);
+  }
+
+  // The upstream gone, or none: SERVFAIL, soon.
+  const closedPort = await freePort();
+  upstreams = [{ address: '127.0.0.1', port: closedPort }];
+  const t0 = Date.now();
+  t.equal(await errorCode(resolver.resolve4('gone.example.org')), 'ESERVFAIL', 'upstream down: SERVFAIL');
+  t.ok(Date.now() - t0 < 1_000, `within the forward timeout (${Date.now() - t0} ms)`);
+  upstreams = [];
+  t.equal(await errorCode(resolver.resolve4('none.example.org')), 'ESERVFAIL', 'no upstream: SERVFAIL');
+  // Never forwarded to itself, even when the host's resolv.conf names it.
+  upstreams = [{ address: '127.0.0.1', port }];
+  t.equal(await errorCode(resolver.resolve4('loop.example.org')), 'ESERVFAIL', 'no loop through itself');
+});
+
+const cniBin = '/usr/lib/cni';
+const rootSkip =
+  process.getuid?.() !== 0
+    ? 'needs root'
+    : !existsSync(join(cniBin, 'bridge')) || !existsSync('/bin/busybox')
+      ? 'needs containernetworking-plugins and busybox-static'
+      : false;
+
+async function unusedPodCidr(): Promise<string> {
+  const routes = (await runCommand('ip', ['-4', 'route', 'show', 'table', 'all'])).stdout;
+  for (;;) {
+    const [a = 0, b = 0] = randomBytes(2);
+    if (!routes.includes(`10.${a}.${b}.`) && !routes.includes(`10.${a}.0.0/16`)) return `10.${a}.${b}.0/24`;
+  }
+}
+
+t.test('a pod resolves SERVICE and SERVICE.NAMESPACE through the node DNS', { skip: rootSkip }, async (t) => {
+  const prefix = `flt${randomBytes(3).toString('hex')}`;
+  const dir = makeRunDir('dns');
+  const podCidr = await unusedPodCidr();
+  const options: NodeNetworkOptions = {
+    networkName: `${prefix}-net`,
+    bridgeName: `${prefix}br`,
+    podCidr,
+    ipamDataDir: join(dir, 'ipam'),
+    netnsPrefix: prefix,
+    cniBinDir: cniBin,
+  };
+  const pod = Pod.fromJSON({
+    metadata: { name: 'client', namespace: 'default', uid: randomUUID() },
+    spec: { containers: [{ name: 'main', image: 'busybox' }] },
+  });
+  const network = new FakeNetwork();
+  const dns = new NodeDns({
+    network,
+    podCidr,
+    bridgeName: options.bridgeName,
+    upstreams: () => [],
+    logger: silentLogger,
+    retryMs: 100,
+  });
+  t.teardown(async () => {
+    await dns.stop();
+    await deletePodNetwork(pod, options).catch(() => undefined);
+    await deleteNodeBridge(options).catch(() => undefined);
+    await runCommand('rm', ['-rf', dir]);
+  });
+
+  // Before any pod: the node DNS makes the bridge with the gateway address and binds there.
+  dns.start();
+  const gateway = dns.gateway.address;
+  for (let i = 0; i < 100 && dns.address === undefined; i++) await new Promise((r) => setTimeout(r, 50));
+  t.same(dns.address, { address: gateway, port: 53 }, `listening on the gateway ${gateway}:53`);
+  const addr = await runCommand('ip', ['-4', '-o', 'addr', 'show', 'dev', options.bridgeName]);
+  t.match(addr.stdout, new RegExp(`inet ${dns.gateway.cidr.replace(/\./g, '\\.')}`));
+
+  // The bridge plugin takes the bridge as it is.
+  const net = await createPodNetwork(pod, options, { logger: silentLogger });
+  t.equal(net.gateway, gateway, "the pod's gateway is where DNS answers");
+
+  // A service whose cluster IP is the gateway itself, where a test HTTP server answers:
+  // no service proxy needed to show that the name resolved.
+  network.set([['default', 'web', gateway]]);
+  const http = createHttpServer((_req, res) => res.end('hello from web\n'));
+  const httpPort = await freePort();
+  await new Promise<void>((resolve) => http.listen(httpPort, gateway, resolve));
+  t.teardown(() => new Promise<void>((resolve) => http.close(() => resolve())));
+
+  const resolvConf = join(dir, 'resolv.conf');
+  writeFileSync(resolvConf, clusterResolvConf('default', { nameserver: gateway, domain: 'cluster.local' }));
+  // (No wget -T: Debian's busybox 1.35 crashes with it. runCommand's timeout bounds each.)
+  const inPod = (script: string): ReturnType<typeof runCommand> =>
+    runCommand(
+      'nsenter',
+      [
+        `--net=${net.netnsPath}`,
+        'unshare',
+        '--mount',
+        'sh',
+        '-c',
+        `mount --bind ${resolvConf} /etc/resolv.conf && ${script}`,
+      ],
+      { timeoutMs: 30_000 },
+    );
+
+  // busybox's nslookup tries every search domain and prints each outcome (so exits 1
+  // for the NXDOMAINs of the wrong guesses): the first one is the answer.
+  const short = await inPod('/bin/busybox nslookup -type=a web');
+  t.match(
+    short.stdout,
+    new RegExp(
+      `Name:\\s+web\\.default\\.svc\\.cluster\\.local\\s+Address:\\s+${gateway.replace(/\./g, '\\.')}`,
+    ),
+    `nslookup web: ${short.stdout}${short.stderr}`,
+  );
+  const fetched = await inPod(`/bin/busybox wget -q -O - http://web.default:${httpPort}/`);
+  t.equal(fetched.code, 0, `wget http://web.default:${httpPort}/: ${fetched.stderr}`);
+  t.equal(fetched.stdout, 'hello from web\n');
+  const fqdn = await inPod(`/bin/busybox wget -q -O - http://web:${httpPort}/`);
+  t.equal(fqdn.stdout, 'hello from web\n', 'SERVICE alone, through the search list');
+  const missing = await inPod(`/bin/busybox wget -q -O - http://nope.default:${httpPort}/`);
+  t.not(missing.code, 0, 'a missing service does not resolve');
+  t.match(missing.stderr, /bad address|resolve|unknown host/i);
+});
