@@ -7,17 +7,31 @@
 // the bridge plugin then takes it, and inside the pod (its own mount namespace with the
 // agent's resolv.conf as /etc/resolv.conf) the static busybox resolves SERVICE through
 // the search list (nslookup) and fetches http://SERVICE.NAMESPACE:PORT/ (wget, glibc's
-// resolver). Every name carries this run's prefix and is removed after a failure too.
+// resolver). Then under a real PodManager (runc, conmon, CNI): a container's resolv.conf
+// is the ClusterFirst one and it fetches http://SERVICE.NAMESPACE:PORT/ through the node
+// DNS; deleting the pod waits for the (fake) controller's drain answer before SIGTERM,
+// and goes on to SIGTERM after --endpoint-drain-timeout when no answer comes. Every name
+// carries this run's prefix and is removed after a failure too.
 import t from 'tap';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
-import { existsSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { silentLogger } from '@flotilla/common';
+import { silentLogger, unavailable } from '@flotilla/common';
 import {
+  ContainerRunner,
+  DesiredSet,
+  ImageService,
+  PodManager,
+  deletePodNetworkById,
+  listPodNetworks,
+  type DrainAnswer,
+  type DrainRequest,
+  type PodStatusUpdate,
   DnsServer,
   NodeDns,
   classIN,
@@ -32,8 +46,16 @@ import {
   rrType,
   type NodeNetworkOptions,
 } from '@flotilla/agent';
-import { NetworkState, Pod } from '@flotilla/proto';
-import { freePort, makeRunDir, runCommand } from '../lib/index.js';
+import {
+  busyboxImageConfig,
+  busyboxRootfs,
+  commitBaseImage,
+  mountsUnder,
+  openLocalImages,
+  unmount,
+} from '@flotilla/images';
+import { AssignmentEvent_Type as Type, NetworkState, Pod } from '@flotilla/proto';
+import { freePort, makeRunDir, runCommand, waitFor } from '../lib/index.js';
 
 type NetworkStateSource = ConstructorParameters<typeof DnsServer>[0]['network'];
 
@@ -373,3 +395,237 @@ t.test('a pod resolves SERVICE and SERVICE.NAMESPACE through the node DNS', { sk
   t.not(missing.code, 0, 'a missing service does not resolve');
   t.match(missing.stderr, /bad address|resolve|unknown host/i);
 });
+
+const podSkip =
+  rootSkip ||
+  (['/usr/sbin/runc', '/usr/bin/conmon'].every((p) => existsSync(p)) ? false : 'needs runc and conmon');
+
+t.test(
+  'pods under the manager: DNS from a container, the drain before SIGTERM',
+  { skip: podSkip },
+  async (t) => {
+    const prefix = `flt${randomBytes(3).toString('hex')}`;
+    const run = makeRunDir('dns-pods');
+    const runcRoot = join(run, 'runc');
+    const runnerStateDir = join(run, 'runtime');
+    const cgroupParent = `/flt-test-${prefix}`;
+    const hostDir = join(run, 'host');
+    const podCidr = await unusedPodCidr();
+    const options: NodeNetworkOptions = {
+      networkName: `${prefix}-net`,
+      bridgeName: `${prefix}br`,
+      podCidr,
+      ipamDataDir: join(run, 'cni'),
+      netnsPrefix: prefix,
+      cniBinDir: cniBin,
+    };
+    const network = new FakeNetwork();
+    const dns = new NodeDns({
+      network,
+      podCidr,
+      bridgeName: options.bridgeName,
+      upstreams: () => [],
+      logger: silentLogger,
+    });
+    const desired = new DesiredSet();
+    let revision = 0;
+    let images: ImageService | undefined;
+    let manager: PodManager | undefined;
+    const latest = new Map<string, PodStatusUpdate>();
+    const http = createHttpServer((_req, res) => res.end('hello from web\n'));
+
+    t.teardown(async () => {
+      await manager?.stop();
+      await images?.stop();
+      await dns.stop();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      if (existsSync(runcRoot)) {
+        for (const id of readdirSync(runcRoot)) {
+          try {
+            execFileSync('/usr/sbin/runc', ['--root', runcRoot, 'delete', '--force', id], {
+              stdio: 'ignore',
+            });
+          } catch {
+            // gone already
+          }
+        }
+      }
+      for (const point of await mountsUnder(run)) await unmount(point).catch(() => undefined);
+      for (const id of listPodNetworks(options))
+        await deletePodNetworkById(id, options).catch(() => undefined);
+      await deleteNodeBridge(options).catch(() => undefined);
+      for (const root of readdirSync('/sys/fs/cgroup').map((c) => join('/sys/fs/cgroup', c))) {
+        const walk = (d: string): string[] =>
+          existsSync(d)
+            ? [
+                ...readdirSync(d, { withFileTypes: true })
+                  .filter((e) => e.isDirectory())
+                  .flatMap((e) => walk(join(d, e.name))),
+                d,
+              ]
+            : [];
+        for (const d of walk(join(root, cgroupParent))) {
+          try {
+            execFileSync('rmdir', [d], { stdio: 'ignore' });
+          } catch {
+            // a controller linked to another goes with it
+          }
+        }
+      }
+      await runCommand('rm', ['-rf', run]);
+    });
+
+    dns.start();
+    await waitFor('the node DNS listening', () => dns.address, { timeoutMs: 10_000, intervalMs: 50 });
+    const gateway = dns.gateway.address;
+    const httpPort = await freePort();
+    await new Promise<void>((resolve) => http.listen(httpPort, gateway, resolve));
+    network.set([['default', 'web', gateway]]);
+
+    const local = openLocalImages(join(run, 'images'), { logger: silentLogger });
+    await busyboxRootfs(join(run, 'busybox-rootfs'));
+    await commitBaseImage(
+      local,
+      'docker.io/library/busybox:latest',
+      join(run, 'busybox-rootfs'),
+      busyboxImageConfig(),
+    );
+    images = new ImageService({ root: join(run, 'images'), desired, logger: silentLogger });
+    images.start();
+
+    // The controller's side, played by the test: each pod's events file shows the order.
+    type Behaviour = (req: DrainRequest, signal: AbortSignal, events: string) => Promise<DrainAnswer>;
+    const behaviours = new Map<string, Behaviour>();
+    const calls: DrainRequest[] = [];
+    manager = new PodManager({
+      nodeName: 'dns-test',
+      desired,
+      images,
+      runner: new ContainerRunner({ runcRoot, stateDir: runnerStateDir, logger: silentLogger }),
+      runnerStateDir,
+      runc: '/usr/sbin/runc',
+      runcRoot,
+      network: options,
+      podsDir: join(run, 'pods'),
+      cgroupParent,
+      hostIP: '127.0.0.1',
+      logger: silentLogger,
+      resyncIntervalMs: 1_000,
+      clusterDns: () => ({ nameserver: gateway, domain: 'cluster.local' }),
+      endpointsDrainer: {
+        awaitEndpointsDrained: (req, signal) => {
+          calls.push(req);
+          const behaviour = behaviours.get(req.name);
+          if (behaviour === undefined) return Promise.reject(unavailable('no behaviour'));
+          return behaviour(req, signal, join(hostDir, req.name, 'events'));
+        },
+      },
+      endpointDrainTimeoutMs: 1_000,
+    });
+    manager.events.on('status', (u) => latest.set(u.name, u));
+    await manager.start();
+
+    const script = [
+      'cat /etc/resolv.conf > /data/resolv.conf',
+      `wget -q -O /data/fetched http://web.default:${httpPort}/; echo $? > /data/wget.rc`,
+      "trap 'echo TERM >> /data/events; exit 0' TERM",
+      'echo started >> /data/events',
+      'while true; do sleep 0.1; done',
+    ].join('\n');
+    const makePod = (name: string): Pod => {
+      mkdirSync(join(hostDir, name), { recursive: true });
+      return Pod.fromJSON({
+        metadata: { name, namespace: 'default', uid: randomUUID(), resourceVersion: String(++revision) },
+        spec: {
+          nodeName: 'dns-test',
+          restartPolicy: 'Never',
+          terminationGracePeriodSeconds: 10,
+          volumes: [{ name: 'data', hostPath: { path: join(hostDir, name), type: 'Directory' } }],
+          containers: [
+            {
+              name: 'main',
+              image: 'busybox',
+              imagePullPolicy: 'Never',
+              command: ['sh', '-c', script],
+              volumeMounts: [{ name: 'data', mountPath: '/data' }],
+            },
+          ],
+        },
+      });
+    };
+    const events = (name: string): string[] => {
+      const path = join(hostDir, name, 'events');
+      return existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n') : [];
+    };
+    const remove = async (pod: Pod): Promise<number> => {
+      const deleting: Pod = {
+        ...pod,
+        metadata: {
+          ...pod.metadata!,
+          resourceVersion: String(++revision),
+          deletionTimestamp: new Date().toISOString(),
+          deletionGracePeriodSeconds: 10,
+        },
+      };
+      const t0 = Date.now();
+      desired.apply({ type: Type.MODIFIED, revision: ++revision, pods: [deleting] });
+      await waitFor(`${pod.metadata!.name} removed`, () => latest.get(pod.metadata!.name)?.removed === true, {
+        timeoutMs: 30_000,
+        intervalMs: 20,
+      });
+      return Date.now() - t0;
+    };
+
+    const drained = makePod('drained');
+    const silent = makePod('silent');
+    desired.apply({ type: Type.SNAPSHOT, revision: ++revision, pods: [drained, silent] });
+    for (const name of ['drained', 'silent'])
+      await waitFor(`${name} started`, () => events(name).includes('started'), {
+        timeoutMs: 60_000,
+        intervalMs: 50,
+      });
+
+    await t.test(
+      "the container's resolv.conf is ClusterFirst, and it resolves SERVICE.NAMESPACE",
+      async (t) => {
+        const resolv = readFileSync(join(hostDir, 'drained', 'resolv.conf'), 'utf8');
+        t.match(resolv, new RegExp(`^nameserver ${gateway.replace(/\./g, '\\.')}$`, 'm'));
+        t.match(resolv, /^search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local$/m);
+        t.match(resolv, /^options ndots:5$/m);
+        t.equal(readFileSync(join(hostDir, 'drained', 'wget.rc'), 'utf8').trim(), '0', 'wget exited 0');
+        t.equal(readFileSync(join(hostDir, 'drained', 'fetched'), 'utf8'), 'hello from web\n');
+      },
+    );
+
+    await t.test('deletion: SIGTERM only after the controller says drained', async (t) => {
+      behaviours.set('drained', async (_req, _signal, file) => {
+        appendFileSync(file, 'drain-asked\n');
+        await new Promise((r) => setTimeout(r, 700));
+        appendFileSync(file, 'drained\n');
+        return { drained: true, endpointsRevision: 5, pendingNodes: [], pendingServices: [] };
+      });
+      const took = await remove(drained);
+      t.same(events('drained'), ['started', 'drain-asked', 'drained', 'TERM']);
+      t.ok(took >= 700, `removed after ${took} ms`);
+      t.match(
+        calls.find((c) => c.name === 'drained'),
+        {
+          namespace: 'default',
+          uid: drained.metadata!.uid,
+          timeoutMs: 1_000,
+        },
+        'asked with min(grace 10 s, --endpoint-drain-timeout 1 s)',
+      );
+    });
+
+    await t.test('deletion: no answer, SIGTERM after the drain timeout', async (t) => {
+      behaviours.set('silent', (_req, signal, file) => {
+        appendFileSync(file, 'drain-asked\n');
+        return new Promise(() => signal.addEventListener('abort', () => appendFileSync(file, 'given-up\n')));
+      });
+      const took = await remove(silent);
+      t.same(events('silent'), ['started', 'drain-asked', 'given-up', 'TERM']);
+      t.ok(took >= 1_400 && took < 8_000, `removed after ${took} ms (timeout 1 s + 0.5 s slack)`);
+    });
+  },
+);
