@@ -3,8 +3,8 @@
 // service (no data), a name outside the cluster (forwarded to a fake upstream on
 // loopback; SERVFAIL when the upstream is down); services added and removed are answered
 // at once; TCP answers; malformed packets do not end it. As root, on a bridge and a pod
-// netns made with the real CNI plugins: the node DNS prepares the bridge before any pod,
-// the bridge plugin then takes it, and inside the pod (its own mount namespace with the
+// netns made with the real CNI plugins: the node DNS binds the gateway once the first pod
+// network brings it, and inside the pod (its own mount namespace with the
 // agent's resolv.conf as /etc/resolv.conf) the static busybox resolves SERVICE through
 // the search list (nslookup) and fetches http://SERVICE.NAMESPACE:PORT/ (wget, glibc's
 // resolver). Then under a real PodManager (runc, conmon, CNI): a container's resolv.conf
@@ -327,10 +327,9 @@ t.test('a pod resolves SERVICE and SERVICE.NAMESPACE through the node DNS', { sk
   const dns = new NodeDns({
     network,
     podCidr,
-    bridgeName: options.bridgeName,
     upstreams: () => [],
     logger: silentLogger,
-    retryMs: 100,
+    retryMs: 60_000,
   });
   t.teardown(async () => {
     await dns.stop();
@@ -339,17 +338,15 @@ t.test('a pod resolves SERVICE and SERVICE.NAMESPACE through the node DNS', { sk
     await runCommand('rm', ['-rf', dir]);
   });
 
-  // Before any pod: the node DNS makes the bridge with the gateway address and binds there.
+  // Before any pod there is no gateway address to bind; the pod network brings it.
   dns.start();
   const gateway = dns.gateway.address;
-  for (let i = 0; i < 100 && dns.address === undefined; i++) await new Promise((r) => setTimeout(r, 50));
-  t.same(dns.address, { address: gateway, port: 53 }, `listening on the gateway ${gateway}:53`);
-  const addr = await runCommand('ip', ['-4', '-o', 'addr', 'show', 'dev', options.bridgeName]);
-  t.match(addr.stdout, new RegExp(`inet ${dns.gateway.cidr.replace(/\./g, '\\.')}`));
-
-  // The bridge plugin takes the bridge as it is.
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(dns.address, undefined, 'not listening before the bridge has its address');
   const net = await createPodNetwork(pod, options, { logger: silentLogger });
-  t.equal(net.gateway, gateway, "the pod's gateway is where DNS answers");
+  t.equal(net.gateway, gateway, "the pod's gateway is the DNS address");
+  await dns.bindNow();
+  t.same(dns.address, { address: gateway, port: 53 }, `listening on the gateway ${gateway}:53 right after`);
 
   // A service whose cluster IP is the gateway itself, where a test HTTP server answers:
   // no service proxy needed to show that the name resolved.
@@ -420,23 +417,17 @@ t.test(
       cniBinDir: cniBin,
     };
     const network = new FakeNetwork();
-    const dns = new NodeDns({
-      network,
-      podCidr,
-      bridgeName: options.bridgeName,
-      upstreams: () => [],
-      logger: silentLogger,
-    });
+    const dns = new NodeDns({ network, podCidr, upstreams: () => [], logger: silentLogger });
     const desired = new DesiredSet();
     let revision = 0;
-    let images: ImageService | undefined;
-    let manager: PodManager | undefined;
+    // Set once made; the teardown stops whatever was made.
+    const made: { images?: ImageService; manager?: PodManager } = {};
     const latest = new Map<string, PodStatusUpdate>();
     const http = createHttpServer((_req, res) => res.end('hello from web\n'));
 
     t.teardown(async () => {
-      await manager?.stop();
-      await images?.stop();
+      await made.manager?.stop();
+      await made.images?.stop();
       await dns.stop();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       if (existsSync(runcRoot)) {
@@ -476,10 +467,10 @@ t.test(
     });
 
     dns.start();
-    await waitFor('the node DNS listening', () => dns.address, { timeoutMs: 10_000, intervalMs: 50 });
     const gateway = dns.gateway.address;
+    // On every address: the gateway's comes with the first pod network, just before its container.
     const httpPort = await freePort();
-    await new Promise<void>((resolve) => http.listen(httpPort, gateway, resolve));
+    await new Promise<void>((resolve) => http.listen(httpPort, '0.0.0.0', resolve));
     network.set([['default', 'web', gateway]]);
 
     const local = openLocalImages(join(run, 'images'), { logger: silentLogger });
@@ -490,14 +481,15 @@ t.test(
       join(run, 'busybox-rootfs'),
       busyboxImageConfig(),
     );
-    images = new ImageService({ root: join(run, 'images'), desired, logger: silentLogger });
+    const images = new ImageService({ root: join(run, 'images'), desired, logger: silentLogger });
+    made.images = images;
     images.start();
 
     // The controller's side, played by the test: each pod's events file shows the order.
     type Behaviour = (req: DrainRequest, signal: AbortSignal, events: string) => Promise<DrainAnswer>;
     const behaviours = new Map<string, Behaviour>();
     const calls: DrainRequest[] = [];
-    manager = new PodManager({
+    const manager = new PodManager({
       nodeName: 'dns-test',
       desired,
       images,
@@ -512,6 +504,7 @@ t.test(
       logger: silentLogger,
       resyncIntervalMs: 1_000,
       clusterDns: () => ({ nameserver: gateway, domain: 'cluster.local' }),
+      podNetworkCreated: () => dns.bindNow(),
       endpointsDrainer: {
         awaitEndpointsDrained: (req, signal) => {
           calls.push(req);
@@ -522,6 +515,7 @@ t.test(
       },
       endpointDrainTimeoutMs: 1_000,
     });
+    made.manager = manager;
     manager.events.on('status', (u) => latest.set(u.name, u));
     await manager.start();
 

@@ -150,7 +150,6 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   const dns = new NodeDns({
     network: networkState,
     podCidr: runtime.network.podCidr,
-    bridgeName: runtime.network.bridgeName,
     logger: log.child({ part: 'dns' }),
   });
   dns.start();
@@ -169,6 +168,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     cgroupParent: runtime.cgroupParent,
     hostIP: internalAddress(facts, options.address),
     logger: log.child({ part: 'pods' }),
+    podNetworkCreated: () => dns.bindNow(),
     clusterDns: () => ({
       nameserver: dns.gateway.address,
       domain: networkState.current()?.clusterDomain || defaultClusterDomain,

@@ -3,11 +3,4 @@ export * from './message.js';
 export * from './resolve.js';
 export * from './upstreams.js';
 export { DnsServer, type DnsServerOptions, type DnsServerAddress } from './server.js';
-export {
-  NodeDns,
-  ensureBridgeAddress,
-  podGateway,
-  type NodeDnsOptions,
-  type PodGateway,
-  type BridgeOutcome,
-} from './node-dns.js';
+export { NodeDns, podGateway, type NodeDnsOptions, type PodGateway } from './node-dns.js';

@@ -2,19 +2,16 @@
 // node's pod CIDR, the one host-local hands the pods as their gateway and the bridge
 // plugin puts on the bridge), port 53, in the agent's network namespace.
 //
-// The bridge and its address normally appear with the first pod's CNI ADD, but a DNS
-// server that only binds then would miss that pod's first queries. So at start the
-// bridge is made here when missing, with exactly the address the bridge plugin would give
-// it (gateway/prefix): the plugin takes an existing bridge whose IPv4 address is that one
-// (its ensureAddr compares the address and leaves it). When the bridge holds another
-// address (a pod CIDR changed under a running node) it is left alone, and binding is
-// retried in the background until the address is there, so DNS comes up as soon as the
-// network does and never holds up the agent's start.
-import { existsSync } from 'node:fs';
+// The bridge and its address appear with the first pod's CNI ADD (or are there already
+// when the agent restarts over running pods). DNS binds once the address exists: at
+// start when it does, else right after each pod network is made (bindNow, which the pod
+// manager awaits before starting that pod's containers, so even the first pod's first
+// query finds the server), and on a slow retry meanwhile. Making the bridge here instead
+// would leave a bridge on every host whose agent never runs a pod, under a name and an
+// address decided before the controller assigned the node's pod CIDR.
 import { createLogger, errorMessage, invalidArgument, type Logger } from '@flotilla/common';
 import { ipv4CidrProblem } from '../network/config.js';
 import type { NetworkStateSource } from '../network/state-source.js';
-import { runAgentCommand } from '../runtime/spawn-server.js';
 import { DnsServer, type DnsServerAddress } from './server.js';
 import type { Upstream } from './upstreams.js';
 
@@ -42,45 +39,9 @@ export function podGateway(podCidr: string): PodGateway {
   return { address, cidr: `${address}/${bits}` };
 }
 
-async function ip(args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
-  const r = await runAgentCommand('ip', args, { timeoutMs: 10_000 });
-  return { ok: r.code === 0, stdout: r.stdout, stderr: r.stderr.trim() };
-}
-
-export type BridgeOutcome = 'created' | 'address-added' | 'present' | 'other-address';
-
-/**
- * Makes the bridge hold gateway.cidr (creating the bridge, adding the address, setting it
- * up) unless it already holds another IPv4 address, which is left as it is.
- */
-export async function ensureBridgeAddress(bridgeName: string, gateway: PodGateway): Promise<BridgeOutcome> {
-  let outcome: BridgeOutcome = 'present';
-  if (!existsSync(`/sys/class/net/${bridgeName}`)) {
-    const add = await ip(['link', 'add', bridgeName, 'type', 'bridge']);
-    // A CNI ADD may have made it meanwhile: that is the goal too.
-    if (!add.ok && !/exists/i.test(add.stderr))
-      throw new Error(`ip link add ${bridgeName} type bridge: ${add.stderr}`);
-    if (add.ok) outcome = 'created';
-  }
-  const shown = await ip(['-4', '-o', 'addr', 'show', 'dev', bridgeName]);
-  if (!shown.ok) throw new Error(`ip addr show dev ${bridgeName}: ${shown.stderr}`);
-  const addresses = [...shown.stdout.matchAll(/\binet (\d+\.\d+\.\d+\.\d+\/\d+)/g)].map((m) => m[1]);
-  if (!addresses.includes(gateway.cidr)) {
-    if (addresses.length > 0) return 'other-address';
-    const add = await ip(['addr', 'add', gateway.cidr, 'dev', bridgeName]);
-    if (!add.ok && !/exists/i.test(add.stderr))
-      throw new Error(`ip addr add ${gateway.cidr} dev ${bridgeName}: ${add.stderr}`);
-    if (outcome === 'present') outcome = 'address-added';
-  }
-  const up = await ip(['link', 'set', bridgeName, 'up']);
-  if (!up.ok) throw new Error(`ip link set ${bridgeName} up: ${up.stderr}`);
-  return outcome;
-}
-
 export interface NodeDnsOptions {
   network: NetworkStateSource;
   podCidr: string;
-  bridgeName: string;
   logger?: Logger;
   /** Default 53. */
   port?: number;
@@ -97,6 +58,9 @@ export class NodeDns {
   private readonly abort = new AbortController();
   private server: DnsServer | undefined;
   private loop: Promise<void> | undefined;
+  private attempt: Promise<boolean> | undefined;
+  /** The last bind failure's code, logged once per code rather than every retry. */
+  private lastFailure: string | undefined;
 
   constructor(options: NodeDnsOptions) {
     this.o = options;
@@ -109,53 +73,63 @@ export class NodeDns {
     return this.server?.address;
   }
 
-  /** Starts in the background; never throws. */
+  /** Starts binding in the background; never throws. */
   start(): void {
     this.loop ??= this.run().catch((err: unknown) =>
       this.log.error('node DNS stopped unexpectedly', { error: errorMessage(err) }),
     );
   }
 
+  /** Tries to bind now (a pod network was just made); resolves either way, never rejects. */
+  async bindNow(): Promise<void> {
+    if (this.loop === undefined || this.server !== undefined) return;
+    await this.tryBind();
+  }
+
+  private tryBind(): Promise<boolean> {
+    this.attempt ??= this.bindOnce().finally(() => (this.attempt = undefined));
+    return this.attempt;
+  }
+
+  private async bindOnce(): Promise<boolean> {
+    if (this.server !== undefined) return true;
+    if (this.abort.signal.aborted) return false;
+    const server = new DnsServer({
+      network: this.o.network,
+      address: this.gateway.address,
+      port: this.o.port ?? 53,
+      logger: this.log,
+      ...(this.o.hostResolvConf !== undefined ? { hostResolvConf: this.o.hostResolvConf } : {}),
+      ...(this.o.upstreams !== undefined ? { upstreams: this.o.upstreams } : {}),
+    });
+    try {
+      await server.start();
+    } catch (err) {
+      // EADDRNOTAVAIL until the first pod network puts the gateway on the bridge.
+      const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err);
+      if (code !== this.lastFailure)
+        this.log[code === 'EADDRNOTAVAIL' ? 'info' : 'warn']('node DNS not listening yet; retrying', {
+          address: this.gateway.address,
+          error: errorMessage(err),
+          ...(code === 'EADDRNOTAVAIL'
+            ? { hint: 'the pod bridge gets this address with the first pod' }
+            : {}),
+        });
+      this.lastFailure = code;
+      return false;
+    }
+    if (this.abort.signal.aborted) {
+      await server.stop();
+      return false;
+    }
+    this.server = server;
+    return true;
+  }
+
   private async run(): Promise<void> {
     const signal = this.abort.signal;
-    let warned = false;
     while (!signal.aborted) {
-      try {
-        const outcome = await ensureBridgeAddress(this.o.bridgeName, this.gateway);
-        if (outcome === 'created' || outcome === 'address-added')
-          this.log.info('pod bridge prepared for DNS', {
-            bridge: this.o.bridgeName,
-            address: this.gateway.cidr,
-            outcome,
-          });
-        if (outcome === 'other-address' && !warned)
-          this.log.warn('the pod bridge holds another address; DNS waits for its gateway address', {
-            bridge: this.o.bridgeName,
-            want: this.gateway.cidr,
-          });
-        const server = new DnsServer({
-          network: this.o.network,
-          address: this.gateway.address,
-          port: this.o.port ?? 53,
-          logger: this.log,
-          ...(this.o.hostResolvConf !== undefined ? { hostResolvConf: this.o.hostResolvConf } : {}),
-          ...(this.o.upstreams !== undefined ? { upstreams: this.o.upstreams } : {}),
-        });
-        await server.start();
-        if (signal.aborted) {
-          await server.stop();
-          return;
-        }
-        this.server = server;
-        return;
-      } catch (err) {
-        if (!warned)
-          this.log.warn('node DNS not listening yet; retrying', {
-            address: this.gateway.address,
-            error: errorMessage(err),
-          });
-        warned = true;
-      }
+      if (await this.tryBind()) return;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.o.retryMs ?? 2_000);
         timer.unref();
@@ -167,6 +141,7 @@ export class NodeDns {
   async stop(): Promise<void> {
     this.abort.abort();
     await this.loop;
+    await this.attempt;
     await this.server?.stop();
     this.server = undefined;
   }

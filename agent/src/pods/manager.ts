@@ -136,6 +136,11 @@ export interface PodManagerOptions {
    * (their resolv.conf), else through the host's nameservers.
    */
   clusterDns?: () => ClusterDns | undefined;
+  /**
+   * Awaited after each pod network is made, before its containers start: the node DNS
+   * binds to the bridge's gateway address, which the first pod network brings.
+   */
+  podNetworkCreated?: () => Promise<void>;
   /** Asks the controller to take a pod out of the service endpoints before SIGTERM (drain.ts). */
   endpointsDrainer?: EndpointsDrainer;
   /** --endpoint-drain-timeout (default 10 s; 0: no wait). */
@@ -815,6 +820,11 @@ export class PodManager implements PodRuntimeView {
     this.networks.set(key, { uid: pod.metadata?.uid ?? '', ip: net.ip, mappings: net.portMappings });
     // /etc/hosts names the pod IP: written again now that there is one.
     this.prepared.delete(key);
+    await this.o
+      .podNetworkCreated?.()
+      .catch((err: unknown) =>
+        this.log.warn('after the pod network: hook failed', { pod: key, error: errorMessage(err) }),
+      );
   }
 
   private async imageParts(image: string): Promise<{ config: ImageConfig; chain: SnapshotInfo[] }> {
