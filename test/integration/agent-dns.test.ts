@@ -256,6 +256,16 @@ t.test('the DNS server on loopback, with real clients', async (t) => {
     'FORMERR',
   );
   t.equal(await udpRaw(port, Buffer.from([1, 2, 3])), undefined, 'no reply to garbage');
+  const response = encodeMessage(
+    replyTo(
+      {
+        header: { id: 7, qr: true, opcode: 0, aa: false, tc: false, rd: true, ra: true, rcode: 0 },
+        questions: [{ name: 'api.default.svc.cluster.local', type: rrType.A, class: classIN }],
+      },
+      rcode.noError,
+    ),
+  );
+  t.equal(await udpRaw(port, response), undefined, 'no reply to a response');
   t.same(await resolver.resolve4('api.default.svc.cluster.local'), ['10.96.0.11'], 'still answering');
 
   // busybox nslookup: its own resolver code, talking to a port given with -port=.

@@ -135,6 +135,8 @@ export class DnsServer {
       return encode(replyTo({ header: parsed.header, questions: [] }, rcode.formErr));
     }
     const query = parsed.message;
+    // Responses are never answered (two servers could bounce one between them forever).
+    if (query.header.qr) return undefined;
     try {
       const decision = decideQuery(query, this.view);
       if (decision.kind === 'reply') return encode(decision.message);
