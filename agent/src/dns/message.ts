@@ -288,7 +288,11 @@ class Writer {
     const labels = name === '' ? [] : name.split('.');
     let total = 1;
     for (const [i, label] of labels.entries()) {
-      const key = labels.slice(i).join('.').toLowerCase();
+      // DNS compares names ignoring ASCII case only (RFC 4343).
+      const key = labels
+        .slice(i)
+        .join('.')
+        .replace(/[A-Z]/g, (c) => c.toLowerCase());
       const known = this.names.get(key);
       if (known !== undefined) {
         this.u16(0xc000 | known);
