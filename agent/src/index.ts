@@ -82,6 +82,9 @@ export { isRetryable } from './util/retry.js';
 // Pod networking: CNI config list (pure), netns + plugin executor
 export * from './network/index.js';
 
+// The node's cluster DNS (codec and resolver pure; the server on the pod bridge's gateway)
+export * from './dns/index.js';
+
 // Runtime: a pod container's OCI runtime config (pure) and the default seccomp profile
 export * from './runtime/spec/index.js';
 

@@ -2,7 +2,14 @@
 // Each part retries on its own; none of them ends the agent because a peer is down.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { type Logger, createLogger, errorMessage, publicKeyOfSeed } from '@flotilla/common';
+import {
+  type Logger,
+  createLogger,
+  defaultClusterDomain,
+  errorMessage,
+  publicKeyOfSeed,
+  unavailable,
+} from '@flotilla/common';
 import type { ContainerImage, Node, RegisterNodeResponse } from '@flotilla/proto';
 import { probeHost } from '../host/probe.js';
 import { ensureIdentity } from '../identity/ensure.js';
@@ -14,6 +21,7 @@ import { NetworkStateHolder, type NetworkStateSource } from '../network/state-so
 import { writeNatsJwt, writeNodeRecord } from '../identity/state-store.js';
 import { ImageService } from '../images/image-service.js';
 import { presentImages } from '../images/node-images.js';
+import { NodeDns } from '../dns/node-dns.js';
 import { buildNode, internalAddress, withAgentPort } from '../node/build.js';
 import type { AgentOptions } from '../options/types.js';
 import { PodManager } from '../pods/manager.js';
@@ -80,7 +88,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   // Set once the programmer exists (it publishes through the reporter); heartbeats repeat its latest ack.
   const programmer: { current?: NetworkProgrammer } = {};
   // Created after the reporter, which only calls back into it once NATS is connected.
-  const started: { pods?: PodManager } = {};
+  const started: { pods?: PodManager; session?: GatewaySession } = {};
   const agentInstance = randomUUID();
   const reporter = new NatsReporter({
     nodeName: identity.nodeName,
@@ -156,6 +164,16 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     runc,
     logger: log.child({ part: 'conmon' }),
   });
+  // The node answers DNS on its pod bridge's gateway, from the cluster network the
+  // controller sends (the same holder routes and the proxy follow); it binds once the pod
+  // CIDR is known and the first pod network has put the gateway on the bridge.
+  const dns = new NodeDns({
+    network,
+    podCidr: () => runtime.network.podCidr,
+    logger: log.child({ part: 'dns' }),
+  });
+  dns.start();
+
   const manager = new PodManager({
     nodeName: identity.nodeName,
     desired,
@@ -169,6 +187,24 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     cgroupParent: runtime.cgroupParent,
     hostIP: internalAddress(facts, options.address),
     logger: log.child({ part: 'pods' }),
+    podNetworkCreated: () => dns.bindNow(),
+    clusterDns: () => {
+      const gateway = dns.gateway;
+      return gateway
+        ? { nameserver: gateway.address, domain: network.current()?.clusterDomain || defaultClusterDomain }
+        : undefined;
+    },
+    // The session is made after the manager (it needs the Agent service's port): a stop
+    // before it exists skips the drain, as one with the controller down does.
+    endpointsDrainer: {
+      awaitEndpointsDrained: (request, signal) =>
+        started.session
+          ? started.session.awaitEndpointsDrained(request, signal)
+          : Promise.reject(unavailable('the controller session has not started yet')),
+    },
+    ...(options.endpointDrainTimeoutMs !== undefined
+      ? { endpointDrainTimeoutMs: options.endpointDrainTimeoutMs }
+      : {}),
   });
   manager.events.on('status', (update) => reporter.publishPodStatus(update));
   await manager.start();
@@ -226,6 +262,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     log: log.child({ part: 'sync' }),
     onRegistered,
   });
+  started.session = session;
   session.start();
 
   // The cluster network: the stream fills the holder; the programmer follows it with
@@ -271,6 +308,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
           reporter.stop(),
           images.stop(),
           agentServer.stop(),
+          dns.stop(),
         ]);
         for (const r of results)
           if (r.status === 'rejected') log.warn('stop incomplete', { error: errorMessage(r.reason) });

@@ -20,6 +20,7 @@ import {
   parseNetnsPrefix,
   parsePodCidr,
 } from '../pods/options.js';
+import { defaultEndpointDrainTimeoutMs, maxEndpointDrainTimeoutMs } from '../pods/drain.js';
 import {
   parseCaCertHash,
   parseDuration,
@@ -176,6 +177,12 @@ const flagSpecs: FlagSpec[] = [
     value: 'PREFIX',
     help: `prefix of the pods' network namespace names (default ${defaultNetnsPrefix})`,
     apply: (o, v, f) => (o.netnsPrefix = parseNetnsPrefix(f, v)),
+  },
+  {
+    name: 'endpoint-drain-timeout',
+    value: 'DURATION',
+    help: `how long a pod being removed waits to leave its services' endpoints before SIGTERM, 0s..30s, within its grace (default ${defaultEndpointDrainTimeoutMs / 1000}s; 0s: no wait)`,
+    apply: (o, v, f) => (o.endpointDrainTimeoutMs = parseDuration(f, v, 0, maxEndpointDrainTimeoutMs)),
   },
   {
     name: 'log-level',

@@ -46,6 +46,8 @@ export interface AgentOptions {
   bridgeName?: string;
   /** Prefix of the pods' netns names (default flt). */
   netnsPrefix?: string;
+  /** How long a pod being removed waits for the endpoints drain before SIGTERM (default 10 s; 0: none). */
+  endpointDrainTimeoutMs?: number;
 }
 
 export const defaultStateDir = '/var/lib/flotilla/agent';

@@ -3,9 +3,12 @@ export * from './model.js';
 export * from './decide.js';
 export * from './status.js';
 export * from './host-ports.js';
+export * from './drain.js';
 export {
   hostsFile,
   podResolvConf,
+  clusterResolvConf,
+  type ClusterDns,
   checkHostPath,
   preparePodFiles,
   containerVolumes,

@@ -65,6 +65,12 @@ import type { OciSeccomp } from '../runtime/spec/types.js';
 import type { DesiredChange } from '../sync/assignment-state.js';
 import type { DesiredSet } from '../sync/desired-set.js';
 import { decidePod, stopGraceCut, type PodAction, type PodFailure } from './decide.js';
+import {
+  EndpointsDrain,
+  decideDrain,
+  defaultEndpointDrainTimeoutMs,
+  type EndpointsDrainer,
+} from './drain.js';
 import { checkHostPortsFree, clashingMapping } from './host-ports.js';
 import {
   containerProbes,
@@ -84,6 +90,7 @@ import {
 import {
   containerVolumes,
   preparePodFiles,
+  type ClusterDns,
   removePodCgroups,
   removePodDir,
   type PreparedPodFiles,
@@ -124,6 +131,20 @@ export interface PodManagerOptions {
   logSizeMax?: number;
   /** The host's resolv.conf (default /etc/resolv.conf). */
   hostResolvConf?: string;
+  /**
+   * The node's cluster DNS, when it has one: pods started from then on resolve through it
+   * (their resolv.conf), else through the host's nameservers.
+   */
+  clusterDns?: () => ClusterDns | undefined;
+  /**
+   * Awaited after each pod network is made, before its containers start: the node DNS
+   * binds to the bridge's gateway address, which the first pod network brings.
+   */
+  podNetworkCreated?: () => Promise<void>;
+  /** Asks the controller to take a pod out of the service endpoints before SIGTERM (drain.ts). */
+  endpointsDrainer?: EndpointsDrainer;
+  /** --endpoint-drain-timeout (default 10 s; 0: no wait). */
+  endpointDrainTimeoutMs?: number;
 }
 
 /** One pod's status for the reporter; removed once its deletion was cleaned up. */
@@ -226,6 +247,7 @@ export class PodManager implements PodRuntimeView {
   private readonly unknownSince = new Map<string, number>();
   /** The shortest grace a deletion asked of a pod (by key, for its record's uid): see stopGraceCut. */
   private readonly graceCuts = new Map<string, { uid: string; seconds: number }>();
+  private readonly drains = new Map<string, EndpointsDrain>();
   private readonly running = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -312,6 +334,8 @@ export class PodManager implements PodRuntimeView {
     this.timers.clear();
     for (const p of this.probers.values()) p.abort.abort();
     this.probers.clear();
+    // A stopping agent does not wait out drains: those teardowns go on to SIGTERM at once.
+    for (const d of this.drains.values()) d.cancel();
     await Promise.allSettled([...this.inflight]);
     this.flushReports();
   }
@@ -346,6 +370,9 @@ export class PodManager implements PodRuntimeView {
     );
     if (seconds === undefined) return;
     this.graceCuts.set(key, { uid: record.uid, seconds });
+    const drain = this.drains.get(key);
+    if (drain !== undefined && drain.uid === record.uid && drain.cut(seconds))
+      this.log.info('a deletion cuts an endpoints drain short', { pod: key, graceSeconds: seconds });
     for (const c of Object.values(record.containers)) {
       for (const id of [c.current?.id, c.previous?.id]) {
         if (id !== undefined && this.o.runner.shortenStop(id, seconds))
@@ -705,6 +732,7 @@ export class PodManager implements PodRuntimeView {
             desired,
             this.networks.get(key)?.ip,
             this.o.hostResolvConf,
+            this.o.clusterDns?.(),
           );
           this.prepared.set(key, { uid: desired.metadata?.uid ?? '', files });
           return 'ok';
@@ -792,6 +820,11 @@ export class PodManager implements PodRuntimeView {
     this.networks.set(key, { uid: pod.metadata?.uid ?? '', ip: net.ip, mappings: net.portMappings });
     // /etc/hosts names the pod IP: written again now that there is one.
     this.prepared.delete(key);
+    await this.o
+      .podNetworkCreated?.()
+      .catch((err: unknown) =>
+        this.log.warn('after the pod network: hook failed', { pod: key, error: errorMessage(err) }),
+      );
   }
 
   private async imageParts(image: string): Promise<{ config: ImageConfig; chain: SnapshotInfo[] }> {
@@ -859,7 +892,13 @@ export class PodManager implements PodRuntimeView {
     };
     let prepared = this.prepared.get(key)?.files;
     if (prepared === undefined) {
-      prepared = await preparePodFiles(this.o.podsDir, pod, net.ip, this.o.hostResolvConf);
+      prepared = await preparePodFiles(
+        this.o.podsDir,
+        pod,
+        net.ip,
+        this.o.hostResolvConf,
+        this.o.clusterDns?.(),
+      );
       this.prepared.set(key, { uid, files: prepared });
     }
     const { config: imageConfig, chain } = await this.imageParts(container.image);
@@ -1015,9 +1054,10 @@ export class PodManager implements PodRuntimeView {
     const token = uidToken(uid);
     for (const id of runs.keys()) if (id.startsWith(`${token}-`)) ids.add(id);
     for (const id of ids) this.stopProber(id);
-    await Promise.all(
-      [...ids].filter((id) => isLive(runs.get(id))).map((id) => this.o.runner.stop(id, graceSeconds)),
-    );
+    const live = [...ids].filter((id) => isLive(runs.get(id)));
+    const grace = await this.drainEndpoints(key, ref, graceSeconds, live.length > 0);
+    lap('drain');
+    await Promise.all(live.map((id) => this.o.runner.stop(id, grace)));
     lap('stop');
     // The stopped runs' bundles and the pod network are independent: removed side by side.
     const [runsRemoved, networkDeleted] = await Promise.allSettled([
@@ -1050,6 +1090,70 @@ export class PodManager implements PodRuntimeView {
       removed: true,
     });
     this.log.info('pod removed', { pod: key, uid });
+  }
+
+  /**
+   * Before a teardown's SIGTERM: waits (at most min(grace, --endpoint-drain-timeout)) for
+   * the controller to say no node routes service traffic to the pod any more. Whatever the
+   * answer (drained, not in time, Unavailable, an error) the stop goes on; one call, no
+   * retries, so a controller without the answer costs one round trip. Returns the grace
+   * left for SIGTERM.
+   */
+  private async drainEndpoints(
+    key: string,
+    ref: { uid: string; name: string; namespace: string },
+    graceSeconds: number,
+    running: boolean,
+  ): Promise<number> {
+    const drainer = this.o.endpointsDrainer;
+    const decision = decideDrain({
+      leaving: true,
+      podIP: this.networks.get(key)?.ip,
+      running,
+      graceSeconds,
+      drainTimeoutMs: this.o.endpointDrainTimeoutMs ?? defaultEndpointDrainTimeoutMs,
+      drainer: drainer !== undefined,
+    });
+    if (!decision.wait || drainer === undefined) {
+      this.log.debug('no endpoints drain before stopping', {
+        pod: key,
+        why: decision.wait ? '' : decision.why,
+      });
+      return graceSeconds;
+    }
+    const drain = new EndpointsDrain(ref.uid, decision.timeoutMs);
+    this.drains.set(key, drain);
+    const cut = this.graceCuts.get(key);
+    if (cut !== undefined && cut.uid === ref.uid) drain.cut(cut.seconds);
+    this.log.info('waiting for the pod to leave its service endpoints before SIGTERM', {
+      pod: key,
+      timeoutMs: decision.timeoutMs,
+    });
+    try {
+      const outcome = await drain.run(drainer, { namespace: ref.namespace, name: ref.name, uid: ref.uid });
+      if (outcome.kind === 'drained')
+        this.log.info('pod left its service endpoints', {
+          pod: key,
+          waitedMs: outcome.waitedMs,
+          endpointsRevision: outcome.answer.endpointsRevision,
+        });
+      else if (outcome.kind === 'not-drained')
+        this.log.warn('endpoints not drained in time; stopping the pod anyway', {
+          pod: key,
+          waitedMs: outcome.waitedMs,
+          pendingNodes: outcome.answer.pendingNodes,
+          pendingServices: outcome.answer.pendingServices,
+        });
+      else
+        this.log.warn('endpoints drain not confirmed; stopping the pod anyway', {
+          pod: key,
+          waitedMs: outcome.waitedMs,
+          error: outcome.error,
+        });
+    } finally {
+      if (this.drains.get(key) === drain) this.drains.delete(key);
+    }
+    return drain.graceLeft(graceSeconds);
   }
 
   /** Runs, networks and pod directories of this agent that no record owns. */

@@ -31,11 +31,11 @@ function isLoopbackNameserver(address: string): boolean {
 }
 
 /**
- * The pod's /etc/resolv.conf: the host's, without nameservers on loopback addresses. A
- * pod has its own network namespace, so 127.0.0.53 (systemd-resolved) or a local dnsmasq
- * of the host are not reachable from it: inside the pod 127.x is the pod itself. There is
- * no cluster DNS yet to put in their place, so such lines are dropped (leaving a pod
- * whose host resolves only through loopback without a nameserver) and say so.
+ * The pod's /etc/resolv.conf when the node has no cluster DNS (its pod CIDR not known
+ * yet): the host's, without nameservers on loopback addresses. A pod has its own network
+ * namespace, so 127.0.0.53 (systemd-resolved) or a local dnsmasq of the host are not
+ * reachable from it: inside the pod 127.x is the pod itself. Such lines are dropped
+ * (leaving a pod whose host resolves only through loopback without a nameserver) and say so.
  */
 export function podResolvConf(hostText: string): string {
   const out = ["# Written by the flotilla agent from the host's /etc/resolv.conf."];
@@ -53,6 +53,32 @@ export function podResolvConf(hostText: string): string {
     out.push('# no nameserver left: the host resolves names only through loopback');
   }
   return `${out.join('\n')}\n`;
+}
+
+/** The node's cluster DNS as pods see it. */
+export interface ClusterDns {
+  /** The pod bridge's gateway address, where the node's DNS answers. */
+  nameserver: string;
+  /** The cluster domain, e.g. cluster.local. */
+  domain: string;
+}
+
+/**
+ * The pod's /etc/resolv.conf under the cluster DNS (Kubernetes' ClusterFirst): the node's
+ * DNS as the only nameserver, the pod's namespace first in the search list so SERVICE and
+ * SERVICE.NAMESPACE resolve, and ndots:5 so a name with fewer dots tries the cluster's
+ * names before going out as it is.
+ */
+export function clusterResolvConf(namespace: string, dns: ClusterDns): string {
+  const ns = namespace || 'default';
+  const domain = dns.domain.replace(/\.+$/, '');
+  return [
+    "# Written by the flotilla agent: the node's cluster DNS.",
+    `nameserver ${dns.nameserver}`,
+    `search ${ns}.svc.${domain} svc.${domain} ${domain}`,
+    'options ndots:5',
+    '',
+  ].join('\n');
 }
 
 async function writeAtomic(path: string, text: string): Promise<void> {
@@ -150,6 +176,8 @@ export async function preparePodFiles(
   pod: Pod,
   podIP: string | undefined,
   hostResolvConf = '/etc/resolv.conf',
+  /** When the node answers DNS: the pod resolves through it instead of the host's servers. */
+  clusterDns?: ClusterDns,
 ): Promise<PreparedPodFiles> {
   const paths = podPaths(podsDir, pod.metadata?.uid ?? '');
   await mkdir(paths.etc, { recursive: true, mode: 0o755 });
@@ -158,7 +186,7 @@ export async function preparePodFiles(
   const hostname = podHostname(pod.spec?.hostname ? pod.spec.hostname : name);
   let hostResolv = '';
   try {
-    hostResolv = await readFile(hostResolvConf, 'utf8');
+    if (clusterDns === undefined) hostResolv = await readFile(hostResolvConf, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
@@ -168,7 +196,12 @@ export async function preparePodFiles(
     hostname: join(paths.etc, 'hostname'),
   };
   await writeAtomic(etc.hosts!, hostsFile(hostname, podIP));
-  await writeAtomic(etc.resolvConf!, podResolvConf(hostResolv));
+  await writeAtomic(
+    etc.resolvConf!,
+    clusterDns !== undefined
+      ? clusterResolvConf(pod.metadata?.namespace ?? '', clusterDns)
+      : podResolvConf(hostResolv),
+  );
   await writeAtomic(etc.hostname!, `${hostname}\n`);
 
   const volumes = new Map<string, { kind: 'hostPath' | 'emptyDir'; path: string }>();

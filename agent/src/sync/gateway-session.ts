@@ -19,6 +19,8 @@ import {
 } from '@flotilla/proto';
 import { Backoff, sleep } from '../util/backoff.js';
 import { callUnary } from '../util/grpc-call.js';
+import type { DrainAnswer, DrainRequest } from '../pods/drain.js';
+import { drainCallSlackMs } from '../pods/drain.js';
 import type { DesiredSet } from './desired-set.js';
 
 /** The credentials and address the session dials with. */
@@ -84,6 +86,30 @@ export class GatewaySession {
     await this.loop;
     this.client.close();
     this.phaseValue = 'stopped';
+  }
+
+  /**
+   * NodeGateway.AwaitEndpointsDrained on the session's channel: one call, no retries (the
+   * caller goes on to SIGTERM whatever happens). Rejects with the call's FlotillaError.
+   */
+  async awaitEndpointsDrained(request: DrainRequest, signal: AbortSignal): Promise<DrainAnswer> {
+    const response = await callUnary(
+      this.client.awaitEndpointsDrained.bind(this.client),
+      {
+        nodeName: this.params.nodeName,
+        namespace: request.namespace,
+        podName: request.name,
+        podUid: request.uid,
+        timeoutMs: request.timeoutMs,
+      },
+      { timeoutMs: request.timeoutMs + drainCallSlackMs, target: this.params.endpoint.controller, signal },
+    );
+    return {
+      drained: response.drained,
+      endpointsRevision: response.endpointsRevision,
+      pendingNodes: response.pendingNodes,
+      pendingServices: response.pendingServices,
+    };
   }
 
   private async run(): Promise<void> {
