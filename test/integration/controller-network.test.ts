@@ -33,8 +33,9 @@ import { ControlPlane, makeRunDir, putEtcd, readEtcdJson, unary, waitFor } from 
 
 const plane = new ControlPlane(makeRunDir('network'), {
   nodeGrace: '5s',
-  // No scheduler or deployments acting on the pods the test writes.
-  controllerArgs: ['--controllers=*,-scheduler,-deployments'],
+  // No scheduler or deployments acting on the pods the test writes, and no endpoints loop:
+  // the test writes Endpoints itself (the loop would recompute them from pods it has none of).
+  controllerArgs: ['--controllers=*,-scheduler,-deployments,-endpoints'],
 });
 t.before(() => plane.start());
 t.teardown(() => plane.destroy());
