@@ -45,6 +45,8 @@ export interface Layout {
   natsConfig: string;
   caCert: string;
   agentDir: string;
+  /** With `--nodes N`: host i's agent state in hostsDir/h<i>. */
+  hostsDir: string;
   logsDir: string;
   adminConfig: string;
   joinToken: string;
@@ -75,6 +77,7 @@ export function localLayout(dataDir: string): Layout {
     natsConfig: join(controllerDir, 'nats-server.conf'),
     caCert: join(controllerDir, 'ca.crt'),
     agentDir: join(dataDir, 'agent'),
+    hostsDir: join(dataDir, 'hosts'),
     logsDir,
     adminConfig: join(dataDir, 'admin.yaml'),
     joinToken: join(dataDir, 'join-token'),
@@ -82,6 +85,11 @@ export function localLayout(dataDir: string): Layout {
     supervisorLock: join(dataDir, 'supervisor.lock'),
     supervisorLog: join(logsDir, 'supervisor.log'),
   };
+}
+
+/** Host i's agent state directory (its runc root lies in it). */
+export function hostStateDir(layout: Pick<Layout, 'hostsDir'>, index: number): string {
+  return join(layout.hostsDir, `h${index}`);
 }
 
 export function componentLog(layout: Layout, name: string): string {
