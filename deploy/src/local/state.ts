@@ -49,7 +49,7 @@ export interface ClusterState {
   ports: LocalPorts;
   components: ComponentRecord[];
   /** Null when the one agent runs in the root netns. */
-  hosts: HostsRecord | null;
+  hosts?: HostsRecord | null;
 }
 
 const phases: readonly ClusterPhase[] = ['starting', 'running', 'stopping', 'stopped', 'failed'];
