@@ -247,7 +247,7 @@ async function teardown(
   }
   ctx.io.stderr('Stopping everything that was started…\n');
   const result = await stopLocalCluster(view, ctx.logger);
-  const hostsLeft = hosts ? teardownHosts(hosts.prefix, [view.layout.hostsDir]) : [];
+  const hostsLeft = hosts ? teardownHosts(hosts.prefix, []) : [];
   if (result.survivors.length > 0) {
     ctx.io.stderr(`warning: processes still running: ${result.survivors.join(', ')}\n`);
   } else if (hostsLeft.length > 0) {
@@ -375,7 +375,7 @@ async function runUp(ctx: CommandContext): Promise<number> {
     ctx.io.stdout(`\nLocal Flotilla cluster is running.\n\n${summary(ctx, state, node.line, images)}`);
     return 0;
   } catch (err) {
-    if (pid === undefined && hosts) teardownHosts(hosts.prefix, [view.layout.hostsDir]);
+    if (pid === undefined && hosts) teardownHosts(hosts.prefix, []);
     if (pid === undefined) throw err;
     const component = err instanceof StartFailure ? err.component : 'supervisor';
     ctx.io.stderr(`error: the local cluster did not start: ${errorMessage(err)}\n`);

@@ -45,8 +45,6 @@ export interface Layout {
   natsConfig: string;
   caCert: string;
   agentDir: string;
-  /** With `--nodes N`: host i's agent state in hostsDir/h<i>. */
-  hostsDir: string;
   logsDir: string;
   adminConfig: string;
   joinToken: string;
@@ -77,7 +75,6 @@ export function localLayout(dataDir: string): Layout {
     natsConfig: join(controllerDir, 'nats-server.conf'),
     caCert: join(controllerDir, 'ca.crt'),
     agentDir: join(dataDir, 'agent'),
-    hostsDir: join(dataDir, 'hosts'),
     logsDir,
     adminConfig: join(dataDir, 'admin.yaml'),
     joinToken: join(dataDir, 'join-token'),
@@ -87,9 +84,14 @@ export function localLayout(dataDir: string): Layout {
   };
 }
 
+/** With `--nodes N`: where the hosts' agents keep their state, DIR/hosts/h<i>. */
+export function hostsDirOf(layout: Pick<Layout, 'dataDir'>): string {
+  return join(layout.dataDir, 'hosts');
+}
+
 /** Host i's agent state directory (its runc root lies in it). */
-export function hostStateDir(layout: Pick<Layout, 'hostsDir'>, index: number): string {
-  return join(layout.hostsDir, `h${index}`);
+export function hostStateDir(layout: Pick<Layout, 'dataDir'>, index: number): string {
+  return join(hostsDirOf(layout), `h${index}`);
 }
 
 export function componentLog(layout: Layout, name: string): string {

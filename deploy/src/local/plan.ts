@@ -357,7 +357,7 @@ export function registryConfig(layout: Layout, port: number, secret: string, hos
  * agent's own flags, so it removes exactly what that agent made.
  */
 export function hostAgentReset(
-  layout: Pick<Layout, 'hostsDir'>,
+  layout: Pick<Layout, 'dataDir'>,
   hosts: HostsPlan,
   host: HostSpec,
   registryPort: number,

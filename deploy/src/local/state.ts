@@ -82,6 +82,10 @@ function parseHosts(value: unknown): HostsRecord | null {
   };
 }
 
+function hostsField(hosts: HostsRecord | null): { hosts?: HostsRecord } {
+  return hosts ? { hosts } : {};
+}
+
 function parseComponent(value: unknown): ComponentRecord | undefined {
   if (!isRecord(value) || typeof value.name !== 'string') return undefined;
   return {
@@ -127,7 +131,7 @@ export function parseClusterState(text: string, source: string): ClusterState {
       api: port('api'),
     },
     components: doc.components.map(parseComponent).filter((c): c is ComponentRecord => c !== undefined),
-    hosts: parseHosts(doc.hosts),
+    ...hostsField(parseHosts(doc.hosts)),
   };
 }
 

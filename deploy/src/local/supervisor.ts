@@ -7,7 +7,7 @@ import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { createLogger, errorMessage, type Logger, type LogLevel } from '@flotilla/common';
 import type { Command } from '../cli/types.js';
 import { flagReader, parseCommandLine } from '../cli/parse.js';
-import { defaultPorts, type Layout, localLayout, type LocalPorts } from './layout.js';
+import { defaultPorts, hostsDirOf, type Layout, localLayout, type LocalPorts } from './layout.js';
 import {
   controlPlaneHost,
   hostAgentName,
@@ -130,7 +130,7 @@ async function supervise(
   await mkdir(layout.etcdDir, { recursive: true, mode: 0o700 });
   await mkdir(layout.registryDir, { recursive: true });
   await mkdir(layout.controllerDir, { recursive: true, mode: 0o700 });
-  if (hosts) await mkdir(layout.hostsDir, { recursive: true, mode: 0o700 });
+  if (hosts) await mkdir(hostsDirOf(layout), { recursive: true, mode: 0o700 });
   else await mkdir(layout.agentDir, { recursive: true, mode: 0o700 });
   await writeFile(
     layout.registryConfig,
