@@ -36,6 +36,19 @@ const podsGoneLimitMs = 60_000;
 async function deleteAllPods(layout: Layout, force: boolean): Promise<{ left: string[]; error?: string }> {
   try {
     return await withCluster(layout.adminConfig, async (api) => {
+      // Their owners first, or the deployments would replace every pod deleted below.
+      for (const kind of ['Deployment', 'ReplicaSet']) {
+        const owners = await api.listObjects({ kind, namespace: '', labelSelector: '', fieldSelector: '' });
+        for (const item of owners.items) {
+          const meta = item.deployment?.metadata ?? item.replicaSet?.metadata;
+          if (!meta) continue;
+          await api
+            .deleteObject({ kind, namespace: meta.namespace || 'default', name: meta.name, dryRun: false })
+            .catch((err: unknown) => {
+              if (!isFlotillaError(err, 'NotFound')) throw err;
+            });
+        }
+      }
       const list = await api.listPods({ namespace: '', labelSelector: '', nodeName: '' });
       for (const pod of list.items) {
         const namespace = pod.metadata?.namespace || 'default';
