@@ -5,8 +5,18 @@
 // host killed is marked NotReady; and teardown leaves nothing with the run's prefix
 // (netns, links, mounts, cgroups, processes, iptables chains, the run directory).
 import t from 'tap';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { localHosts } from '@flotilla/deploy';
-import { HostsCluster, hostsRunLeftovers, hostsSkip, teardownHostsRun } from '../lib/hosts-cluster.js';
+import { repoRoot } from '../lib/cluster.js';
+import {
+  HostsCluster,
+  hostsRunDir,
+  hostsRunLeftovers,
+  hostsSkip,
+  teardownHostsRun,
+} from '../lib/hosts-cluster.js';
 import { waitFor } from '../lib/wait.js';
 
 const skip = hostsSkip();
@@ -117,4 +127,53 @@ t.test('teardown leaves nothing with the prefix', { skip }, async (t) => {
   t.same(hostsRunLeftovers(prefix), [], 'no netns, link, mount, cgroup, process, chain or directory left');
   // And from nothing but the prefix, a second time (as after a crash): nothing to do, nothing left.
   t.same(teardownHostsRun(prefix), [], 'teardown by prefix alone is idempotent');
+});
+
+// A run that crashed (SIGKILL: no exit handler, no teardown) with two hosts, a process
+// inside one, a pod-like netns, a cgroup, a mount and its directory: teardown from the
+// prefix alone removes all of it.
+const crashedRun = `
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { localHosts } from '@flotilla/deploy';
+const [prefix, dir] = process.argv.slice(1);
+const plan = localHosts.hostsPlan(prefix, 2, localHosts.freeSubnet(${Math.floor(Math.random() * 10_000)}));
+localHosts.createHosts(plan);
+const h1 = plan.hosts[0];
+execFileSync('ip', ['netns', 'add', h1.agent.netnsPrefix + '-pod1']);
+mkdirSync(dir + '/h1/rootfs', { recursive: true });
+execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', dir + '/h1/rootfs']);
+const cg = '/sys/fs/cgroup/' + h1.agent.cgroupParent.slice(1);
+const sleeper = spawn('nsenter', ['--net=' + h1.netnsPath, 'sleep', '600'], { detached: true, stdio: 'ignore' });
+sleeper.unref();
+try { mkdirSync(cg, { recursive: true }); } catch {}
+writeFileSync(dir + '/ready', String(sleeper.pid));
+setInterval(() => {}, 1000);
+`;
+
+t.test('teardown by prefix alone cleans up after a crashed run', { skip }, async (t) => {
+  const prefix = `flt${randomBytes(3).toString('hex')}`;
+  const dir = hostsRunDir(prefix);
+  const child = spawn(process.execPath, ['--input-type=module', '-e', crashedRun, prefix, dir], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  try {
+    await waitFor(`the crashed run to set up (${stderr})`, () => existsSync(`${dir}/ready`), {
+      timeoutMs: 30_000,
+    });
+    const before = hostsRunLeftovers(prefix);
+    for (const what of ['netns', 'link', 'mount', 'process', 'directory'])
+      t.ok(
+        before.some((l) => l.startsWith(what)),
+        `the run left a ${what}`,
+      );
+  } finally {
+    child.kill('SIGKILL');
+  }
+  const left = teardownHostsRun(prefix);
+  t.same(left, [], 'nothing is left after teardown by prefix');
+  t.same(hostsRunLeftovers(prefix), [], 'and nothing shows up afterwards');
 });

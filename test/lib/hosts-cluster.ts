@@ -11,7 +11,7 @@
 // process in the prefix's netns and cgroups, unmounts, deletes the netns, links, iptables
 // chains, cgroups and the directory. It also runs from the exit handler after a crash.
 // The control plane's processes are children of the test, killed by PID.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -657,6 +657,23 @@ export class HostsCluster {
     } catch (err) {
       const cause = (err as { cause?: { message?: string } }).cause?.message;
       return { error: cause ?? (err as Error).message };
+    }
+  }
+
+  /**
+   * The runc status of a container of host i ("running", "stopped", …), or "gone" when runc
+   * no longer knows it. containerID as pod status reports it ("runc://ID").
+   */
+  runcStatus(index: number, containerID: string): string {
+    const id = containerID.replace(/^runc:\/\//, '');
+    try {
+      const out = execFileSync('runc', ['--root', join(this.stateDir(index), 'runc'), 'state', id], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      return (JSON.parse(out) as { status?: string }).status ?? 'unknown';
+    } catch {
+      return 'gone';
     }
   }
 
