@@ -29,6 +29,8 @@ t.before(async () => {
 t.teardown(async () => {
   await cluster?.destroy();
 });
+// A timed-out file is killed with SIGALRM soon after, which no exit handler survives.
+t.on('timeout', () => cluster?.cleanupSync());
 
 interface PodView {
   name: string;

@@ -32,6 +32,8 @@ t.before(async () => {
 t.teardown(async () => {
   await cluster?.destroy();
 });
+// A timed-out file is killed with SIGALRM soon after, which no exit handler survives.
+t.on('timeout', () => cluster?.cleanupSync());
 
 function need(): HostsCluster {
   if (!cluster) throw new Error('no cluster');
@@ -165,6 +167,7 @@ function requestLoop(
 
 t.test('one web pod per host; every host nodePort is answered by all three', { skip }, async (t) => {
   const c = need();
+  await c.heal();
   await applyWeb(c, '1', true);
   const pods = await readyWebPods(c, '1');
   t.same(pods.map((p) => p.node).sort(), c.plan.hosts.map((h) => h.name).sort(), 'one pod on each host');
@@ -184,6 +187,7 @@ t.test(
   { skip },
   async (t) => {
     const c = need();
+    await c.heal();
     const before = await readyWebPods(c, '1');
     const victim = c.host(3);
     const stale = before.find((p) => p.node === victim.name);
@@ -227,6 +231,7 @@ t.test(
 
 t.test('a host cut off for 3 s: nothing is evicted', { skip }, async (t) => {
   const c = need();
+  await c.heal();
   // Back to one pod per host first (the returned host is empty): roll out revision 2.
   await applyWeb(c, '2', true);
   const before = await readyWebPods(c, '2');
@@ -252,6 +257,7 @@ t.test(
   { skip },
   async (t) => {
     const c = need();
+    await c.heal();
     const before = await readyWebPods(c, '2');
     const host = c.host(2);
     const stale = before.find((p) => p.node === host.name);
@@ -297,6 +303,7 @@ t.test(
 
 t.test('a rolling update under a request loop drops no request', { skip }, async (t) => {
   const c = need();
+  await c.heal();
   await applyWeb(c, '3', true);
   const before = await readyWebPods(c, '3');
   for (const h of c.plan.hosts)
@@ -320,6 +327,7 @@ t.test('a rolling update under a request loop drops no request', { skip }, async
 
 t.test('the controller leader killed during a rollout: it converges', { skip }, async (t) => {
   const c = need();
+  await c.heal();
   await applyWeb(c, '5', false);
   const killed = await c.killLeader();
   const next = await waitFor(
@@ -345,8 +353,19 @@ t.test('the controller leader killed during a rollout: it converges', { skip }, 
 
 t.test('etcd restarted: it converges', { skip }, async (t) => {
   const c = need();
+  await c.heal();
   await c.restartEtcd();
-  await applyWeb(c, '6', true);
+  // The controllers' etcd clients may still refuse for a moment (their circuit breaker):
+  // converging means an apply goes through soon after, not at once.
+  await waitFor(
+    'an apply to go through after the etcd restart',
+    () => applyWeb(c, '6', false).then(() => true),
+    {
+      timeoutMs: 60_000,
+      intervalMs: 1_000,
+    },
+  );
+  await c.deployOk(['rollout', 'status', 'deployment/web', '--timeout', '180s'], { timeoutMs: 200_000 });
   const pods = await readyWebPods(c, '6');
   await c.waitNodesReady();
   for (const h of c.plan.hosts) {
@@ -360,6 +379,7 @@ t.test('etcd restarted: it converges', { skip }, async (t) => {
 
 t.test('nats-server restarted: it converges', { skip }, async (t) => {
   const c = need();
+  await c.heal();
   await c.restartNats();
   await c.waitNodesReady();
   await applyWeb(c, '7', true);

@@ -491,9 +491,39 @@ export class HostsCluster {
     return this.startAgent(index);
   }
 
+  /**
+   * Every host back: links up, stopped agents started again, N nodes Ready. A test calls
+   * it first, so an earlier test that failed half-way leaves no host down behind it.
+   */
+  async heal(timeoutMs = 90_000): Promise<void> {
+    for (const h of this.plan.hosts) {
+      this.reconnect(h.index);
+      if (!this.agents.get(h.index)?.isRunning()) this.startAgent(h.index);
+    }
+    for (const c of this.controllers) if (!c.process.isRunning()) await this.restartController(c);
+    await this.waitNodesReady(timeoutMs);
+  }
+
+  /** Restarts etcd, then waits until every running controller reads from it again. */
   async restartEtcd(): Promise<void> {
     await this.etcd?.stop();
     this.etcd = await this.launchEtcd();
+    for (const c of this.controllers) {
+      if (!c.process.isRunning()) continue;
+      const admin = await AdminClient.fromConfigFile(c.adminConfig);
+      try {
+        const healthy = async (): Promise<boolean> => {
+          const status = await admin.clusterStatus();
+          return status.components.find((x) => x.name === 'etcd')?.healthy === true;
+        };
+        await waitFor(`${c.name} to reach etcd again`, healthy, {
+          timeoutMs: 60_000,
+          intervalMs: 250,
+        });
+      } finally {
+        admin.close();
+      }
+    }
   }
 
   async restartNats(): Promise<void> {
