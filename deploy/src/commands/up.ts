@@ -31,7 +31,7 @@ const portFlag = (name: string, what: string, port: number | string): FlagSpec =
   name,
   kind: 'port',
   placeholder: 'PORT',
-  description: `${what} port on 127.0.0.1 (with --nodes: on the hosts' bridge address)`,
+  description: `${what} port on 127.0.0.1`,
   ...(typeof port === 'number' ? { default: port } : { defaultText: port }),
 });
 
@@ -387,7 +387,7 @@ async function runUp(ctx: CommandContext): Promise<number> {
 
 export const upCommand: Command = {
   name: 'up',
-  summary: 'start a local cluster: etcd, NATS, a registry, a controller and one agent (or N hosts)',
+  summary: 'start a local cluster: etcd, NATS, a registry, a controller and one agent, or N hosts',
   description:
     'Start a local cluster on this machine: etcd, nats-server, a registry (127.0.0.1 only), a controller\n' +
     'and one agent, run by a detached supervisor that restarts whatever dies. Everything lives under\n' +
@@ -397,8 +397,9 @@ export const upCommand: Command = {
     'that data directory, shows it instead.\n\n' +
     'With --nodes N it makes N hosts, each a network namespace with its own address on one bridge\n' +
     '(names prefixed flt<tag of DATA-DIR>), runs one agent inside each (own state dir, runc root, cgroup\n' +
-    'parent, labelled flotilla.io/web-facing=true), and the control plane on the bridge address; it\n' +
-    'returns once all N nodes are Ready. "deploy down" removes the hosts too.',
+    'parent, labelled flotilla.io/web-facing=true), and the control plane on the bridge address (the\n' +
+    'ports below are then on that address, not 127.0.0.1); it returns once all N nodes are Ready.\n' +
+    '"deploy down" removes the hosts too.',
   flags: [
     dataDirFlag,
     portFlag('etcd-port', 'etcd client', defaultPorts.etcd),
