@@ -18,7 +18,10 @@ import { inspectLocalCluster, isRunning, stopLocalCluster } from '../local/contr
 import { agentMainPath } from '../local/executables.js';
 import { defaultDataDir, type Layout } from '../local/layout.js';
 import { unmountUnder } from '../local/mounts.js';
-import { localAgentReset } from '../local/plan.js';
+import { hostAgentReset, localAgentReset } from '../local/plan.js';
+import { hostsPlan } from '../local/hosts/plan.js';
+import { teardownHosts } from '../local/hosts/apply.js';
+import type { ClusterState } from '../local/state.js';
 import { dataDirFlag, dataDirOf } from './shared.js';
 
 /** How long down waits for the agent to remove the cluster's pods before it stops anyway. */
@@ -33,6 +36,19 @@ const podsGoneLimitMs = 60_000;
 async function deleteAllPods(layout: Layout, force: boolean): Promise<{ left: string[]; error?: string }> {
   try {
     return await withCluster(layout.adminConfig, async (api) => {
+      // Their owners first, or the deployments would replace every pod deleted below.
+      for (const kind of ['Deployment', 'ReplicaSet']) {
+        const owners = await api.listObjects({ kind, namespace: '', labelSelector: '', fieldSelector: '' });
+        for (const item of owners.items) {
+          const meta = item.deployment?.metadata ?? item.replicaSet?.metadata;
+          if (!meta) continue;
+          await api
+            .deleteObject({ kind, namespace: meta.namespace || 'default', name: meta.name, dryRun: false })
+            .catch((err: unknown) => {
+              if (!isFlotillaError(err, 'NotFound')) throw err;
+            });
+        }
+      }
       const list = await api.listPods({ namespace: '', labelSelector: '', nodeName: '' });
       for (const pod of list.items) {
         const namespace = pod.metadata?.namespace || 'default';
@@ -69,6 +85,37 @@ function resetAgent(layout: Layout): Promise<ProcessResult> {
   return runProcess(command, args, { timeoutMs: 180_000, maxBufferBytes: 16 * 1024 * 1024 });
 }
 
+/**
+ * The hosts of a `--nodes N` cluster: each agent's reset inside its host (its pods'
+ * containers, mounts, netns, CNI leases), then everything carrying the prefix (the
+ * hosts' netns, veths, bridge, cgroups, and whatever a crash left). Returns the problems.
+ */
+async function removeHosts(ctx: CommandContext, layout: Layout, state: ClusterState): Promise<string[]> {
+  const record = state.hosts;
+  if (!record) return [];
+  const problems: string[] = [];
+  try {
+    const plan = hostsPlan(record.prefix, record.hosts.length, record.subnet);
+    for (const host of plan.hosts) {
+      if (!existsSync(host.netnsPath)) continue;
+      const { command, args } = hostAgentReset(layout, plan, host, state.ports.registry, {
+        node: process.execPath,
+        agentMain: agentMainPath,
+      });
+      const reset = await runProcess(command, args, { timeoutMs: 180_000, maxBufferBytes: 16 * 1024 * 1024 });
+      ctx.logger.info('host agent reset', { host: host.name, code: reset.code, stdout: reset.stdout });
+      if (reset.code !== 0)
+        ctx.logger.warn('host agent reset failed', { host: host.name, stderr: reset.stderr });
+    }
+  } catch (err) {
+    // A record we cannot plan from still has its prefix: the teardown below needs nothing else.
+    ctx.logger.warn('cannot reset the hosts agents', { err: errorMessage(err) });
+  }
+  const left = teardownHosts(record.prefix, []);
+  if (left.length > 0) problems.push(...left);
+  return problems;
+}
+
 async function readText(path: string): Promise<string | undefined> {
   return readFile(path, 'utf8').catch(() => undefined);
 }
@@ -92,6 +139,7 @@ const markers = [
   'logs',
   'controller',
   'agent',
+  'hosts',
   'registry',
   'registry.yaml',
   // The image root `up` builds and pushes the examples from (local/seed-images.ts).
@@ -126,7 +174,7 @@ async function runDown(ctx: CommandContext): Promise<number> {
     ctx.io.stderr(`Stopping the local cluster in ${dataDir}…\n`);
     // Containers outlive the agent: the cluster removes its pods while it still can.
     // Without a live agent nobody would report them removed: drop them at once (force).
-    const agentAlive = view.liveComponents.some((c) => c.name === 'agent');
+    const agentAlive = view.liveComponents.some((c) => c.name === 'agent' || c.name.startsWith('agent-h'));
     const pods = await deleteAllPods(view.layout, !agentAlive);
     if (pods.error !== undefined)
       ctx.io.stderr(
@@ -142,6 +190,14 @@ async function runDown(ctx: CommandContext): Promise<number> {
   }
   // The safety net, even after a failure above: whatever the agent's pods left (containers,
   // conmon, mounts, netns, CNI leases and rules, cgroups, the bridge).
+  if (view.state?.hosts) {
+    const left = await removeHosts(ctx, view.layout, view.state);
+    if (left.length > 0) {
+      ctx.io.stderr(`error: the hosts could not all be removed:\n  ${left.join('\n  ')}\n`);
+      return 1;
+    }
+    lines.push(`Removed the ${view.state.hosts.hosts.length} hosts (prefix ${view.state.hosts.prefix}).`);
+  }
   if (existsSync(view.layout.agentDir)) {
     const reset = await resetAgent(view.layout);
     const removedLines = reset.stdout
@@ -179,7 +235,9 @@ export const downCommand: Command = {
     'signal its supervisor, which stops every component in reverse order, and wait until every process is\n' +
     'gone (if the supervisor is gone already, stop what it left); then run "flotilla-agent reset" with the\n' +
     "agent's flags, so no container, conmon, mount, netns, CNI lease or rule, cgroup or bridge of its pods\n" +
-    'is left even after a failure. Removes the client config when it is the one "deploy up" installed.\n' +
+    "is left even after a failure. With hosts (up --nodes N): each agent's reset inside its host, then\n" +
+    'every netns, veth, bridge, cgroup, mount and process of the hosts, found by their prefix.\n' +
+    'Removes the client config when it is the one "deploy up" installed.\n' +
     'Keeps the data directory unless --purge.',
   flags: [dataDirFlag, { name: 'purge', kind: 'boolean', description: 'also delete the data directory' }],
   examples: ['deploy down', 'deploy down --purge', 'deploy down --data-dir /tmp/flotilla'],

@@ -1,5 +1,6 @@
 // deploy status: the local cluster's processes, and the controller's view of etcd, NATS
 // and the nodes. Exit 1 when anything is unhealthy.
+import { existsSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { errorMessage } from '@flotilla/common';
 import type { Command, CommandContext } from '../cli/types.js';
@@ -8,7 +9,32 @@ import { inspectLocalCluster } from '../local/control.js';
 import { componentsTable } from '../format/local.js';
 import { formatAge } from '../format/age.js';
 import { clusterStatusTable, controllerProblems, localProblems } from '../format/status.js';
+import { renderTable } from '../format/table.js';
+import type { ClusterState } from '../local/state.js';
 import { dataDirFlag, dataDirOf } from './shared.js';
+
+/** The hosts of an `up --nodes N` cluster: each netns, its address and its agent (pure but for the netns check). */
+function hostsTable(state: ClusterState, alive: ReadonlySet<string>): { text: string; problems: string[] } {
+  const record = state.hosts;
+  if (!record) return { text: '', problems: [] };
+  const problems: string[] = [];
+  const rows = record.hosts.map((h) => {
+    const netns = existsSync(`/run/netns/${h.name}`);
+    if (!netns) problems.push(`host ${h.name}: its network namespace is gone`);
+    const agent = state.components.find((c) => c.name === h.component);
+    return [
+      h.name,
+      h.address,
+      netns ? 'yes' : 'no',
+      h.component,
+      alive.has(h.component) ? `pid ${agent?.pid ?? '?'}` : 'not running',
+    ];
+  });
+  const text =
+    `Hosts on bridge ${record.prefix}br (${record.gateway}, ${record.subnet}):\n` +
+    renderTable(['HOST', 'ADDRESS', 'NETNS', 'AGENT', 'PROCESS'], rows);
+  return { text, problems };
+}
 
 async function exists(path: string): Promise<boolean> {
   return access(path).then(
@@ -32,6 +58,11 @@ async function runStatus(ctx: CommandContext): Promise<number> {
     ctx.io.stdout(`Local cluster in ${dataDir}: ${state.phase} (${supervisor})\n`);
     if (localActive) ctx.io.stdout('\n' + componentsTable(state, alive));
     problems.push(...localProblems(state, view.supervisorAlive, alive));
+    if (localActive && state.hosts) {
+      const hosts = hostsTable(state, alive);
+      ctx.io.stdout('\n' + hosts.text);
+      problems.push(...hosts.problems);
+    }
   }
 
   const haveConfig = await exists(ctx.global.configPath);

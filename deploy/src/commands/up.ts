@@ -21,6 +21,9 @@ import { seedImages, seededImages } from '../local/seed-images.js';
 import { findPortHolder, isPortFree } from '../local/ports.js';
 import { isAlive } from '../local/procs.js';
 import { type ClusterState, readClusterState } from '../local/state.js';
+import { localHostsPrefix, localSubnetStart } from '../local/plan.js';
+import { type HostsPlan, HostsPlanError, hostsPlan, maxHosts } from '../local/hosts/plan.js';
+import { createHosts, freeSubnet, teardownHosts } from '../local/hosts/apply.js';
 import { isStateOf, newlyUp, startProgress } from '../local/start-progress.js';
 import { configHint, dataDirFlag, dataDirHint, dataDirOf } from './shared.js';
 
@@ -63,14 +66,14 @@ function portsOf(ctx: CommandContext): LocalPorts {
   return ports;
 }
 
-async function checkPorts(ports: LocalPorts): Promise<void> {
+async function checkPorts(ports: LocalPorts, host = '127.0.0.1'): Promise<void> {
   for (const key of Object.keys(ports) as (keyof LocalPorts)[]) {
     const port = ports[key];
-    if (await isPortFree(port)) continue;
+    if (await isPortFree(port, host)) continue;
     const holder = await findPortHolder(port);
     const who = holder ? ` by pid ${holder.pid} (${holder.command.replace(/\s+/g, ' ').slice(0, 120)})` : '';
     throw failedPrecondition(
-      `port ${port} (${portLabels[key]}) on 127.0.0.1 is already in use${who}; stop it, or choose another port with ${portFlags[key]}`,
+      `port ${port} (${portLabels[key]}) on ${host} is already in use${who}; stop it, or choose another port with ${portFlags[key]}`,
       { field: portFlags[key].slice(2), value: port },
     );
   }
@@ -112,12 +115,17 @@ function summary(
 }
 
 /** Builds the base image and the examples and pushes them to the cluster's registry. */
-async function seed(ctx: CommandContext, dataDir: string, ports: LocalPorts): Promise<string[]> {
+async function seed(
+  ctx: CommandContext,
+  dataDir: string,
+  ports: LocalPorts,
+  host = '127.0.0.1',
+): Promise<string[]> {
   const started = Date.now();
   try {
     const images = await seedImages({
       dataDir,
-      registryHost: `127.0.0.1:${ports.registry}`,
+      registryHost: `${host}:${ports.registry}`,
       logger: ctx.logger,
       progress: (line) => ctx.io.stderr(`  ${'image'.padEnd(16)}${line}\n`),
       ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
@@ -143,18 +151,29 @@ class StartFailure extends Error {
 }
 
 interface ReadyNode {
-  name: string;
+  /** One line for the summary: "NAME (Ready)", or "3 Ready: a, b, c". */
+  line: string;
 }
 
-async function readyNode(layout: Layout): Promise<{ node?: ReadyNode; problem: string }> {
+/** Ready once `want` nodes are (with hosts: one per host; else the one agent's). */
+async function readyNode(layout: Layout, want = 1): Promise<{ node?: ReadyNode; problem: string }> {
   try {
     const list = await withCluster(layout.adminConfig, (api) => api.listNodes({ labelSelector: '' }), {
       timeoutMs: 3_000,
     });
-    const ready = list.items.find(isNodeReady);
-    if (ready) return { node: { name: ready.metadata?.name ?? '?' }, problem: '' };
+    const ready = list.items.filter(isNodeReady).map((n) => n.metadata?.name ?? '?');
+    if (ready.length >= want) {
+      const line = want === 1 ? `${ready[0] ?? '?'} (Ready)` : `${ready.length} Ready: ${ready.join(', ')}`;
+      return { node: { line }, problem: '' };
+    }
     if (list.items.length === 0) return { problem: 'no node has registered yet' };
-    return { problem: `node ${list.items.map((n) => n.metadata?.name).join(', ')} is not Ready yet` };
+    const notReady = list.items.map((n) => n.metadata?.name ?? '?').filter((n) => !ready.includes(n));
+    return {
+      problem:
+        want === 1
+          ? `node ${notReady.join(', ')} is not Ready yet`
+          : `${ready.length} of ${want} nodes Ready${notReady.length > 0 ? ` (${notReady.join(', ')} not yet)` : ''}`,
+    };
   } catch (err) {
     return { problem: errorMessage(err) };
   }
@@ -167,6 +186,7 @@ async function waitUntilReady(
   supervisorPid: number,
   startedAt: number,
   timeoutMs: number,
+  wantNodes: number,
 ): Promise<{ state: ClusterState; node: ReadyNode }> {
   const deadline = startedAt + timeoutMs;
   const reported = new Set<string>();
@@ -185,9 +205,9 @@ async function waitUntilReady(
     const progress = startProgress(state, alive, layout.supervisorLog);
     if (progress.kind === 'failed') throw new StartFailure(progress.message, progress.component);
     if (progress.kind === 'running') {
-      const { node, problem } = await readyNode(layout);
+      const { node, problem } = await readyNode(layout, wantNodes);
       if (node) return { state: progress.state, node };
-      waitingFor = `the node to become Ready (${problem})`;
+      waitingFor = `${wantNodes === 1 ? 'the node' : `${wantNodes} nodes`} to become Ready (${problem})`;
       component = 'agent';
     } else {
       waitingFor = progress.waitingFor;
@@ -210,7 +230,12 @@ async function showLog(ctx: CommandContext, layout: Layout, component: string): 
   ctx.io.stderr(`\n--- last lines of ${path} ---\n${tail(text, 25)}\n---\n`);
 }
 
-async function teardown(ctx: CommandContext, dataDir: string, ourSupervisor: number): Promise<void> {
+async function teardown(
+  ctx: CommandContext,
+  dataDir: string,
+  ourSupervisor: number,
+  hosts: HostsPlan | undefined,
+): Promise<void> {
   const view = await inspectLocalCluster(dataDir);
   const recorded = view.state?.supervisorPid;
   if (view.supervisorAlive && recorded && recorded !== ourSupervisor) {
@@ -222,8 +247,11 @@ async function teardown(ctx: CommandContext, dataDir: string, ourSupervisor: num
   }
   ctx.io.stderr('Stopping everything that was started…\n');
   const result = await stopLocalCluster(view, ctx.logger);
+  const hostsLeft = hosts ? teardownHosts(hosts.prefix, []) : [];
   if (result.survivors.length > 0) {
     ctx.io.stderr(`warning: processes still running: ${result.survivors.join(', ')}\n`);
+  } else if (hostsLeft.length > 0) {
+    ctx.io.stderr(`warning: the hosts could not all be removed: ${hostsLeft.slice(0, 10).join('; ')}\n`);
   } else {
     ctx.io.stderr('Stopped.\n');
   }
@@ -237,28 +265,85 @@ async function reportRunning(ctx: CommandContext, view: LocalClusterView): Promi
       `the local cluster in ${state.dataDir} is stopping; wait for it, then run "deploy up" again`,
     );
   }
-  const { node } = await readyNode(view.layout);
+  const { node } = await readyNode(view.layout, state.hosts ? state.hosts.hosts.length : 1);
   const registry = state.components.find((c) => c.name === 'registry')?.address;
   const images = registry ? await seededImages(state.dataDir, registry).catch(() => []) : [];
   // Puts the credential back should the client config have been removed or replaced since.
   if (state.phase === 'running') await installClientConfig(ctx, view.layout);
   ctx.io.stdout(
     `A local cluster is already ${state.phase} in ${state.dataDir}.\n\n` +
-      summary(ctx, state, node ? `${node.name} (Ready)` : undefined, images),
+      summary(ctx, state, node?.line, images),
   );
   return 0;
+}
+
+/** --nodes, validated: 1..maxHosts, or undefined for one agent in the root netns. */
+function nodesOf(ctx: CommandContext): number | undefined {
+  const nodes = ctx.flags.number('nodes');
+  if (nodes === undefined) return undefined;
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > maxHosts) {
+    throw new UsageError(
+      `--nodes must be a whole number from 1 to ${maxHosts} (hosts made of network namespaces), not ${nodes}`,
+      ctx.commandPath,
+      { field: 'nodes', value: nodes },
+    );
+  }
+  return nodes;
+}
+
+/**
+ * Makes the hosts from nothing: whatever an earlier run left with this data dir's prefix
+ * goes first (a crash, a reboot that kept the state), then a /24 nobody uses is picked.
+ */
+function makeHosts(ctx: CommandContext, layout: Layout, nodes: number): HostsPlan {
+  const prefix = localHostsPrefix(layout.dataDir);
+  const left = teardownHosts(prefix, []);
+  if (left.length > 0) {
+    throw failedPrecondition(
+      `cannot remove what an earlier run left with the prefix ${prefix}: ${left.slice(0, 5).join('; ')}`,
+      { field: 'prefix', value: prefix },
+    );
+  }
+  try {
+    const plan = hostsPlan(prefix, nodes, freeSubnet(localSubnetStart(layout.dataDir)));
+    createHosts(plan, []);
+    ctx.io.stderr(
+      `  ${'hosts'.padEnd(16)}${nodes} network namespaces on bridge ${plan.bridge} (${plan.gateway}/24): ` +
+        `${plan.hosts.map((h) => `${h.name} ${h.address}`).join(', ')}\n`,
+    );
+    return plan;
+  } catch (err) {
+    if (err instanceof HostsPlanError)
+      throw failedPrecondition(err.message, { field: err.field, value: err.value });
+    throw failedPrecondition(`cannot make the hosts: ${errorMessage(err)}`, { field: 'nodes', value: nodes });
+  }
 }
 
 async function runUp(ctx: CommandContext): Promise<number> {
   const dataDir = dataDirOf(ctx);
   const ports = portsOf(ctx);
-  const timeoutMs = ctx.flags.number('timeout') ?? 90_000;
+  const nodes = nodesOf(ctx);
+  const timeoutMs = ctx.flags.number('timeout') ?? (nodes ? 90_000 + nodes * 10_000 : 90_000);
 
   const view = await inspectLocalCluster(dataDir);
-  if (view.supervisorAlive) return reportRunning(ctx, view);
+  if (view.supervisorAlive) {
+    const running = view.state?.hosts?.hosts.length;
+    if (nodes !== undefined && running !== nodes) {
+      ctx.io.stderr(
+        `note: --nodes ${nodes} is ignored: the running cluster has ${running ? `${running} hosts` : 'one agent in the root netns'}; "deploy down" first to change it\n`,
+      );
+    }
+    return reportRunning(ctx, view);
+  }
   if (view.liveComponents.length > 0) {
     ctx.io.stderr(`Stopping what is left of an earlier local cluster in ${dataDir}…\n`);
     await stopLocalCluster(view, ctx.logger);
+  }
+  if (process.getuid?.() !== 0 && nodes !== undefined) {
+    throw failedPrecondition('deploy up --nodes makes network namespaces and a bridge: run it as root', {
+      field: 'nodes',
+      value: nodes,
+    });
   }
 
   const { missing } = await findExecutables(ctx.io.env);
@@ -267,39 +352,54 @@ async function runUp(ctx: CommandContext): Promise<number> {
       `cannot start a local cluster: ${missing.map((m) => `${m.name} is missing (${m.fix})`).join('; ')}`,
     );
   }
-  await checkPorts(ports);
+  if (nodes === undefined) await checkPorts(ports);
 
-  ctx.io.stderr(`Starting a local cluster in ${dataDir}…\n`);
-  const startedAt = Date.now();
-  const pid = await startSupervisor({ layout: view.layout, ports, logLevel: 'info', env: ctx.io.env });
-  ctx.logger.info('supervisor started', { pid });
+  ctx.io.stderr(`Starting a local cluster in ${dataDir}${nodes ? ` with ${nodes} hosts` : ''}…\n`);
+  const hosts = nodes ? makeHosts(ctx, view.layout, nodes) : undefined;
+  let pid: number | undefined;
   try {
-    const { state, node } = await waitUntilReady(ctx, view.layout, pid, startedAt, timeoutMs);
-    const images = await seed(ctx, dataDir, ports);
+    // The bridge address exists only now: check the ports there.
+    if (hosts) await checkPorts(ports, hosts.gateway);
+    const startedAt = Date.now();
+    pid = await startSupervisor({
+      layout: view.layout,
+      ports,
+      logLevel: 'info',
+      env: ctx.io.env,
+      ...(hosts ? { hosts: { nodes: hosts.hosts.length, subnet: hosts.subnet } } : {}),
+    });
+    ctx.logger.info('supervisor started', { pid });
+    const { state, node } = await waitUntilReady(ctx, view.layout, pid, startedAt, timeoutMs, nodes ?? 1);
+    const images = await seed(ctx, dataDir, ports, hosts?.gateway);
     await installClientConfig(ctx, view.layout);
-    ctx.io.stdout(
-      `\nLocal Flotilla cluster is running.\n\n${summary(ctx, state, `${node.name} (Ready)`, images)}`,
-    );
+    ctx.io.stdout(`\nLocal Flotilla cluster is running.\n\n${summary(ctx, state, node.line, images)}`);
     return 0;
   } catch (err) {
+    if (pid === undefined && hosts) teardownHosts(hosts.prefix, []);
+    if (pid === undefined) throw err;
     const component = err instanceof StartFailure ? err.component : 'supervisor';
     ctx.io.stderr(`error: the local cluster did not start: ${errorMessage(err)}\n`);
     if (!ctx.io.signal?.aborted) await showLog(ctx, view.layout, component);
-    await teardown(ctx, dataDir, pid);
+    await teardown(ctx, dataDir, pid, hosts);
     return 1;
   }
 }
 
 export const upCommand: Command = {
   name: 'up',
-  summary: 'start a local cluster: etcd, NATS, a registry, a controller and one agent',
+  summary: 'start a local cluster: etcd, NATS, a registry, a controller and one agent, or N hosts',
   description:
     'Start a local cluster on this machine: etcd, nats-server, a registry (127.0.0.1 only), a controller\n' +
     'and one agent, run by a detached supervisor that restarts whatever dies. Everything lives under\n' +
     'the data directory. Returns once the node is Ready, and installs the admin credential as the client\n' +
     'config. Then builds the busybox base image and examples/hello and examples/web in DATA-DIR/images\n' +
     'and pushes them to the registry, so the examples need no internet. When a cluster already runs in\n' +
-    'that data directory, shows it instead.',
+    'that data directory, shows it instead.\n\n' +
+    'With --nodes N it makes N hosts, each a network namespace with its own address on one bridge\n' +
+    '(names prefixed flt<tag of DATA-DIR>), runs one agent inside each (own state dir, runc root, cgroup\n' +
+    'parent, labelled flotilla.io/web-facing=true), and the control plane on the bridge address (the\n' +
+    'ports below are then on that address, not 127.0.0.1); it returns once all N nodes are Ready.\n' +
+    '"deploy down" removes the hosts too.',
   flags: [
     dataDirFlag,
     portFlag('etcd-port', 'etcd client', defaultPorts.etcd),
@@ -308,13 +408,20 @@ export const upCommand: Command = {
     portFlag('registry-port', 'registry', defaultPorts.registry),
     portFlag('api-port', 'controller API', defaultPorts.api),
     {
+      name: 'nodes',
+      kind: 'int',
+      placeholder: 'N',
+      description: `N hosts (1-${maxHosts}), each a network namespace on one bridge with its own agent`,
+      defaultText: 'one agent on this host',
+    },
+    {
       name: 'timeout',
       kind: 'duration',
       placeholder: 'DURATION',
-      description: 'how long to wait for the node to be Ready',
-      default: '90s',
+      description: 'how long to wait for the nodes to be Ready',
+      defaultText: '90s, +10s per host',
     },
   ],
-  examples: ['deploy up', 'deploy up --data-dir /tmp/flotilla --api-port 17443'],
+  examples: ['deploy up', 'deploy up --nodes 3', 'deploy up --data-dir /tmp/flotilla --api-port 17443'],
   run: runUp,
 };

@@ -41,6 +41,8 @@ export interface StartOptions {
   ports: LocalPorts;
   logLevel: string;
   env: NodeJS.ProcessEnv;
+  /** `deploy up --nodes N`: the hosts it made, on this /24. */
+  hosts?: { nodes: number; subnet: string };
 }
 
 /** Starts a detached supervisor (its own session) and returns its PID. */
@@ -67,6 +69,9 @@ export async function startSupervisor(options: StartOptions): Promise<number> {
         String(ports.api),
         '--log-level',
         options.logLevel,
+        ...(options.hosts
+          ? ['--nodes', String(options.hosts.nodes), '--hosts-subnet', options.hosts.subnet]
+          : []),
       ],
       // The data directory as working directory: the cluster must not pin the caller's.
       { detached: true, stdio: ['ignore', fd, fd], cwd: layout.dataDir, env: options.env },

@@ -84,6 +84,16 @@ export function localLayout(dataDir: string): Layout {
   };
 }
 
+/** With `--nodes N`: where the hosts' agents keep their state, DIR/hosts/h<i>. */
+export function hostsDirOf(layout: Pick<Layout, 'dataDir'>): string {
+  return join(layout.dataDir, 'hosts');
+}
+
+/** Host i's agent state directory (its runc root lies in it). */
+export function hostStateDir(layout: Pick<Layout, 'dataDir'>, index: number): string {
+  return join(hostsDirOf(layout), `h${index}`);
+}
+
 export function componentLog(layout: Layout, name: string): string {
   return join(layout.logsDir, `${name}.log`);
 }

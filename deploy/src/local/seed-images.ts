@@ -48,7 +48,7 @@ export function seedPlan(registryHost: string): SeedStep[] {
 
 export interface SeedOptions {
   dataDir: string;
-  /** "127.0.0.1:PORT" of the cluster's registry. */
+  /** "127.0.0.1:PORT" of the cluster's registry (with hosts: "BRIDGE-ADDRESS:PORT"). */
   registryHost: string;
   logger: Logger;
   /** Progress, one line at a time. */
@@ -88,8 +88,12 @@ export async function seedImages(options: SeedOptions): Promise<string[]> {
   }
   const root = imagesDirOf(options.dataDir);
   const local = openLocalImages(root, { logger });
-  // Loopback registries are plain HTTP by default; the local one needs no credentials.
-  const registry = new RegistryClient({ logger: logger.child({ component: 'registry' }) });
+  // The local registry is plain HTTP (on loopback, or on the hosts' bridge address, which
+  // only this machine reaches) and needs no credentials.
+  const registry = new RegistryClient({
+    logger: logger.child({ component: 'registry' }),
+    hosts: { [registryHost]: { insecure: true } },
+  });
   const pushed: string[] = [];
   try {
     const [base, ...built] = seedPlan(registryHost);

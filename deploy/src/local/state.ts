@@ -28,6 +28,15 @@ export interface ComponentRecord {
   message: string;
 }
 
+/** The hosts of a `deploy up --nodes N` cluster, as the supervisor made its plan. */
+export interface HostsRecord {
+  prefix: string;
+  subnet: string;
+  /** The bridge's address, where the control plane listens. */
+  gateway: string;
+  hosts: { name: string; address: string; component: string }[];
+}
+
 export interface ClusterState {
   /** Null once the supervisor has exited. */
   supervisorPid: number | null;
@@ -39,6 +48,8 @@ export interface ClusterState {
   failedComponent: string;
   ports: LocalPorts;
   components: ComponentRecord[];
+  /** Null when the one agent runs in the root netns. */
+  hosts?: HostsRecord | null;
 }
 
 const phases: readonly ClusterPhase[] = ['starting', 'running', 'stopping', 'stopped', 'failed'];
@@ -55,6 +66,24 @@ const componentStates: readonly ComponentState[] = [
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
+}
+
+function parseHosts(value: unknown): HostsRecord | null {
+  if (!isRecord(value) || typeof value.prefix !== 'string' || !Array.isArray(value.hosts)) return null;
+  return {
+    prefix: value.prefix,
+    subnet: typeof value.subnet === 'string' ? value.subnet : '',
+    gateway: typeof value.gateway === 'string' ? value.gateway : '',
+    hosts: value.hosts.filter(isRecord).map((h) => ({
+      name: typeof h.name === 'string' ? h.name : '',
+      address: typeof h.address === 'string' ? h.address : '',
+      component: typeof h.component === 'string' ? h.component : '',
+    })),
+  };
+}
+
+function hostsField(hosts: HostsRecord | null): { hosts?: HostsRecord } {
+  return hosts ? { hosts } : {};
 }
 
 function parseComponent(value: unknown): ComponentRecord | undefined {
@@ -102,6 +131,7 @@ export function parseClusterState(text: string, source: string): ClusterState {
       api: port('api'),
     },
     components: doc.components.map(parseComponent).filter((c): c is ComponentRecord => c !== undefined),
+    ...hostsField(parseHosts(doc.hosts)),
   };
 }
 

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, errorMessage } from '@flotilla/common';
 import { type Layout, type LocalPorts, startMarker } from './layout.js';
 import type { Arg, ComponentSpec } from './plan.js';
-import { type ClusterState, type ComponentRecord, writeClusterState } from './state.js';
+import { type ClusterState, type ComponentRecord, type HostsRecord, writeClusterState } from './state.js';
 import { probeOnce } from './readiness.js';
 import { nextFailureCount, restartDelay } from './backoff.js';
 
@@ -20,6 +20,8 @@ export interface SupervisorOptions {
   env: NodeJS.ProcessEnv;
   /** How long a child gets between SIGTERM and SIGKILL. */
   stopGraceMs?: number;
+  /** The hosts the plan's agents run in, recorded for `deploy status|down`. */
+  hosts?: HostsRecord;
 }
 
 interface ExitInfo {
@@ -86,6 +88,7 @@ export class Supervisor {
         command: [],
         message: '',
       })),
+      hosts: options.hosts ?? null,
     };
   }
 
@@ -157,7 +160,14 @@ export class Supervisor {
     try {
       // Only the name: the arguments may hold the join token.
       writeSync(fd, `--- ${new Date().toISOString()} ${startMarker} ${spec.name}\n`);
-      child = spawn(spec.command, args, { stdio: ['ignore', fd, fd], env: this.options.env });
+      // nsenter execs the command in the host's netns: the child's PID and command line
+      // are the command's, which is what is recorded below.
+      child = spec.netns
+        ? spawn('nsenter', [`--net=${spec.netns}`, spec.command, ...args], {
+            stdio: ['ignore', fd, fd],
+            env: this.options.env,
+          })
+        : spawn(spec.command, args, { stdio: ['ignore', fd, fd], env: this.options.env });
     } finally {
       closeSync(fd);
     }

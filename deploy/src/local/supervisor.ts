@@ -7,8 +7,16 @@ import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { createLogger, errorMessage, type Logger, type LogLevel } from '@flotilla/common';
 import type { Command } from '../cli/types.js';
 import { flagReader, parseCommandLine } from '../cli/parse.js';
-import { defaultPorts, type Layout, localLayout, type LocalPorts } from './layout.js';
-import { localClusterPlan, registryConfig } from './plan.js';
+import { defaultPorts, hostsDirOf, type Layout, localLayout, type LocalPorts } from './layout.js';
+import {
+  controlPlaneHost,
+  hostAgentName,
+  localClusterPlan,
+  localHostsPrefix,
+  registryConfig,
+} from './plan.js';
+import { type HostsPlan, hostsPlan } from './hosts/plan.js';
+import type { HostsRecord } from './state.js';
 import { findExecutables } from './executables.js';
 import { Supervisor } from './supervise.js';
 import { isOurSupervisor } from './procs.js';
@@ -45,6 +53,14 @@ const supervisorCommand: Command = {
     { name: 'registry-port', kind: 'port', description: 'registry port', default: defaultPorts.registry },
     { name: 'api-port', kind: 'port', description: 'controller API port', default: defaultPorts.api },
     {
+      name: 'nodes',
+      kind: 'int',
+      min: 0,
+      max: 20,
+      description: 'hosts made by deploy up (0: one agent in the root netns)',
+    },
+    { name: 'hosts-subnet', kind: 'string', placeholder: 'CIDR', description: "the hosts' bridge /24" },
+    {
       name: 'log-level',
       kind: 'enum',
       values: ['debug', 'info', 'warn', 'error'],
@@ -72,6 +88,10 @@ async function main(argv: string[]): Promise<number> {
     { level: (flags.string('log-level') ?? 'info') as LogLevel },
   );
   const layout = localLayout(dataDir);
+  // `deploy up` made the hosts (bridge, netns) before starting us; we only run in them.
+  const nodes = flags.number('nodes') ?? 0;
+  const subnet = flags.string('hosts-subnet');
+  const hosts = nodes > 0 && subnet ? hostsPlan(localHostsPrefix(dataDir), nodes, subnet) : undefined;
 
   await mkdir(dataDir, { recursive: true });
   const holder = await acquireLock(layout.supervisorLock, dataDir);
@@ -80,13 +100,27 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   try {
-    return await supervise(layout, ports, logger);
+    return await supervise(layout, ports, logger, hosts);
   } finally {
     await rm(layout.supervisorLock, { force: true });
   }
 }
 
-async function supervise(layout: Layout, ports: LocalPorts, logger: Logger): Promise<number> {
+function hostsRecord(plan: HostsPlan): HostsRecord {
+  return {
+    prefix: plan.prefix,
+    subnet: plan.subnet,
+    gateway: plan.gateway,
+    hosts: plan.hosts.map((h) => ({ name: h.name, address: h.address, component: hostAgentName(h) })),
+  };
+}
+
+async function supervise(
+  layout: Layout,
+  ports: LocalPorts,
+  logger: Logger,
+  hosts: HostsPlan | undefined,
+): Promise<number> {
   const { exe, missing } = await findExecutables(process.env);
   if (missing.length > 0) {
     logger.error('missing programs', { missing });
@@ -96,10 +130,11 @@ async function supervise(layout: Layout, ports: LocalPorts, logger: Logger): Pro
   await mkdir(layout.etcdDir, { recursive: true, mode: 0o700 });
   await mkdir(layout.registryDir, { recursive: true });
   await mkdir(layout.controllerDir, { recursive: true, mode: 0o700 });
-  await mkdir(layout.agentDir, { recursive: true, mode: 0o700 });
+  if (hosts) await mkdir(hostsDirOf(layout), { recursive: true, mode: 0o700 });
+  else await mkdir(layout.agentDir, { recursive: true, mode: 0o700 });
   await writeFile(
     layout.registryConfig,
-    registryConfig(layout, ports.registry, randomBytes(16).toString('hex')),
+    registryConfig(layout, ports.registry, randomBytes(16).toString('hex'), controlPlaneHost(hosts)),
     {
       mode: 0o600,
     },
@@ -108,9 +143,10 @@ async function supervise(layout: Layout, ports: LocalPorts, logger: Logger): Pro
   const supervisor = new Supervisor({
     layout,
     ports,
-    plan: localClusterPlan(layout, ports, exe),
+    plan: localClusterPlan(layout, ports, exe, hosts),
     logger,
     env: process.env,
+    ...(hosts ? { hosts: hostsRecord(hosts) } : {}),
   });
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info('stopping on signal', { signal });
