@@ -66,6 +66,7 @@ interface WebPod {
   terminating: boolean;
   containerID: string;
   revision: string;
+  ip: string;
 }
 
 async function webPods(c: HostsCluster): Promise<WebPod[]> {
@@ -74,6 +75,7 @@ async function webPods(c: HostsCluster): Promise<WebPod[]> {
       metadata?: { name?: string; uid?: string; deletionTimestamp?: string };
       spec?: { nodeName?: string; containers?: { env?: { name?: string; value?: string }[] }[] };
       status?: {
+        podIP?: string;
         conditions?: { type?: string; status?: string }[];
         containerStatuses?: { containerID?: string }[];
       };
@@ -87,6 +89,7 @@ async function webPods(c: HostsCluster): Promise<WebPod[]> {
     terminating: Boolean(p.metadata?.deletionTimestamp),
     containerID: p.status?.containerStatuses?.[0]?.containerID ?? '',
     revision: p.spec?.containers?.[0]?.env?.find((e) => e.name === 'REVISION')?.value ?? '',
+    ip: p.status?.podIP ?? '',
   }));
 }
 
@@ -180,6 +183,50 @@ t.test('one web pod per host; every host nodePort is answered by all three', { s
   }
   const endpoints = await c.deployOk(['get', 'endpoints', 'web', '-o', 'json']);
   for (const p of pods) t.match(endpoints, p.name, `endpoints list ${p.name}`);
+});
+
+t.test('pods reach pods on other hosts by IP, and the service by its names', { skip }, async (t) => {
+  const c = need();
+  await c.heal();
+  const pods = await readyWebPods(c, '1');
+  // Inside a pod, through `deploy exec` (CLI → controller → that host's agent).
+  const inPod = async (pod: WebPod, url: string): Promise<string> =>
+    (await c.deployOk(['exec', pod.name, 'wget', '-qO-', url], { timeoutMs: 30_000 })).trim();
+  for (const from of pods) {
+    for (const to of pods.filter((p) => p.node !== from.node)) {
+      t.equal(
+        await inPod(from, `http://${to.ip}:8080/cgi-bin/pod`),
+        to.name,
+        `${from.name} on ${from.node} reaches ${to.name} on ${to.node} at ${to.ip}`,
+      );
+    }
+  }
+  const service = JSON.parse(await c.deployOk(['get', 'service', 'web', '-o', 'json'])) as {
+    spec?: { clusterIP?: string };
+  };
+  const clusterIP = service.spec?.clusterIP ?? '';
+  t.match(clusterIP, /^\d+\.\d+\.\d+\.\d+$/, `the service has a virtual IP (${clusterIP})`);
+  const from = pods[0];
+  if (!from) return;
+  // busybox nslookup tries every search domain and exits 1 when any of them is NXDOMAIN,
+  // even after one answered: what counts is the answer it printed.
+  const lookup = async (name: string): Promise<string> =>
+    (await c.deploy(['exec', from.name, 'nslookup', name], { timeoutMs: 30_000 })).stdout;
+  for (const name of ['web', 'web.default', 'web.default.svc.cluster.local']) {
+    t.match(
+      await lookup(name),
+      new RegExp(
+        `Name:\\s*web\\.default\\.svc\\.cluster\\.local\\s+Address:\\s*${clusterIP.replaceAll('.', '\\.')}\\b`,
+      ),
+      `${name} resolves to ${clusterIP}`,
+    );
+    const answered = await inPod(from, `http://${name}/cgi-bin/pod`);
+    t.ok(
+      pods.some((p) => p.name === answered),
+      `http://${name}/ (port 80 of the virtual IP) is answered by a web pod (${answered})`,
+    );
+  }
+  t.notMatch(await lookup('nothing-here'), /Name:/, 'a name that is no service does not resolve');
 });
 
 t.test(
