@@ -204,6 +204,10 @@ function runFile(file, { timeout, grep, stream }) {
     TS_NODE_PROJECT: join(root, 'test/tsconfig.json'),
     // tsc -b type-checks the tests as part of the build; here they are only transpiled.
     TS_NODE_TRANSPILE_ONLY: '1',
+    // Every agent a test starts (directly, or through deploy up) answers names outside the
+    // cluster domain with NXDOMAIN instead of forwarding them to this machine's
+    // nameservers: tests send traffic only to loopback and to their own test hosts.
+    FLOTILLA_DNS_UPSTREAMS: 'none',
   };
   if (grep.length > 0) env.TAP_GREP = grep.join('\n');
   const child = spawn(process.execPath, [...loaderImports, '--enable-source-maps', file], {

@@ -61,7 +61,7 @@ export { listeningInodes } from './local/ports.js';
 export { mountsUnder } from './local/mounts.js';
 // Hosts made of network namespaces (deploy up --nodes N and test/lib/hosts-cluster.ts).
 export * as localHosts from './local/hosts/index.js';
-export { hostAgentFlags, hostAgentName, hostPodCidr, localHostsPrefix } from './local/plan.js';
+export { hostAgentFlags, hostAgentName, localHostsPrefix } from './local/plan.js';
 export { restartDelay, nextFailureCount, backoff } from './local/backoff.js';
 
 export {

@@ -62,6 +62,12 @@ t.test('three hosts join Ready, each with its own address', { skip }, async (t) 
   t.same(names, c.plan.hosts.map((h) => h.name).sort(), 'one node per host, named after it');
   const addresses = nodes.map((n) => n.status?.addresses.find((a) => a.type === 'InternalIP')?.address ?? '');
   t.equal(new Set(addresses).size, 3, `distinct addresses: ${addresses.join(', ')}`);
+  const cidrs = nodes.map((n) => n.spec?.podCIDR ?? '');
+  t.ok(
+    cidrs.every((cidr) => localHosts.cidrsOverlap(cidr, '10.244.0.0/16')),
+    `each node was given a pod CIDR from the cluster CIDR when it joined: ${cidrs.join(', ')}`,
+  );
+  t.equal(new Set(cidrs).size, 3, 'distinct pod CIDRs');
   for (const n of nodes) {
     const host = c.hostOf(n.metadata?.name ?? '');
     const address = n.status?.addresses.find((a) => a.type === 'InternalIP')?.address;
@@ -90,9 +96,9 @@ t.test('a pod pinned to each host runs there, with an address of its pod CIDR', 
       { timeoutMs: 90_000, intervalMs: 500 },
     );
     t.equal(pod.node, h.name, `pin-h${h.index} is on ${h.name}`);
-    // The node's CIDR, once the controller allocates it; until then the one the host asked for.
+    // The block the controller allocated to the node when it joined.
     const node = nodes.find((n) => n.metadata?.name === h.name);
-    const cidr = node?.spec?.podCIDR || c.podCidr(h.index);
+    const cidr = node?.spec?.podCIDR ?? '';
     t.ok(
       localHosts.cidrsOverlap(`${pod.podIP}/32`, cidr),
       `pin-h${h.index}'s IP ${pod.podIP} is in ${h.name}'s pod CIDR ${cidr}`,

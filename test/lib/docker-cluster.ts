@@ -432,6 +432,8 @@ export class DockerCluster {
       ['bridge-name', s.bridgeName],
       ['netns-prefix', s.netnsPrefix],
       ['pod-cidr', s.podCidr],
+      // Tests send no traffic beyond loopback: no forwarding to this machine's nameservers.
+      ['dns-upstreams', 'none'],
       ['agent-listen', `127.0.0.1:${s.grpcPort}`],
       ['log-level', 'debug'],
     ];

@@ -18,7 +18,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readClientConfig, writeClientConfig } from '@flotilla/common';
-import { hostAgentFlags, hostPodCidr, localHosts } from '@flotilla/deploy';
+import { hostAgentFlags, localHosts } from '@flotilla/deploy';
 import {
   busyboxImageConfig,
   busyboxRootfs,
@@ -238,9 +238,6 @@ export class HostsCluster {
   stateDir(index: number): string {
     return join(this.dir, `h${index}`);
   }
-  podCidr(index: number): string {
-    return hostPodCidr(index);
-  }
 
   private logPath(name: string): string {
     const n = (this.restarts.get(name) ?? 0) + 1;
@@ -433,6 +430,8 @@ export class HostsCluster {
       '--image-gc-high-threshold=100',
       '--image-gc-low-threshold=100',
       '--log-level=debug',
+      // Tests send no traffic beyond loopback and the hosts: no forwarding to this machine's nameservers.
+      '--dns-upstreams=none',
       ...(this.options.agentArgs ?? []),
     ];
     if (join) {

@@ -10,6 +10,7 @@ import {
   rcode,
   rrType,
   upstreamsFromResolvConf,
+  parseDnsUpstreams,
   withinDomain,
   type DnsMessage,
 } from '@flotilla/agent';
@@ -208,3 +209,25 @@ t.test('podGateway: the first address of the pod CIDR, with its prefix', async (
   t.throws(() => podGateway('10.0.0.0/31'));
   t.throws(() => podGateway('nope'));
 });
+
+t.test(
+  'parseDnsUpstreams: host, none, or addresses with optional ports; anything else says what is valid',
+  async (t) => {
+    t.same(parseDnsUpstreams('host'), { kind: 'host' });
+    t.same(parseDnsUpstreams('none'), { kind: 'none' });
+    t.same(parseDnsUpstreams('10.0.0.2,10.0.0.3:5353,[fd00::2]:54,fd00::3'), {
+      kind: 'list',
+      upstreams: [
+        { address: '10.0.0.2', port: 53 },
+        { address: '10.0.0.3', port: 5353 },
+        { address: 'fd00::2', port: 54 },
+        { address: 'fd00::3', port: 53 },
+      ],
+    });
+    for (const bad of ['', 'dns.example', '10.0.0.2:0', '10.0.0.2:70000', '10.0.0.2,', '[fd00::2]:x']) {
+      const r = parseDnsUpstreams(bad);
+      t.type(r, 'string', `${JSON.stringify(bad)} is refused`);
+      t.match(r, /want host, none or a comma-separated list of addresses/);
+    }
+  },
+);

@@ -71,6 +71,31 @@ t.test('outside names with no upstream: SERVFAIL', async (t) => {
   t.same(m?.questions, [{ name: 'example.com', type: rrType.A, class: classIN }]);
 });
 
+t.test('outside names on a node that forwards nowhere (--dns-upstreams none): NXDOMAIN', async (t) => {
+  const closed = new DnsServer({
+    network: { current: () => state, onChange: () => () => undefined },
+    address: '127.0.0.1',
+    outside: 'nxdomain',
+    upstreams: () => {
+      throw new Error('must not be asked for upstreams');
+    },
+    logger: silentLogger,
+  });
+  const answer = async (name: string): Promise<DnsMessage | undefined> => {
+    const out = await closed.answer(query(name), 'udp');
+    const parsed = out && parseMessage(out);
+    return parsed && parsed.ok ? parsed.message : undefined;
+  };
+  const outside = await answer('web.default');
+  t.equal(outside?.header.rcode, rcode.nxDomain, 'a dotted short name as-is is no name');
+  t.equal(outside?.header.id, 0x0102);
+  t.same(
+    (await answer('web.default.svc.cluster.local'))?.answers.map((r) => r.data),
+    [{ kind: 'a', address: '10.96.0.10' }],
+    'cluster names still answer',
+  );
+});
+
 t.test('malformed: FORMERR with the ID when the header was readable, else nothing', async (t) => {
   const broken = Buffer.concat([query('x').subarray(0, 12), Buffer.from([9, 0x61])]);
   const m = await reply(broken);

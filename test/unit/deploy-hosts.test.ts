@@ -255,7 +255,7 @@ t.test(
       t.equal(flag(args, '--agent-listen'), `${h.address}:10250`);
       t.equal(flag(args, '--node-name'), h.name);
       t.equal(flag(args, '--insecure-registry'), '10.220.5.1:5000', 'the plain-HTTP registry on the bridge');
-      t.equal(flag(args, '--pod-cidr'), `10.244.${h.index}.0/24`);
+      t.equal(flag(args, '--pod-cidr'), undefined, 'no pod CIDR asked for: the controller allocates one');
       t.match(String(flag(args, '--labels')), /(^|,)flotilla\.io\/web-facing=true(,|$)/);
       for (const name of [
         '--state-dir',

@@ -167,10 +167,13 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   // The node answers DNS on its pod bridge's gateway, from the cluster network the
   // controller sends (the same holder routes and the proxy follow); it binds once the pod
   // CIDR is known and the first pod network has put the gateway on the bridge.
+  const upstreams = options.dnsUpstreams;
   const dns = new NodeDns({
     network,
     podCidr: () => runtime.network.podCidr,
     logger: log.child({ part: 'dns' }),
+    ...(upstreams?.kind === 'none' ? { outside: 'nxdomain' as const } : {}),
+    ...(upstreams?.kind === 'list' ? { upstreams: () => upstreams.upstreams } : {}),
   });
   dns.start();
 

@@ -51,6 +51,8 @@ export interface NodeDnsOptions {
   port?: number;
   hostResolvConf?: string;
   upstreams?: () => Upstream[] | Promise<Upstream[]>;
+  /** See DnsServerOptions.outside. */
+  outside?: 'forward' | 'nxdomain';
   /** While the address cannot be bound, try again this often (default 2 s). */
   retryMs?: number;
 }
@@ -121,6 +123,7 @@ export class NodeDns {
       logger: this.log,
       ...(this.o.hostResolvConf !== undefined ? { hostResolvConf: this.o.hostResolvConf } : {}),
       ...(this.o.upstreams !== undefined ? { upstreams: this.o.upstreams } : {}),
+      ...(this.o.outside !== undefined ? { outside: this.o.outside } : {}),
     });
     try {
       await server.start();

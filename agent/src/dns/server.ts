@@ -25,6 +25,13 @@ export interface DnsServerOptions {
   tcp?: boolean;
   /** The nameservers to forward to; default: the host's resolv.conf, re-read every 5 s. */
   upstreams?: () => Upstream[] | Promise<Upstream[]>;
+  /**
+   * Names outside the cluster domain: forwarded (the default), or NXDOMAIN at once, for a
+   * node told to forward nowhere (--dns-upstreams none): the cluster's names are then the
+   * only names there are, and resolvers that stop at SERVFAIL (busybox nslookup, musl)
+   * still go on through the search list.
+   */
+  outside?: 'forward' | 'nxdomain';
   /** Default /etc/resolv.conf. */
   hostResolvConf?: string;
   /** How long one upstream may take to answer (default 2 s). */
@@ -140,6 +147,7 @@ export class DnsServer {
     try {
       const decision = decideQuery(query, this.view);
       if (decision.kind === 'reply') return encode(decision.message);
+      if (this.o.outside === 'nxdomain') return encode(replyTo(query, rcode.nxDomain));
       const forwarded = await this.forward(bytes, query, transport);
       return forwarded ?? encode(serverFailure(query));
     } catch (err) {

@@ -31,3 +31,25 @@ export function upstreamsFromResolvConf(text: string, ownAddresses: readonly str
   }
   return out;
 }
+
+/** --dns-upstreams: the host's resolv.conf nameservers, none at all, or these addresses. */
+export type DnsUpstreams = { kind: 'host' } | { kind: 'none' } | { kind: 'list'; upstreams: Upstream[] };
+
+/**
+ * Parses --dns-upstreams: "host", "none" or a comma-separated list of IPv4/IPv6 addresses,
+ * each optionally ":PORT" (IPv4) or "[v6]:PORT". Returns why it is invalid, or the value.
+ */
+export function parseDnsUpstreams(value: string): DnsUpstreams | string {
+  if (value === 'host') return { kind: 'host' };
+  if (value === 'none') return { kind: 'none' };
+  const upstreams: Upstream[] = [];
+  for (const item of value.split(',')) {
+    const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(item) ?? /^([^:]+)(?::(\d+))?$/.exec(item);
+    const address = m?.[1] ?? (isIP(item) === 6 ? item : '');
+    const port = m?.[1] !== undefined && m[2] !== undefined ? Number(m[2]) : 53;
+    if (isIP(address) === 0 || !Number.isInteger(port) || port < 1 || port > 65535)
+      return `"${item}" is not an address (10.0.0.2, 10.0.0.2:5353, [fd00::2]:53): want host, none or a comma-separated list of addresses`;
+    upstreams.push({ address, port });
+  }
+  return { kind: 'list', upstreams };
+}

@@ -10,6 +10,7 @@ import {
   defaultStateDir,
 } from './types.js';
 import { UsageError } from './usage-error.js';
+import { parseDnsUpstreams } from '../dns/upstreams.js';
 import { parseAgentListen } from '../server/listen.js';
 import {
   defaultBridgeName,
@@ -183,6 +184,17 @@ const flagSpecs: FlagSpec[] = [
     value: 'DURATION',
     help: `how long a pod being removed waits to leave its services' endpoints before SIGTERM, 0s..30s, within its grace (default ${defaultEndpointDrainTimeoutMs / 1000}s; 0s: no wait)`,
     apply: (o, v, f) => (o.endpointDrainTimeoutMs = parseDuration(f, v, 0, maxEndpointDrainTimeoutMs)),
+  },
+  {
+    name: 'dns-upstreams',
+    value: 'host|none|ADDR[,ADDR]',
+    help: "where the node DNS forwards names outside the cluster domain: the host's resolv.conf nameservers (host, the default), nowhere (none: only cluster names exist, NXDOMAIN for the rest), or these addresses",
+    apply: (o, v, f) => {
+      const parsed = parseDnsUpstreams(v);
+      if (typeof parsed === 'string')
+        throw new UsageError(`${f} "${v}" is not valid: ${parsed}`, { field: f, value: v });
+      o.dnsUpstreams = parsed;
+    },
   },
   {
     name: 'log-level',

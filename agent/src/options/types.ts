@@ -1,3 +1,4 @@
+import type { DnsUpstreams } from '../dns/upstreams.js';
 import type { LogLevel } from '@flotilla/common';
 import type { AgentListen } from '../server/listen.js';
 
@@ -48,6 +49,11 @@ export interface AgentOptions {
   netnsPrefix?: string;
   /** How long a pod being removed waits for the endpoints drain before SIGTERM (default 10 s; 0: none). */
   endpointDrainTimeoutMs?: number;
+  /**
+   * Where the node DNS sends names outside the cluster domain (default: the host's
+   * resolv.conf nameservers; none: only cluster names exist, NXDOMAIN for the rest, as tests on closed networks need).
+   */
+  dnsUpstreams?: DnsUpstreams;
 }
 
 export const defaultStateDir = '/var/lib/flotilla/agent';

@@ -196,11 +196,6 @@ function rootAgentSpec(layout: Layout, exe: Executables, api: string): Component
   };
 }
 
-/** The pod CIDR a host asks for; the controller honours it while it is free. */
-export function hostPodCidr(index: number): string {
-  return `10.244.${index}.0/24`;
-}
-
 /** The component name of host i's agent. */
 export function hostAgentName(host: Pick<HostSpec, 'index'>): string {
   return `agent-h${host.index}`;
@@ -237,8 +232,6 @@ export function hostAgentFlags(
     host.agent.bridgeName,
     '--netns-prefix',
     host.agent.netnsPrefix,
-    '--pod-cidr',
-    hostPodCidr(host.index),
     // The registry is plain HTTP on the bridge address (loopback inside a host is its own).
     '--insecure-registry',
     `${hosts.gateway}:${registryPort}`,
