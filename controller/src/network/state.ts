@@ -3,7 +3,6 @@
 // endpoints) is built once per change; each node's state adds only whether it is
 // web-facing.
 import type {
-  EndpointTarget,
   Endpoints,
   NetworkNode,
   NetworkState,
