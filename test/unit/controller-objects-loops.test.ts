@@ -3,7 +3,7 @@
 // Event field selectors, and the store-backed event recorder (aggregation, batching,
 // expiry).
 import t from 'tap';
-import { Deployment, Event, Namespace, Pod, PodEvent_Type, ReplicaSet, Service } from '@flotilla/proto';
+import { Deployment, Event, Namespace, Node, Pod, PodEvent_Type, ReplicaSet, Service } from '@flotilla/proto';
 import { createLogger } from '@flotilla/common';
 import {
   GarbageCollector,
@@ -11,6 +11,7 @@ import {
   StoreEventRecorder,
   deploymentCodec,
   namespaceCodec,
+  nodeCodec,
   podCodec,
   replicaSetCodec,
   eventCodec,
@@ -128,6 +129,7 @@ t.test('the garbage collector deletes orphans and empties Terminating namespaces
     ],
     services: [entry('services/old/s', Service.fromJSON({ metadata: { name: 's', namespace: 'old' } }))],
     events: [],
+    nodes: [entry('nodes/n1', Node.fromJSON({ metadata: { name: 'n1' } }))],
   });
   const summary = actions.map((a) =>
     a.type === 'deletePod'
@@ -147,6 +149,65 @@ t.test('the garbage collector deletes orphans and empties Terminating namespaces
     actions.find((a) => a.type === 'delete' && a.key.includes('web-r1')),
     { expect: 6, why: /Deployment web is gone/ },
   );
+});
+
+t.test('pods bound to a node that no longer exists are forgotten, terminating or not', async (t) => {
+  const bound = (name: string, node: string, deleting = false) =>
+    entry(
+      `pods/default/${name}`,
+      Pod.fromJSON({
+        metadata: {
+          name,
+          namespace: 'default',
+          uid: `u-${name}`,
+          ...(deleting ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}),
+        },
+        spec: { nodeName: node },
+      }),
+      9,
+    );
+  const actions = findGarbage({
+    namespaces: [],
+    deployments: [],
+    replicaSets: [],
+    pods: [
+      bound('here', 'n1'),
+      bound('gone', 'n-deleted'),
+      bound('stuck', 'n-deleted', true),
+      entry('pods/default/unbound', Pod.fromJSON({ metadata: { name: 'unbound', namespace: 'default' } })),
+    ],
+    services: [],
+    events: [],
+    nodes: [entry('nodes/n1', Node.fromJSON({ metadata: { name: 'n1' } }))],
+  });
+  t.same(
+    actions.map((a) => (a.type === 'forgetPod' ? `forget ${a.key} ${a.uid} @${a.expect}` : a.type)),
+    ['forget pods/default/gone u-gone @9', 'forget pods/default/stuck u-stuck @9'],
+    'only the pods of the missing node, guarded by their revision; an unbound pod waits for the scheduler',
+  );
+  t.match(actions[0], { why: /node n-deleted no longer exists/ });
+});
+
+t.test('the garbage collector forgets a pod of a deleted node only when two passes find it so', async (t) => {
+  const store = new MemoryStore();
+  await store.create(nodeCodec, keys.node('n1'), Node.fromJSON({ metadata: { name: 'n1' } }));
+  const stranded = Pod.fromJSON({
+    metadata: { name: 'x', namespace: 'default', uid: 'u-x', deletionTimestamp: '2026-01-01T00:00:00Z' },
+    spec: { nodeName: 'n-deleted' },
+  });
+  await store.create(podCodec, keys.pod('default', 'x'), stranded);
+  const kept = Pod.fromJSON({
+    metadata: { name: 'y', namespace: 'default', uid: 'u-y' },
+    spec: { nodeName: 'n1' },
+  });
+  await store.create(podCodec, keys.pod('default', 'y'), kept);
+  const gc = new GarbageCollector({ store, log });
+  t.equal(await gc.collect(), 0, 'the first pass only notes it');
+  t.ok(await store.get(podCodec, keys.pod('default', 'x')));
+  t.equal(await gc.collect(), 1, 'the second forgets it');
+  t.equal(await store.get(podCodec, keys.pod('default', 'x')), undefined);
+  t.ok(await store.get(podCodec, keys.pod('default', 'y')), 'a pod of an existing node stays');
+  await gc.stop();
 });
 
 t.test('deleting a Service releases its allocation keys in the same transaction', async (t) => {

@@ -8,6 +8,7 @@ import {
   deploymentCodec,
   eventCodec,
   namespaceCodec,
+  nodeCodec,
   podCodec,
   replicaSetCodec,
   serviceCodec,
@@ -38,6 +39,8 @@ export class GarbageCollector {
   private busy = false;
   private running: Promise<number> | undefined;
   private again = false;
+  /** Pods (key → uid) the last pass found bound to a missing node: forgotten if the next finds them so too. */
+  private orphanedLastPass = new Map<string, string>();
 
   constructor(options: GarbageCollectorOptions) {
     this.store = options.store;
@@ -86,6 +89,8 @@ export class GarbageCollector {
 
   private async pass(): Promise<number> {
     try {
+      // Nodes first: a node that registers after this read cannot make its new pods look orphaned.
+      const nodes = await this.store.list(nodeCodec, keys.nodes);
       const [namespaces, deployments, replicaSets, pods, services, events] = await Promise.all([
         this.store.list(namespaceCodec, keys.namespaces),
         this.store.list(deploymentCodec, keys.deployments),
@@ -101,10 +106,17 @@ export class GarbageCollector {
         pods: pods.entries,
         services: services.entries,
         events: events.entries,
+        nodes: nodes.entries,
       });
+      const orphaned = new Map<string, string>();
+      for (const a of actions) if (a.type === 'forgetPod') orphaned.set(a.key, a.uid);
+      const confirmed = actions.filter(
+        (a) => a.type !== 'forgetPod' || this.orphanedLastPass.get(a.key) === a.uid,
+      );
+      this.orphanedLastPass = orphaned;
       this.busy = namespaces.entries.some((n) => n.value.status?.phase === 'Terminating');
       let done = 0;
-      for (const action of actions) {
+      for (const action of confirmed) {
         if (await this.apply(action)) done++;
       }
       return done;
@@ -124,6 +136,10 @@ export class GarbageCollector {
         case 'deleteService':
           await this.store.commit(serviceDeleteOps(action.entry));
           this.log.info('garbage collected', { key: action.entry.key, why: action.why });
+          return true;
+        case 'forgetPod':
+          await this.store.commit([{ type: 'delete', key: action.key, expect: action.expect }]);
+          this.log.info('garbage collected', { key: action.key, why: action.why });
           return true;
         case 'deletePod':
           await deletePod(this.store, action.namespace, action.name, { uid: action.uid }, this.now, this.log);

@@ -4,7 +4,7 @@
 // ReplicaSet is gone are deleted (the background cascade of Kubernetes, which also
 // catches what a reconciler created while its owner was being deleted); a Terminating
 // namespace has every object in it deleted, and is itself deleted once no pod is left.
-import type { Deployment, Event, Namespace, Pod, ReplicaSet, Service } from '@flotilla/proto';
+import type { Deployment, Event, Namespace, Node, Pod, ReplicaSet, Service } from '@flotilla/proto';
 import type { Entry } from '../store/types.js';
 import { kinds } from './kinds.js';
 import { controllerOf } from '../deployments/revisions.js';
@@ -16,6 +16,7 @@ export interface GarbageSnapshot {
   pods: readonly Entry<Pod>[];
   services: readonly Entry<Service>[];
   events: readonly Entry<Event>[];
+  nodes: readonly Entry<Node>[];
 }
 
 export type GarbageAction =
@@ -24,7 +25,13 @@ export type GarbageAction =
   /** A Service: deleted with its allocation keys. */
   | { type: 'deleteService'; entry: Entry<Service>; why: string }
   /** A pod: the graceful deletion (its agent stops it first). */
-  | { type: 'deletePod'; namespace: string; name: string; uid: string; why: string };
+  | { type: 'deletePod'; namespace: string; name: string; uid: string; why: string }
+  /**
+   * A pod bound to a node that no longer exists: no agent will ever confirm it stopped, so
+   * it leaves the store at once (Kubernetes' pod GC of orphaned pods). The caller waits for
+   * a second pass that finds the same pod so before it acts.
+   */
+  | { type: 'forgetPod'; key: string; expect: number; uid: string; why: string };
 
 const ns = (e: { value: { metadata?: { namespace: string } | undefined } }): string =>
   e.value.metadata?.namespace ?? '';
@@ -63,8 +70,23 @@ export function findGarbage(s: GarbageSnapshot): GarbageAction[] {
       });
     }
   }
+  const nodeNames = new Set(s.nodes.map((n) => nameOf(n)));
+  const forgotten = new Set<string>();
   for (const p of s.pods) {
-    if (p.value.metadata?.deletionTimestamp) continue;
+    const node = p.value.spec?.nodeName ?? '';
+    if (node !== '' && !nodeNames.has(node)) {
+      forgotten.add(p.key);
+      actions.push({
+        type: 'forgetPod',
+        key: p.key,
+        expect: p.modRevision,
+        uid: p.value.metadata?.uid ?? '',
+        why: `its node ${node} no longer exists`,
+      });
+    }
+  }
+  for (const p of s.pods) {
+    if (p.value.metadata?.deletionTimestamp || forgotten.has(p.key)) continue;
     const owner = controllerOf(p.value);
     const orphan = owner?.kind === 'ReplicaSet' && (!rsUids.has(owner.uid) || removedRs.has(owner.uid));
     if (orphan || terminating.has(ns(p))) {
