@@ -26,6 +26,7 @@ import {
 
 const received: Array<[string, unknown]> = [];
 let refusals = 1;
+let evicted = false;
 let cordoned = false;
 
 const unimplemented = (_call: unknown, callback: grpc.sendUnaryData<never>): void =>
@@ -78,8 +79,11 @@ const handlers: grpc.UntypedServiceImplementation = {
       Node.fromJSON({ metadata: { name: call.request.name }, spec: { unschedulable: cordoned } }),
     );
   },
+  // The pod is on the node until its eviction is accepted (then its agent has stopped it).
   listPods: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
-    callback(null, { items: [Pod.fromJSON({ metadata: { name: 'web-1', namespace: 'default' } })] }),
+    callback(null, {
+      items: evicted ? [] : [Pod.fromJSON({ metadata: { name: 'web-1', namespace: 'default', uid: 'u-1' } })],
+    }),
   evictPod: (call: grpc.ServerUnaryCall<{ name: string }, Pod>, callback: grpc.sendUnaryData<Pod>) => {
     received.push(['evictPod', call.request]);
     if (refusals-- > 0) {
@@ -88,6 +92,7 @@ const handlers: grpc.UntypedServiceImplementation = {
       );
       return;
     }
+    evicted = true;
     callback(null, Pod.fromJSON({ metadata: { name: call.request.name } }));
   },
 };
@@ -176,6 +181,7 @@ t.test('drain over the wire: ResourceExhausted is retried, then the pod is evict
   received.length = 0;
   refusals = 1;
   cordoned = false;
+  evicted = false;
   let out = '';
   let err = '';
   const code = await drainNode(
