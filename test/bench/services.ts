@@ -263,11 +263,13 @@ function observe(
     const sent = since();
     const r = await whoAnswers(address, nodePort);
     if ('error' in r) {
-      const e = pollErrors[r.error] ?? { count: 0, firstMs: sent, lastMs: sent, longestMs: 0 };
+      // One kind per error, whichever host: "connect ECONNREFUSED ADDRESS".
+      const kind = r.error.replace(/\d+\.\d+\.\d+\.\d+:\d+/g, 'ADDRESS');
+      const e = pollErrors[kind] ?? { count: 0, firstMs: sent, lastMs: sent, longestMs: 0 };
       e.count++;
       e.lastMs = sent;
       e.longestMs = Math.max(e.longestMs, since() - sent);
-      pollErrors[r.error] = e;
+      pollErrors[kind] = e;
     } else if (!seen.has(r.pod)) {
       const t = since();
       seen.set(r.pod, t);
