@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const [name, ...argv] = process.argv.slice(2);
-const benchmarks = ['images', 'containers', 'orchestration'];
+const benchmarks = ['images', 'containers', 'orchestration', 'services'];
 if (!benchmarks.includes(name ?? '')) {
   process.stderr.write(`bench: name one of ${benchmarks.join(', ')}: node test/bench/run.mjs NAME [ARGS]\n`);
   process.exit(2);
