@@ -143,13 +143,22 @@ t.test('a port without endpoints is rejected in filter, its node port too', asyn
   const filter = r.text.slice(r.text.indexOf('*filter'));
   t.match(
     rulesOf(filter, 'flt-SERVICES')[0],
-    /-d 10\.96\.0\.10\/32 -p tcp -m tcp --dport 80 .*-j REJECT --reject-with icmp-port-unreachable$/,
+    /-d 10\.96\.0\.10\/32 -p tcp -m tcp --dport 80 .*-j REJECT --reject-with tcp-reset$/,
   );
   t.match(
     rulesOf(filter, 'flt-EXTERNAL')[0],
     /-m addrtype --dst-type LOCAL -p tcp -m tcp --dport 30080 .*-j REJECT/,
   );
   t.match(rulesOf(filter, 'flt-FIREWALL')[0], /! -s 127\.0\.0\.0\/8 -d 127\.0\.0\.0\/8 .*-j DROP$/);
+  const udp = proxyRules({
+    chainPrefix: 'flt',
+    state: state([svc('dns', '10.96.0.11', [{ protocol: 'UDP', port: 53, endpoints: [] }])]),
+  });
+  t.match(
+    rulesOf(udp.text.slice(udp.text.indexOf('*filter')), 'flt-SERVICES')[0],
+    /-p udp -m udp --dport 53 .*-j REJECT --reject-with icmp-port-unreachable$/,
+    'UDP has no reset: ICMP port unreachable',
+  );
 });
 
 t.test('stale chains are flushed and deleted; nobody else’s', async (t) => {

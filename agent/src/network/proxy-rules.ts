@@ -179,13 +179,17 @@ export function proxyRules(input: ProxyRulesInput): ProxyRules {
       const nodePort = webFacing && validPort(port.nodePort) ? port.nodePort : undefined;
       const match = `-p ${proto} -m ${proto} --dport`;
       const endpoints = port.endpoints.filter((e) => isIpv4(e.ip) && validPort(e.port));
+      // A TCP reset, not kube-proxy's ICMP port unreachable: the kernel rate-limits ICMP
+      // errors (net.ipv4.icmp_ratelimit), so under load some connections to a port without
+      // endpoints hung until their timeout instead of being refused.
+      const reject = proto === 'tcp' ? 'tcp-reset' : 'icmp-port-unreachable';
       if (endpoints.length === 0) {
         rejects.push(
-          `-A ${c.filterServices} -d ${svc.clusterIP}/32 ${match} ${port.port} -m comment --comment ${quote(`${name} has no endpoints`)} -j REJECT --reject-with icmp-port-unreachable`,
+          `-A ${c.filterServices} -d ${svc.clusterIP}/32 ${match} ${port.port} -m comment --comment ${quote(`${name} has no endpoints`)} -j REJECT --reject-with ${reject}`,
         );
         if (nodePort !== undefined)
           externalRejects.push(
-            `-A ${c.external} -m addrtype --dst-type LOCAL ${match} ${nodePort} -m comment --comment ${quote(`${name} has no endpoints`)} -j REJECT --reject-with icmp-port-unreachable`,
+            `-A ${c.external} -m addrtype --dst-type LOCAL ${match} ${nodePort} -m comment --comment ${quote(`${name} has no endpoints`)} -j REJECT --reject-with ${reject}`,
           );
         continue;
       }
