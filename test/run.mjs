@@ -420,6 +420,14 @@ async function main() {
         process.stdout.write('# bundling the CLI failed: deploy runs unbundled\n');
         failedSteps.push('bundle');
       }
+      const models = spawnSync(process.execPath, [join(root, 'scripts/kube-models.mjs'), '--if-stale'], {
+        cwd: root,
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+      if (models.status !== 0) {
+        process.stdout.write('# extracting the Kubernetes models failed: deploy imports them\n');
+        failedSteps.push('kube-models');
+      }
     }
   }
 
