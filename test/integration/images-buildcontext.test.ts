@@ -190,11 +190,7 @@ t.test('the examples plan against the real context hasher', async (t) => {
       t.match(steps[1], { dest: '/www/index.html', matches: [[{ path: 'index.html', type: 'file' }]] });
       t.match(steps[2], { dest: '/www/cgi-bin/pod', matches: [[{ path: 'pod.cgi', type: 'file' }]] });
       t.same(config?.ExposedPorts, { '8080/tcp': {} });
-      t.same(config?.Cmd, [
-        'sh',
-        '-c',
-        "httpd -f -v -p 8080 -h /www & trap 'kill $!; exit 0' TERM; wait",
-      ]);
+      t.same(config?.Cmd, ['sh', '-c', "httpd -f -v -p 8080 -h /www & trap 'kill $!; exit 0' TERM; wait"]);
     }
   }
 });
