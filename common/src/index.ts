@@ -12,3 +12,4 @@ export * from './quantity/quantity.js';
 export * from './pods/probe-rules.js';
 export * from './process/run-process.js';
 export * from './process/node-flags.js';
+export * from './iptables/split-rule.js';

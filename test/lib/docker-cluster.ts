@@ -24,7 +24,7 @@ import {
   openLocalImages,
   parseReference,
 } from '@flotilla/images';
-import { agentNodeFlags } from '@flotilla/common';
+import { agentNodeFlags, splitIptablesRule } from '@flotilla/common';
 import { Pod } from '@flotilla/proto';
 import { agentMain, ControlPlane, deployMain, makeRunDir, repoRoot } from './cluster.js';
 import { isReady } from './clients.js';
@@ -106,34 +106,6 @@ function quiet(command: string, args: string[]): string {
   } catch {
     return '';
   }
-}
-
-/** Splits an iptables-save rule line into words, honouring its double quotes. */
-export function splitRule(line: string): string[] {
-  const words: string[] = [];
-  let word = '';
-  let inWord = false;
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i] ?? '';
-    if (quoted) {
-      if (c === '\\' && i + 1 < line.length) word += line[++i] ?? '';
-      else if (c === '"') quoted = false;
-      else word += c;
-    } else if (c === '"') {
-      quoted = true;
-      inWord = true;
-    } else if (c === ' ') {
-      if (inWord) words.push(word);
-      word = '';
-      inWord = false;
-    } else {
-      word += c;
-      inWord = true;
-    }
-  }
-  if (inWord) words.push(word);
-  return words;
 }
 
 function processesMentioning(texts: string[]): { pid: number; cmd: string }[] {
@@ -562,7 +534,7 @@ export class DockerCluster {
       const lines = this.iptablesLines(table).filter((l) => l.startsWith('-A '));
       const chains = new Set<string>();
       for (const line of lines) {
-        const words = splitRule(line);
+        const words = splitIptablesRule(line);
         const jump = words.indexOf('-j');
         const target = jump >= 0 ? words[jump + 1] : undefined;
         if (target?.startsWith('CNI-') && !target.startsWith('CNI-HOSTPORT-')) chains.add(target);
@@ -586,7 +558,7 @@ export class DockerCluster {
   notePortmapChains(): void {
     for (const table of ['nat', 'filter']) {
       for (const line of this.iptablesLines(table)) {
-        const words = splitRule(line);
+        const words = splitIptablesRule(line);
         const jump = words.indexOf('-j');
         const target = jump >= 0 ? words[jump + 1] : undefined;
         if (target?.startsWith('CNI-') && !target.startsWith('CNI-HOSTPORT-'))

@@ -2,12 +2,12 @@
 // remove them, and nothing of anyone else's (other pods' cgroups under a shared parent,
 // another network's portmap rules, portmap's shared chains).
 import t from 'tap';
+import { splitIptablesRule } from '@flotilla/common';
 import {
   describeStep,
   parseIptablesSave,
   planNatCleanup,
   planReset,
-  splitRuleLine,
   type ResetInventory,
   type ResetNames,
 } from '@flotilla/agent';
@@ -48,7 +48,7 @@ const nat = [
 ].join('\n');
 
 t.test('iptables-save lines split like the shell would', async (t) => {
-  t.same(splitRuleLine('-A X -m comment --comment "dnat name: \\"n\\" id: \\"i\\"" -j Y'), [
+  t.same(splitIptablesRule('-A X -m comment --comment "dnat name: \\"n\\" id: \\"i\\"" -j Y'), [
     '-A',
     'X',
     '-m',

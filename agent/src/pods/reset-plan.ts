@@ -4,6 +4,7 @@
 // all of it. reset.ts gathers the inventory and runs the steps; every step is idempotent,
 // so a second reset finds nothing and plans nothing.
 import { join } from 'node:path';
+import { splitIptablesRule } from '@flotilla/common';
 
 /** What one agent left on the host, as reset.ts found it. */
 export interface ResetInventory {
@@ -64,33 +65,6 @@ export interface SavedRule {
   text: string;
 }
 
-/**
- * Splits a rule line of iptables-save into arguments: words, and double-quoted strings
- * with backslash escapes (comments like "dnat name: \"flotilla-flt0\" id: \"…\"").
- */
-export function splitRuleLine(line: string): string[] {
-  const out: string[] = [];
-  let i = 0;
-  while (i < line.length) {
-    while (line[i] === ' ') i++;
-    if (i >= line.length) break;
-    let word = '';
-    if (line[i] === '"') {
-      i++;
-      while (i < line.length && line[i] !== '"') {
-        if (line[i] === '\\' && i + 1 < line.length) i++;
-        word += line[i];
-        i++;
-      }
-      i++;
-    } else {
-      while (i < line.length && line[i] !== ' ') word += line[i++];
-    }
-    out.push(word);
-  }
-  return out;
-}
-
 export interface SavedTable {
   chains: string[];
   rules: SavedRule[];
@@ -106,7 +80,7 @@ export function parseIptablesSave(text: string): SavedTable {
       const name = line.slice(1).split(' ')[0];
       if (name) chains.push(name);
     } else if (line.startsWith('-A ')) {
-      const words = splitRuleLine(line);
+      const words = splitIptablesRule(line);
       const chain = words[1];
       if (chain !== undefined) rules.push({ chain, args: words.slice(2), text: line });
     }

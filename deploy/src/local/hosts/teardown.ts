@@ -3,6 +3,7 @@
 // cgroups and directories to remove. It needs nothing but the prefix (and the state
 // directories, when they do not carry it), so it also cleans up after a crash of an
 // earlier run. apply.ts observes and applies.
+import { splitIptablesRule } from '@flotilla/common';
 
 /** One process as /proc shows it. */
 export interface ProcessInfo {
@@ -75,34 +76,6 @@ export function inPrefixCgroup(path: string, prefix: string): boolean {
   return top.startsWith(`${prefix}-`);
 }
 
-/** Splits an iptables-save rule line into words, honouring its double quotes. */
-export function splitRule(line: string): string[] {
-  const words: string[] = [];
-  let word = '';
-  let inWord = false;
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i] ?? '';
-    if (quoted) {
-      if (c === '\\' && i + 1 < line.length) word += line[++i] ?? '';
-      else if (c === '"') quoted = false;
-      else word += c;
-    } else if (c === '"') {
-      quoted = true;
-      inWord = true;
-    } else if (c === ' ') {
-      if (inWord) words.push(word);
-      word = '';
-      inWord = false;
-    } else {
-      word += c;
-      inWord = true;
-    }
-  }
-  if (inWord) words.push(word);
-  return words;
-}
-
 function iptablesPlan(table: string, save: string, prefix: string): IptablesCommand[] {
   const cmds: IptablesCommand[] = [];
   const chains = new Set<string>();
@@ -114,7 +87,7 @@ function iptablesPlan(table: string, save: string, prefix: string): IptablesComm
   // then our chains: a chain is deleted only once nothing jumps to it.
   for (const line of save.split('\n')) {
     if (!line.startsWith('-A ') || !line.includes(prefix)) continue;
-    const words = splitRule(line);
+    const words = splitIptablesRule(line);
     if (chains.has(words[1] ?? '')) continue;
     cmds.push({ table, args: ['-D', ...words.slice(1)] });
   }
