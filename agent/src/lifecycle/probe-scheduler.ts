@@ -48,6 +48,30 @@ const defaultAttempt = (
   signal: AbortSignal,
 ): Promise<ProbeAttempt> => runProbeAction(probe.action, target, probe.timeoutSeconds * 1000, signal);
 
+/** The first retry of a readiness probe that has not succeeded yet; doubled each time, up to the period. */
+export const firstReadinessRetryMs = 100;
+
+/**
+ * How long after an attempt that began at `startedAt` the next one starts. Kubernetes'
+ * ticker: every periodSeconds. One departure, for readiness only: until the probe's first
+ * result settles it (state still unknown), a failed attempt is retried after 100 ms,
+ * 200 ms, 400 ms… (never beyond the period), so a container that starts serving a moment
+ * after its first probe is ready then, not a whole period later. Results count against the
+ * thresholds as usual; a startup or liveness probe keeps its period (its failures restart
+ * the container, so their timing must stay what the spec says).
+ */
+export function nextProbeDelayMs(
+  probe: Pick<ResolvedProbe, 'kind' | 'periodSeconds'>,
+  state: 'unknown' | 'success' | 'failure' | undefined,
+  earlyRetries: number,
+  elapsedMs: number,
+): number {
+  const periodMs = probe.periodSeconds * 1000;
+  const period = Math.max(0, periodMs - elapsedMs);
+  if (probe.kind !== 'readiness' || state !== 'unknown') return period;
+  return Math.min(period, firstReadinessRetryMs * 2 ** earlyRetries);
+}
+
 export function startProbing(options: StartProbingOptions): Probing {
   const now = options.now ?? Date.now;
   const log = options.logger ?? createLogger({ component: 'probes' });
@@ -70,6 +94,7 @@ export function startProbing(options: StartProbingOptions): Probing {
 
   const loop = async (probe: ResolvedProbe): Promise<void> => {
     await sleep(probe.initialDelaySeconds * 1000);
+    let earlyRetries = 0;
     while (!signal.aborted) {
       const started = now();
       if (probeShouldRun(status, probe.kind)) {
@@ -105,7 +130,9 @@ export function startProbing(options: StartProbingOptions): Probing {
         return; // the startup probe is done for this container run
       }
       // Period measured from the start of the attempt, as Kubernetes' ticker.
-      await sleep(Math.max(0, probe.periodSeconds * 1000 - (now() - started)));
+      const state = status.probes[probe.kind]?.state;
+      await sleep(nextProbeDelayMs(probe, state, earlyRetries, now() - started));
+      if (probe.kind === 'readiness' && state === 'unknown') earlyRetries++;
     }
   };
 
