@@ -192,6 +192,7 @@ t.test('the agent joins the local controller with the join token read when it st
   );
   t.equal(flagValue(agent, '--ca-file'), `${dataDir}/controller/ca.crt`);
   t.equal(flagValue(agent, '--state-dir'), `${dataDir}/agent`);
+  t.equal(flagValue(agent, '--labels'), 'flotilla.io/web-facing=true', 'it serves NodePort services');
 });
 
 t.test('each component logs to DIR/logs/NAME.log', async (t) => {

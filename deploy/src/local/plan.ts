@@ -186,6 +186,9 @@ function rootAgentSpec(layout: Layout, exe: Executables, api: string): Component
       // node reports it, and the controller dials what the node reports.
       '--agent-listen',
       ':0',
+      // The one node serves NodePort services (examples/web.yaml's 30080) as the hosts do.
+      '--labels',
+      `${webFacingLabel}=true`,
       ...localPodRuntimeFlags(layout),
     ],
     address: '',
