@@ -221,7 +221,11 @@ export async function startController(options: ControllerOptions): Promise<Runni
       options.clusterCidr ?? defaultClusterCidr,
       options.nodeCidrMaskSize ?? defaultNodeCidrMaskSize,
     );
-    const { network, stop: stopNetwork } = startClusterNetwork({
+    const {
+      network,
+      informers: networkInformers,
+      stop: stopNetwork,
+    } = startClusterNetwork({
       store,
       nodes,
       config: {
@@ -317,6 +321,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
           leadership,
           podWatch: (after, watchSignal) => podWatch.watch(after, watchSignal),
           nodes, // pods on a node that is not Ready are not ready addresses
+          // The cluster network's copies of services and endpoints, not a second watch of each.
+          informers: networkInformers,
           log: log.child({ layer: 'endpoints' }),
         });
         await untilAborted(signal);

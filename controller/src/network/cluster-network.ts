@@ -320,9 +320,13 @@ export interface StartClusterNetworkOptions {
   log: Logger;
 }
 
-/** The cluster network with its own copies of services and endpoints, running until stop. */
+/**
+ * The cluster network with its own copies of services and endpoints, running until stop.
+ * The copies are returned too, for the endpoints loop to share rather than watch again.
+ */
 export function startClusterNetwork(options: StartClusterNetworkOptions): {
   network: ControllerClusterNetwork;
+  informers: { services: Informer<Service>; endpoints: Informer<Endpoints> };
   stop: () => Promise<void>;
 } {
   const { store, log } = options;
@@ -335,6 +339,7 @@ export function startClusterNetwork(options: StartClusterNetworkOptions): {
   const runs = [services.run(abort.signal), endpoints.run(abort.signal)];
   return {
     network,
+    informers: { services, endpoints },
     stop: async () => {
       network.stop();
       abort.abort();
