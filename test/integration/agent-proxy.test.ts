@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {
+  controllerChannel,
   createCertificateAuthority,
   issueCertificate,
   serverCredentials,
@@ -21,6 +22,7 @@ import {
   type NetworkApplied,
   type NetworkRequest,
   type NetworkState,
+  NodeGatewayClient,
   NodeGatewayService,
 } from '@flotilla/proto';
 import {
@@ -373,13 +375,17 @@ t.test('the Network stream client fills the holder and reconnects', async (t) =>
   const holder = new NetworkStateHolder();
   const seen: number[] = [];
   holder.onChange((s) => seen.push(s.endpointsRevision));
+  const address = `127.0.0.1:${port}`;
+  const channel = controllerChannel(address, {
+    caPem: ca.certPem,
+    certPem: nodeCert.certPem,
+    keyPem: nodeCert.keyPem,
+  });
+  const client = new NodeGatewayClient(address, channel.credentials, channel.options);
+  t.teardown(() => client.close());
   const session = new NetworkSession({
-    endpoint: {
-      controller: `127.0.0.1:${port}`,
-      caPem: ca.certPem,
-      certPem: nodeCert.certPem,
-      keyPem: nodeCert.keyPem,
-    },
+    client,
+    controller: address,
     nodeName: 'n1',
     holder,
     log: silentLogger,

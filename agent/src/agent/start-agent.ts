@@ -271,7 +271,8 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   // The cluster network: the stream fills the holder; the programmer follows it with
   // routes and service rules and acks each state on NATS.
   const networkSession = new NetworkSession({
-    endpoint: identity,
+    client: session.gatewayClient,
+    controller: identity.controller,
     nodeName: identity.nodeName,
     holder: network,
     log: log.child({ part: 'network' }),
@@ -304,9 +305,10 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
         await manager
           .stop()
           .catch((err: unknown) => log.warn('pod manager stop incomplete', { error: errorMessage(err) }));
+        // The network session first: it shares the gateway session's client, which that closes.
         const results = await Promise.allSettled([
-          session.stop(),
           networkSession.stop(),
+          session.stop(),
           networkProgrammer.stop(),
           reporter.stop(),
           images.stop(),

@@ -4,20 +4,19 @@
 // keeps the last state meanwhile: routes and rules stay as they are while the
 // controller is away.
 import * as grpc from '@grpc/grpc-js';
-import {
-  type FlotillaError,
-  type Logger,
-  controllerChannel,
-  errorMessage,
-  fromServiceError,
-} from '@flotilla/common';
-import { NodeGatewayClient, type NetworkState } from '@flotilla/proto';
-import type { GatewayEndpoint } from '../sync/gateway-session.js';
+import { type FlotillaError, type Logger, errorMessage, fromServiceError } from '@flotilla/common';
+import type { NetworkState, NodeGatewayClient } from '@flotilla/proto';
 import { Backoff, sleep } from '../util/backoff.js';
 import type { NetworkStateHolder } from './state-source.js';
 
 export interface NetworkSessionParams {
-  endpoint: GatewayEndpoint;
+  /**
+   * The client of the controller's NodeGateway, shared with the gateway session (one
+   * connection per agent); its owner closes it, after this session stopped.
+   */
+  client: NodeGatewayClient;
+  /** The controller's address, as errors name it. */
+  controller: string;
   nodeName: string;
   holder: NetworkStateHolder;
   log: Logger;
@@ -28,17 +27,12 @@ const healthyStreamMs = 5_000;
 
 export class NetworkSession {
   private readonly abort = new AbortController();
-  private readonly client: NodeGatewayClient;
   private readonly backoff = new Backoff();
   private loop: Promise<void> | undefined;
   private received = 0;
   private lastReason: string | undefined;
 
-  constructor(private readonly params: NetworkSessionParams) {
-    const { controller, caPem, certPem, keyPem } = params.endpoint;
-    const channel = controllerChannel(controller, { caPem, certPem, keyPem });
-    this.client = new NodeGatewayClient(controller, channel.credentials, channel.options);
-  }
+  constructor(private readonly params: NetworkSessionParams) {}
 
   /** States received since start. */
   get statesReceived(): number {
@@ -54,7 +48,6 @@ export class NetworkSession {
   async stop(): Promise<void> {
     this.abort.abort();
     await this.loop;
-    this.client.close();
   }
 
   private async run(): Promise<void> {
@@ -77,11 +70,11 @@ export class NetworkSession {
   }
 
   private follow(): Promise<{ states: number; error?: FlotillaError }> {
-    const { holder, log, nodeName, endpoint } = this.params;
+    const { holder, log, nodeName, controller } = this.params;
     return new Promise((resolve) => {
       let states = 0;
       let done = false;
-      const call = this.client.network({ nodeName });
+      const call = this.params.client.network({ nodeName });
       const finish = (error?: FlotillaError): void => {
         if (done) return;
         done = true;
@@ -107,7 +100,7 @@ export class NetworkSession {
         finish(
           err.code === grpc.status.CANCELLED && this.abort.signal.aborted
             ? undefined
-            : fromServiceError(err, endpoint.controller),
+            : fromServiceError(err, controller),
         ),
       );
       call.on('end', () => finish());

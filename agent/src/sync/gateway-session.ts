@@ -70,6 +70,14 @@ export class GatewaySession {
     this.client = new NodeGatewayClient(controller, channel.credentials, channel.options);
   }
 
+  /**
+   * The connection to the controller's NodeGateway, for the agent's other streams to it
+   * (the Network stream) to share; the session closes it when it stops.
+   */
+  get gatewayClient(): NodeGatewayClient {
+    return this.client;
+  }
+
   get phase(): SessionPhase {
     return this.phaseValue;
   }
