@@ -102,17 +102,20 @@ export function planRoutes(input: RoutePlanInput): RoutePlan {
   return { replace, delete: del, skipped };
 }
 
-/** Our routes from `ip -j route show proto 188` (a JSON array; host routes come without "/32"). */
-export function parseIpRoutes(json: string): PodRoute[] {
-  let parsed: unknown;
+/** The array `ip -j` prints; empty output (nothing matched), bad JSON or another shape: none. */
+function ipJsonArray(json: string): unknown[] {
   try {
-    parsed = JSON.parse(json.trim() === '' ? '[]' : json);
+    const parsed: unknown = JSON.parse(json.trim() === '' ? '[]' : json);
+    return Array.isArray(parsed) ? parsed : [];
   } catch {
     return [];
   }
-  if (!Array.isArray(parsed)) return [];
+}
+
+/** Our routes from `ip -j route show proto 188` (a JSON array; host routes come without "/32"). */
+export function parseIpRoutes(json: string): PodRoute[] {
   const routes: PodRoute[] = [];
-  for (const entry of parsed) {
+  for (const entry of ipJsonArray(json)) {
     if (typeof entry !== 'object' || entry === null) continue;
     const r = entry as Record<string, unknown>;
     if (typeof r.dst !== 'string' || r.dst === 'default') continue;
@@ -125,15 +128,8 @@ export function parseIpRoutes(json: string): PodRoute[] {
 
 /** The IPv4 addresses in `ip -j -4 addr show` output. */
 export function parseIpAddresses(json: string): string[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json.trim() === '' ? '[]' : json);
-  } catch {
-    return [];
-  }
-  if (!Array.isArray(parsed)) return [];
   const out: string[] = [];
-  for (const link of parsed) {
+  for (const link of ipJsonArray(json)) {
     const infos = (link as { addr_info?: unknown }).addr_info;
     if (!Array.isArray(infos)) continue;
     for (const info of infos) {
