@@ -15,19 +15,12 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  busyboxImageConfig,
-  busyboxRootfs,
-  commitBaseImage,
-  openLocalImages,
-  parseReference,
-} from '@flotilla/images';
 import { agentNodeFlags, splitIptablesRule } from '@flotilla/common';
 import { Pod } from '@flotilla/proto';
-import { agentMain, ControlPlane, deployMain, makeRunDir, repoRoot } from './cluster.js';
+import { agentMain, ControlPlane, deployMain, makeRunDir } from './cluster.js';
 import { isReady } from './clients.js';
+import { commitBusyboxBase, exampleImages, examplePushSteps } from './example-images.js';
 import { freePort } from './ports.js';
 import { runCommand, spawnManaged, type ManagedProcess, type RunResult } from './processes.js';
 import { startRegistry, type RegistryServer } from './registry.js';
@@ -453,34 +446,9 @@ export class DockerCluster {
 
   /** The base image (as `deploy up` makes it) and the examples, built and pushed by the CLI. */
   private async buildImages(): Promise<void> {
-    const root = this.cliEnv.FLOTILLA_IMAGE_ROOT ?? '';
-    const local = openLocalImages(root);
-    const tmp = await mkdtemp(join(this.dir, 'busybox-'));
-    try {
-      await busyboxRootfs(join(tmp, 'rootfs'));
-      await commitBaseImage(
-        local,
-        parseReference('busybox').canonical,
-        join(tmp, 'rootfs'),
-        busyboxImageConfig(),
-      );
-    } finally {
-      await rm(tmp, { recursive: true, force: true });
-    }
-    const host = this.registry.host;
-    this.images = {
-      busybox: `${host}/library/busybox:latest`,
-      hello: `${host}/examples/hello:latest`,
-      web: `${host}/examples/web:latest`,
-    };
-    const steps: string[][] = [
-      ['tag', 'busybox', this.images.busybox],
-      ['push', this.images.busybox],
-      ['build', '-q', '-t', this.images.hello, join(repoRoot, 'examples', 'hello')],
-      ['push', this.images.hello],
-      ['build', '-q', '-t', this.images.web, join(repoRoot, 'examples', 'web')],
-      ['push', this.images.web],
-    ];
+    await commitBusyboxBase(this.cliEnv.FLOTILLA_IMAGE_ROOT ?? '', this.dir);
+    this.images = exampleImages(this.registry.host);
+    const steps = examplePushSteps(this.images);
     for (const step of steps) {
       const result = await this.deploy(step, { timeoutMs: 300_000 });
       if (result.code !== 0)

@@ -14,22 +14,15 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readClientConfig, writeClientConfig } from '@flotilla/common';
 import { hostAgentFlags, localHosts } from '@flotilla/deploy';
-import {
-  busyboxImageConfig,
-  busyboxRootfs,
-  commitBaseImage,
-  openLocalImages,
-  parseReference,
-} from '@flotilla/images';
 import type { Node } from '@flotilla/proto';
 import { agentNodeFlags } from '@flotilla/common';
 import { AdminClient, isReady } from './clients.js';
-import { agentMain, controllerMain, deployMain, repoRoot } from './cluster.js';
+import { commitBusyboxBase, exampleImages, examplePushSteps } from './example-images.js';
+import { agentMain, controllerMain, deployMain } from './cluster.js';
 import { freePort } from './ports.js';
 import { isPidAlive, runCommand, spawnManaged, type ManagedProcess, type RunResult } from './processes.js';
 import { waitFor } from './wait.js';
@@ -598,36 +591,10 @@ export class HostsCluster {
 
   /** The base image (as `deploy up` makes it) and the examples, built and pushed by the CLI. */
   private async buildImages(): Promise<void> {
-    const root = join(this.dir, 'cli-images');
-    const local = openLocalImages(root);
-    const tmp = await mkdtemp(join(this.dir, 'busybox-'));
-    try {
-      await busyboxRootfs(join(tmp, 'rootfs'));
-      await commitBaseImage(
-        local,
-        parseReference('busybox').canonical,
-        join(tmp, 'rootfs'),
-        busyboxImageConfig(),
-      );
-    } finally {
-      await rm(tmp, { recursive: true, force: true });
-    }
-    const host = this.registryHost;
-    this.images = {
-      busybox: `${host}/library/busybox:latest`,
-      hello: `${host}/examples/hello:latest`,
-      web: `${host}/examples/web:latest`,
-    };
+    await commitBusyboxBase(join(this.dir, 'cli-images'), this.dir);
+    this.images = exampleImages(this.registryHost);
     // Plain HTTP: the registry is on the bridge address, which only this machine reaches.
-    const insecure = `--insecure-registry=${host}`;
-    const steps: string[][] = [
-      ['tag', 'busybox', this.images.busybox],
-      ['push', insecure, this.images.busybox],
-      ['build', '-q', '-t', this.images.hello, join(repoRoot, 'examples', 'hello')],
-      ['push', insecure, this.images.hello],
-      ['build', '-q', '-t', this.images.web, join(repoRoot, 'examples', 'web')],
-      ['push', insecure, this.images.web],
-    ];
+    const steps = examplePushSteps(this.images, [`--insecure-registry=${this.registryHost}`]);
     for (const step of steps) await this.deployOk(step, { timeoutMs: 300_000 });
   }
 
