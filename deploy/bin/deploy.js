@@ -10,6 +10,14 @@ import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { bundleDir, bundleIsFresh } from './bundle-freshness.js';
 
+// FLOTILLA_CLI_TRACE=1: where start-up goes (as deploy/src/cli/trace.ts, which the bundle has).
+const tracing = process.env.FLOTILLA_CLI_TRACE === '1';
+const trace = (label) => {
+  if (tracing) process.stderr.write(`trace ${performance.now().toFixed(1)} ms ${label}\n`);
+};
+trace('bin: started');
+if (tracing) process.once('exit', () => trace('exit'));
+
 const bundleFile = fileURLToPath(new URL('deploy.cjs', bundleDir));
 
 // One cache per command: each holds the functions its command compiled, written after its
@@ -30,10 +38,12 @@ function runBundle() {
     cachedData = undefined;
   }
   const source = readFileSync(bundleFile, 'utf8').replace(/^#!.*/, '');
+  trace(`bin: bundle read (cache ${cachedData ? cachedData.length : 0} bytes)`);
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: bundleFile,
     cachedData,
   });
+  trace(`bin: bundle compiled${script.cachedDataRejected ? ' (cache rejected)' : ''}`);
   // The packages the bundle leaves out are imported from here (deploy/src/cli/import-external.ts).
   globalThis.__flotillaImport = (specifier) => import(specifier);
   if (cachedData === undefined || script.cachedDataRejected) {
@@ -55,6 +65,7 @@ function runBundle() {
     bundleFile,
     dirname(bundleFile),
   );
+  trace('bin: bundle evaluated');
 }
 
 if (process.env.FLOTILLA_CLI_BUNDLE !== '0' && bundleIsFresh()) runBundle();

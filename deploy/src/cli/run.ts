@@ -7,6 +7,7 @@ import { type CliIo, type Command, type FlagSpec, type GlobalOptions, exitCodes 
 import { flagReader, parseCommandLine } from './parse.js';
 import { renderHelp } from './help.js';
 import { isUsageError } from './usage-error.js';
+import { trace } from './trace.js';
 
 const logLevels = ['debug', 'info', 'warn', 'error'] as const;
 
@@ -63,6 +64,7 @@ function resolveGlobals(config: string | undefined, logLevel: string | undefined
 
 export async function execute(root: Command, argv: readonly string[], io: CliIo): Promise<number> {
   let commandPath = root.name;
+  trace('cli: started');
   try {
     // "deploy help token create" is "deploy token create --help".
     const args = argv[0] === 'help' ? [...argv.slice(1), '--help'] : argv;
