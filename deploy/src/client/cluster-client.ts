@@ -133,6 +133,9 @@ export function connectCluster(config: ClientConfig, options: ClusterApiOptions 
   });
   const client = new ClusterClient(config.server, channel.credentials, channel.options);
   if (tracing()) traceConnectivity(client.getChannel());
+  // Dial now rather than at the first call: the TCP and TLS handshakes then overlap
+  // whatever the command does before that call (withClusterAfter).
+  client.getChannel().getConnectivityState(true);
   const mapError = (error: grpc.ServiceError): FlotillaError => {
     const err = fromServiceError(error, config.server);
     if (err.code === 'Unavailable') {
@@ -263,6 +266,40 @@ export async function withCluster<T>(
   trace('config read, channel made');
   try {
     return await fn(api);
+  } finally {
+    api.close();
+  }
+}
+
+/**
+ * withCluster, but the connection is opened (config read, TLS handshake under way) while
+ * prepare does the command's local work, such as reading and checking manifests, instead
+ * of after it. A failure of prepare is reported rather than one of the connection (a bad
+ * manifest before a missing config), as when prepare ran first.
+ */
+export async function withClusterAfter<P, T>(
+  configPath: string,
+  prepare: () => Promise<P>,
+  fn: (api: ClusterApi, prepared: P) => Promise<T>,
+  options: ClusterApiOptions = {},
+): Promise<T> {
+  const opening = openCluster(configPath, options);
+  // Handled here so that a failure while prepare runs is not an unhandled rejection;
+  // it is still thrown by the await below.
+  opening.catch(() => undefined);
+  let prepared: P;
+  try {
+    prepared = await prepare();
+  } catch (err) {
+    opening.then(
+      (api) => api.close(),
+      () => undefined,
+    );
+    throw err;
+  }
+  const api = await opening;
+  try {
+    return await fn(api, prepared);
   } finally {
     api.close();
   }
