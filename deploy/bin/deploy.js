@@ -37,7 +37,8 @@ function runBundle() {
   } catch {
     cachedData = undefined;
   }
-  const source = readFileSync(bundleFile, 'utf8').replace(/^#!.*/, '');
+  // ASCII (scripts/bundle-cli.mjs checks): latin1 copies the bytes, UTF-8 would decode them.
+  const source = readFileSync(bundleFile, 'latin1').replace(/^#!.*/, '');
   trace(`bin: bundle read (cache ${cachedData ? cachedData.length : 0} bytes)`);
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: bundleFile,
