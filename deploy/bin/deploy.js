@@ -54,6 +54,8 @@ function runBundle() {
   globalThis.__flotillaImport = (specifier) => import(specifier);
   if (cachedData === undefined || script.cachedDataRejected) {
     process.once('exit', () => {
+      // Help or a usage error (deploy/src/cli/code-cache.ts): the next real run writes it.
+      if (globalThis.__flotillaSkipCodeCache) return;
       try {
         mkdirSync(dirname(cacheFile), { recursive: true });
         writeFileSync(`${cacheFile}.${process.pid}`, script.createCachedData());
