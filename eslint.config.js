@@ -86,4 +86,9 @@ export default tseslint.config(
       globals: { ...globals.node },
     },
   },
+  {
+    // The CLI's entry is CommonJS for its start-up time (deploy/bin/package.json).
+    files: ['deploy/bin/*.js'],
+    languageOptions: { sourceType: 'commonjs' },
+  },
 );

@@ -15,7 +15,7 @@
 //
 // The bundle sits at the same depth as deploy/dist/local/, so the paths the CLI computes
 // from import.meta.url (the repository root, examples/) resolve the same.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -52,8 +52,14 @@ const result = await build({
   external: ['@kubernetes/client-node'],
   metafile: true,
   legalComments: 'none',
+  // Non-ASCII characters escaped: bin/deploy.js reads the bundle as latin1, a plain copy
+  // of its bytes, instead of decoding 2.5 MB of UTF-8 (~4 ms of every command).
+  charset: 'ascii',
   logLevel: 'warning',
 });
+if (readFileSync(join(outdir, 'deploy.cjs')).some((byte) => byte > 0x7f)) {
+  throw new Error('bundle-cli: deploy.cjs is not ASCII, but bin/deploy.js reads it as latin1');
+}
 const inputs = Object.keys(result.metafile.inputs).map((file) => relative(root, resolve(root, file)));
 // tsc -b rewrites a project's .tsbuildinfo whenever it emits anything for it: a few stats
 // instead of one per input tell bin/deploy.js whether the bundle is stale.

@@ -2,15 +2,18 @@
 // every workspace package it was made from. tsc -b rewrites a project's .tsbuildinfo
 // whenever it emits anything for it, so the build infos listed in inputs.json are a few
 // stats instead of one per input. Shared by bin/deploy.js and `bundle-cli --if-stale`.
-import { readFileSync, statSync } from 'node:fs';
+// CommonJS, as bin/deploy.js (see there); ES modules import it by name all the same.
+const { readFileSync, statSync } = require('node:fs');
+const { pathToFileURL } = require('node:url');
 
-export const bundleDir = new URL('../dist/bundle/', import.meta.url);
+const here = pathToFileURL(__filename);
+const bundleDir = new URL('../dist/bundle/', here);
 
-export function bundleIsFresh() {
+function bundleIsFresh() {
   try {
     const builtMs = statSync(new URL('deploy.cjs', bundleDir)).mtimeMs;
     const { buildInfos } = JSON.parse(readFileSync(new URL('inputs.json', bundleDir), 'utf8'));
-    const root = new URL('../../', import.meta.url);
+    const root = new URL('../../', here);
     return (
       buildInfos.length > 0 && buildInfos.every((file) => statSync(new URL(file, root)).mtimeMs <= builtMs)
     );
@@ -18,3 +21,5 @@ export function bundleIsFresh() {
     return false;
   }
 }
+
+module.exports = { bundleDir, bundleIsFresh };

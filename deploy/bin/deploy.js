@@ -3,12 +3,25 @@
 // link it before the first build. It runs the bundle of scripts/bundle-cli.mjs, compiled
 // from V8's code cache, while no package the bundle was made from has been rebuilt since;
 // otherwise (after a `tsc -b` alone, or FLOTILLA_CLI_BUNDLE=0) the unbundled dist/.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import vm from 'node:vm';
-import { bundleDir, bundleIsFresh } from './bundle-freshness.js';
+//
+// CommonJS (bin/package.json), unlike the rest of deploy/: as the main module an ES
+// module makes Node set up its ES module loader (resolve, read through the thread pool,
+// link) for this file and the next before the bundle even starts, 6-12 ms of CPU of every
+// command; CommonJS is read and compiled synchronously. import() still works from here.
+const { mkdirSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
+const { createRequire } = require('node:module');
+const { dirname } = require('node:path');
+const { fileURLToPath } = require('node:url');
+const vm = require('node:vm');
+const { bundleDir, bundleIsFresh } = require('./bundle-freshness.js');
+
+// FLOTILLA_CLI_TRACE=1: where start-up goes (as deploy/src/cli/trace.ts, which the bundle has).
+const tracing = process.env.FLOTILLA_CLI_TRACE === '1';
+const trace = (label) => {
+  if (tracing) process.stderr.write(`trace ${performance.now().toFixed(1)} ms ${label}\n`);
+};
+trace('bin: started');
+if (tracing) process.once('exit', () => trace('exit'));
 
 const bundleFile = fileURLToPath(new URL('deploy.cjs', bundleDir));
 
@@ -29,15 +42,20 @@ function runBundle() {
   } catch {
     cachedData = undefined;
   }
-  const source = readFileSync(bundleFile, 'utf8').replace(/^#!.*/, '');
+  // ASCII (scripts/bundle-cli.mjs checks): latin1 copies the bytes, UTF-8 would decode them.
+  const source = readFileSync(bundleFile, 'latin1').replace(/^#!.*/, '');
+  trace(`bin: bundle read (cache ${cachedData ? cachedData.length : 0} bytes)`);
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: bundleFile,
     cachedData,
   });
+  trace(`bin: bundle compiled${script.cachedDataRejected ? ' (cache rejected)' : ''}`);
   // The packages the bundle leaves out are imported from here (deploy/src/cli/import-external.ts).
   globalThis.__flotillaImport = (specifier) => import(specifier);
   if (cachedData === undefined || script.cachedDataRejected) {
     process.once('exit', () => {
+      // Help or a usage error (deploy/src/cli/code-cache.ts): the next real run writes it.
+      if (globalThis.__flotillaSkipCodeCache) return;
       try {
         mkdirSync(dirname(cacheFile), { recursive: true });
         writeFileSync(`${cacheFile}.${process.pid}`, script.createCachedData());
@@ -55,7 +73,10 @@ function runBundle() {
     bundleFile,
     dirname(bundleFile),
   );
+  trace('bin: bundle evaluated');
 }
 
 if (process.env.FLOTILLA_CLI_BUNDLE !== '0' && bundleIsFresh()) runBundle();
-else await import('../dist/main.js');
+// A failure to load is an unhandled rejection: printed, exit code 1, as the top-level
+// await of the ES module was.
+else void import('../dist/main.js');

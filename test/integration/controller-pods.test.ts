@@ -356,6 +356,13 @@ t.test('create refuses invalid pods, taken names and unknown nodes; dryRun write
   t.equal(unknown?.code, 'NotFound');
   t.match(unknown?.message, /node "node-z" not found/);
 
+  const takenAndUnknown = await failure(
+    create(
+      makePod('web', {}, { spec: { nodeName: 'node-z', containers: [{ name: 'web', image: 'busybox' }] } }),
+    ),
+  );
+  t.equal(takenAndUnknown?.code, 'AlreadyExists', 'a taken name wins over an unknown node');
+
   const pinned = await create(
     makePod(
       'pinned',

@@ -1,5 +1,6 @@
 // The CLI's credential file, like a kubeconfig: where the controller is and who we are.
-import { readFile, writeFile, mkdir, rename } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { writeFile, mkdir, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { homedir } from 'node:os';
 import { parse, stringify } from 'yaml';
@@ -48,7 +49,10 @@ export function parseClientConfig(text: string, source: string): ClientConfig {
 export async function readClientConfig(path: string): Promise<ClientConfig> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // Read synchronously: a command waits for it before anything else, and readFile's
+    // open, fstat, read and close would each be a thread-pool round trip (3-14 ms on a
+    // busy machine, against 0.1 ms for a file of 2 KB).
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw notFound(

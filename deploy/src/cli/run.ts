@@ -7,6 +7,8 @@ import { type CliIo, type Command, type FlagSpec, type GlobalOptions, exitCodes 
 import { flagReader, parseCommandLine } from './parse.js';
 import { renderHelp } from './help.js';
 import { isUsageError } from './usage-error.js';
+import { trace } from './trace.js';
+import { skipCodeCache } from './code-cache.js';
 
 const logLevels = ['debug', 'info', 'warn', 'error'] as const;
 
@@ -63,6 +65,7 @@ function resolveGlobals(config: string | undefined, logLevel: string | undefined
 
 export async function execute(root: Command, argv: readonly string[], io: CliIo): Promise<number> {
   let commandPath = root.name;
+  trace('cli: started');
   try {
     // "deploy help token create" is "deploy token create --help".
     const args = argv[0] === 'help' ? [...argv.slice(1), '--help'] : argv;
@@ -70,6 +73,7 @@ export async function execute(root: Command, argv: readonly string[], io: CliIo)
     commandPath = inv.commandPath;
     const cmd = inv.path[inv.path.length - 1] ?? root;
     if (inv.help || !cmd.run) {
+      skipCodeCache();
       io.stdout(renderHelp(inv.path, globalFlags));
       return exitCodes.ok;
     }
@@ -82,6 +86,7 @@ export async function execute(root: Command, argv: readonly string[], io: CliIo)
     return await cmd.run({ io, flags, args: inv.args, global, logger, commandPath });
   } catch (err) {
     if (isUsageError(err)) {
+      skipCodeCache();
       io.stderr(`error: ${err.message}\nRun "${err.commandPath} --help" for usage.\n`);
       return exitCodes.usage;
     }

@@ -44,6 +44,7 @@ import {
   type ScaleRequest,
   type WatchObjectsRequest,
 } from '@flotilla/proto';
+import { trace, tracing } from '../cli/trace.js';
 
 /** A server stream: iterate it; cancel ends it from this side (the iteration then just ends). */
 export interface ServerStream<T> extends AsyncIterable<T> {
@@ -131,6 +132,10 @@ export function connectCluster(config: ClientConfig, options: ClusterApiOptions 
     keyPem: config.clientKey,
   });
   const client = new ClusterClient(config.server, channel.credentials, channel.options);
+  if (tracing()) traceConnectivity(client.getChannel());
+  // Dial now rather than at the first call: the TCP and TLS handshakes then overlap
+  // whatever the command does before that call (withClusterAfter).
+  client.getChannel().getConnectivityState(true);
   const mapError = (error: grpc.ServiceError): FlotillaError => {
     const err = fromServiceError(error, config.server);
     if (err.code === 'Unavailable') {
@@ -151,10 +156,12 @@ export function connectCluster(config: ClientConfig, options: ClusterApiOptions 
     }
     return err;
   };
-  const call = <Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> =>
+  const call = <Req, Res>(name: string, method: UnaryMethod<Req, Res>, request: Req): Promise<Res> =>
     new Promise((resolve, reject) => {
       const deadline = new Date(Date.now() + timeoutMs);
+      trace(`${name}: sent`);
       method(request, new grpc.Metadata(), { deadline }, (error, response) => {
+        trace(`${name}: answered`);
         if (!error) return resolve(response);
         reject(mapError(error));
       });
@@ -204,32 +211,43 @@ export function connectCluster(config: ClientConfig, options: ClusterApiOptions 
   };
   return {
     server: config.server,
-    listNodes: (request) => call(client.listNodes.bind(client), request),
-    getNode: (name) => call(client.getNode.bind(client), { name }),
-    createJoinToken: (request) => call(client.createJoinToken.bind(client), request),
-    listJoinTokens: () => call(client.listJoinTokens.bind(client), {}),
-    revokeJoinToken: (id) => call(client.revokeJoinToken.bind(client), { id }),
-    getClusterStatus: () => call(client.getClusterStatus.bind(client), {}),
-    createPod: (pod, dryRun = false) => call(client.createPod.bind(client), { pod, dryRun }),
-    getPod: (namespace, name) => call(client.getPod.bind(client), { namespace, name }),
-    listPods: (request) => call(client.listPods.bind(client), request),
-    updatePod: (pod) => call(client.updatePod.bind(client), { pod }),
-    deletePod: (request) => call(client.deletePod.bind(client), request),
+    listNodes: (request) => call('listNodes', client.listNodes.bind(client), request),
+    getNode: (name) => call('getNode', client.getNode.bind(client), { name }),
+    createJoinToken: (request) => call('createJoinToken', client.createJoinToken.bind(client), request),
+    listJoinTokens: () => call('listJoinTokens', client.listJoinTokens.bind(client), {}),
+    revokeJoinToken: (id) => call('revokeJoinToken', client.revokeJoinToken.bind(client), { id }),
+    getClusterStatus: () => call('getClusterStatus', client.getClusterStatus.bind(client), {}),
+    createPod: (pod, dryRun = false) => call('createPod', client.createPod.bind(client), { pod, dryRun }),
+    getPod: (namespace, name) => call('getPod', client.getPod.bind(client), { namespace, name }),
+    listPods: (request) => call('listPods', client.listPods.bind(client), request),
+    updatePod: (pod) => call('updatePod', client.updatePod.bind(client), { pod }),
+    deletePod: (request) => call('deletePod', client.deletePod.bind(client), request),
     watchPods: (request) => serverStream(client.watchPods(request)),
     podLogs: (request) => serverStream(client.podLogs(request)),
     exec: () => duplex(client.exec()),
     attach: () => duplex(client.attach()),
-    apply: (objects, dryRun) => call(client.apply.bind(client), { objects, dryRun }),
-    getObject: (key) => call(client.getObject.bind(client), key),
-    listObjects: (request) => call(client.listObjects.bind(client), request),
+    apply: (objects, dryRun) => call('apply', client.apply.bind(client), { objects, dryRun }),
+    getObject: (key) => call('getObject', client.getObject.bind(client), key),
+    listObjects: (request) => call('listObjects', client.listObjects.bind(client), request),
     watchObjects: (request) => serverStream(client.watchObjects(request)),
-    deleteObject: (request) => call(client.deleteObject.bind(client), request),
-    scale: (request) => call(client.scale.bind(client), request),
-    rollout: (request) => call(client.rollout.bind(client), request),
-    cordonNode: (request) => call(client.cordonNode.bind(client), request),
-    evictPod: (request) => call(client.evictPod.bind(client), request),
+    deleteObject: (request) => call('deleteObject', client.deleteObject.bind(client), request),
+    scale: (request) => call('scale', client.scale.bind(client), request),
+    rollout: (request) => call('rollout', client.rollout.bind(client), request),
+    cordonNode: (request) => call('cordonNode', client.cordonNode.bind(client), request),
+    evictPod: (request) => call('evictPod', client.evictPod.bind(client), request),
     close: () => client.close(),
   };
+}
+
+/** FLOTILLA_CLI_TRACE: each connectivity state of the channel as it changes. */
+function traceConnectivity(channel: ReturnType<grpc.Client['getChannel']>): void {
+  const watch = (): void => {
+    const state = channel.getConnectivityState(false);
+    trace(`channel ${grpc.connectivityState[state]}`);
+    if (state === grpc.connectivityState.SHUTDOWN) return;
+    channel.watchConnectivityState(state, Infinity, watch);
+  };
+  watch();
 }
 
 /** Reads the client config at path and connects; the caller closes. */
@@ -243,9 +261,45 @@ export async function withCluster<T>(
   fn: (api: ClusterApi) => Promise<T>,
   options: ClusterApiOptions = {},
 ): Promise<T> {
+  trace('config: reading');
   const api = await openCluster(configPath, options);
+  trace('config read, channel made');
   try {
     return await fn(api);
+  } finally {
+    api.close();
+  }
+}
+
+/**
+ * withCluster, but the connection is opened (config read, TLS handshake under way) while
+ * prepare does the command's local work, such as reading and checking manifests, instead
+ * of after it. A failure of prepare is reported rather than one of the connection (a bad
+ * manifest before a missing config), as when prepare ran first.
+ */
+export async function withClusterAfter<P, T>(
+  configPath: string,
+  prepare: () => Promise<P>,
+  fn: (api: ClusterApi, prepared: P) => Promise<T>,
+  options: ClusterApiOptions = {},
+): Promise<T> {
+  const opening = openCluster(configPath, options);
+  // Handled here so that a failure while prepare runs is not an unhandled rejection;
+  // it is still thrown by the await below.
+  opening.catch(() => undefined);
+  let prepared: P;
+  try {
+    prepared = await prepare();
+  } catch (err) {
+    opening.then(
+      (api) => api.close(),
+      () => undefined,
+    );
+    throw err;
+  }
+  const api = await opening;
+  try {
+    return await fn(api, prepared);
   } finally {
     api.close();
   }

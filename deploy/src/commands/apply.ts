@@ -2,7 +2,7 @@
 import type { AppliedObject } from '@flotilla/proto';
 import type { CommandContext, CliIo } from '../cli/types.js';
 import { formatDuration } from '../cli/values.js';
-import { withCluster, type ObjectApi } from '../client/cluster-client.js';
+import { withClusterAfter, type ObjectApi } from '../client/cluster-client.js';
 import type { LoadedManifest } from '../manifests/load.js';
 import { qualifiedName, unwrap } from '../objects/kinds.js';
 import { waitForRollout } from '../objects/rollout-wait.js';
@@ -63,9 +63,12 @@ export async function applyManifests(
 
 export async function runApply(ctx: CommandContext): Promise<number> {
   const namespace = objectNamespaceOf(ctx);
-  const manifests = await manifestsOf(ctx);
-  placeInNamespace(manifests, namespace, ctx.flags.given('namespace'));
-  return withCluster(ctx.global.configPath, (api) =>
+  const prepare = async (): Promise<LoadedManifest[]> => {
+    const manifests = await manifestsOf(ctx);
+    placeInNamespace(manifests, namespace, ctx.flags.given('namespace'));
+    return manifests;
+  };
+  return withClusterAfter(ctx.global.configPath, prepare, (api, manifests) =>
     applyManifests(
       api,
       manifests,

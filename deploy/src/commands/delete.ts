@@ -2,7 +2,7 @@
 import { errorMessage, isFlotillaError } from '@flotilla/common';
 import type { CommandContext, CliIo } from '../cli/types.js';
 import { UsageError } from '../cli/usage-error.js';
-import { withCluster, type ObjectApi } from '../client/cluster-client.js';
+import { withClusterAfter, type ObjectApi } from '../client/cluster-client.js';
 import type { KindInfo } from '../objects/kinds.js';
 import { manifestsOf, objectNamespaceOf, placeInNamespace, resourceOf } from './object-flags.js';
 
@@ -85,21 +85,21 @@ export async function runDelete(ctx: CommandContext): Promise<number> {
   if (!fromFiles && ctx.args.length === 0) {
     throw new UsageError('give what to delete: -f FILE|DIR|-, KIND NAME… or KIND/NAME…', ctx.commandPath);
   }
-  let targets: DeleteTarget[];
-  if (fromFiles) {
+  const targetsFromFiles = async (): Promise<DeleteTarget[]> => {
     const manifests = await manifestsOf(ctx);
     placeInNamespace(manifests, namespace, ctx.flags.given('namespace'));
     // The reverse of the files' order, so a Namespace goes after what is in it.
-    targets = [...manifests].reverse().map((m) => ({
+    return [...manifests].reverse().map((m) => ({
       info: m.info,
       namespace: m.object[m.info.field]?.metadata?.namespace || namespace,
       name: m.object[m.info.field]?.metadata?.name ?? '',
     }));
-  } else {
-    targets = targetsOf(ctx, namespace);
-  }
+  };
+  // Targets from arguments are checked before anything is opened.
+  const fromArgs = fromFiles ? [] : targetsOf(ctx, namespace);
+  const prepare = fromFiles ? targetsFromFiles : () => Promise.resolve(fromArgs);
   const grace = ctx.flags.number('grace-period');
-  return withCluster(ctx.global.configPath, (api) =>
+  return withClusterAfter(ctx.global.configPath, prepare, (api, targets) =>
     deleteObjects(
       api,
       targets,

@@ -5,7 +5,7 @@ import { isFlotillaError } from '@flotilla/common';
 import type { Object as ApiObject } from '@flotilla/proto';
 import type { CommandContext, CliIo } from '../cli/types.js';
 import { isUsageError } from '../cli/usage-error.js';
-import { withCluster, type ObjectApi } from '../client/cluster-client.js';
+import { withClusterAfter, type ObjectApi } from '../client/cluster-client.js';
 import type { LoadedManifest } from '../manifests/load.js';
 import { unwrap } from '../objects/kinds.js';
 import { unifiedDiff } from '../format/diff.js';
@@ -76,9 +76,14 @@ export async function diffManifests(
 export async function runDiff(ctx: CommandContext): Promise<number> {
   try {
     const namespace = objectNamespaceOf(ctx);
-    const manifests = await manifestsOf(ctx);
-    placeInNamespace(manifests, namespace, ctx.flags.given('namespace'));
-    return await withCluster(ctx.global.configPath, (api) => diffManifests(api, manifests, ctx.io));
+    const prepare = async (): Promise<LoadedManifest[]> => {
+      const manifests = await manifestsOf(ctx);
+      placeInNamespace(manifests, namespace, ctx.flags.given('namespace'));
+      return manifests;
+    };
+    return await withClusterAfter(ctx.global.configPath, prepare, (api, manifests) =>
+      diffManifests(api, manifests, ctx.io),
+    );
   } catch (err) {
     if (isUsageError(err)) throw err;
     // Exit 1 means "differences" here, so a failure must not look like one.

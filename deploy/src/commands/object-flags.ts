@@ -8,6 +8,7 @@ import { loadManifests, type LoadedManifest } from '../manifests/load.js';
 import { readAll } from '../manifests/sources.js';
 import { resolveResource, type KindInfo } from '../objects/kinds.js';
 import { checkPodName } from '../pods/run-spec.js';
+import { trace } from '../cli/trace.js';
 
 export function objectNamespaceOf(ctx: CommandContext): string {
   const namespace = ctx.flags.string('namespace') ?? 'default';
@@ -72,13 +73,15 @@ export async function manifestsOf(ctx: CommandContext): Promise<LoadedManifest[]
   const paths = ctx.flags.strings('filename');
   if (paths.length === 0) throw new UsageError('give the manifests with -f FILE|DIR|-', ctx.commandPath);
   const stdin = ctx.io.stdio?.stdin;
+  const models = await kubernetesModels();
+  trace('manifests: models read');
   return loadManifests(
     paths,
     {
       cwd: ctx.io.cwd,
       readStdin: () => (stdin ? readAll(stdin) : Promise.resolve('')),
     },
-    await kubernetesModels(),
+    models,
   );
 }
 

@@ -6,6 +6,7 @@ import type { KindInfo } from '../objects/kinds.js';
 import { documentLabel, parseDocuments, type ParsedDocument } from './documents.js';
 import { checkDocument, type ModelTypes } from './schema.js';
 import { readSources, type SourceInput } from './sources.js';
+import { trace } from '../cli/trace.js';
 
 export interface LoadedManifest {
   document: ParsedDocument;
@@ -48,6 +49,7 @@ export async function checkManifests(
   types: ModelTypes,
 ): Promise<ManifestCheck> {
   const read = await readSources(paths, input);
+  trace('manifests: read');
   const problems = [...read.problems];
   const documents: ParsedDocument[] = [];
   for (const source of read.sources) {
@@ -55,7 +57,9 @@ export async function checkManifests(
     problems.push(...parsed.problems);
     documents.push(...parsed.documents);
   }
+  trace('manifests: parsed');
   const checked = checkDocuments(documents, types);
+  trace('manifests: checked');
   problems.push(...checked.problems);
   if (problems.length === 0 && checked.manifests.length === 0) {
     problems.push(`no objects in ${paths.join(', ')}`);
