@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size --v8-pool-size=1
+#!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size --v8-pool-size=1 --no-opt
 // The `flotilla-agent` command. A committed file rather than dist/main.js, so that `npm ci`
 // can link it before the first build. It runs the bundle of scripts/bundle-agent.mjs while
 // no package the bundle was made from has been rebuilt since; otherwise (after a `tsc -b`
