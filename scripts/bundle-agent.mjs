@@ -99,6 +99,12 @@ const result = await build({
     // grpc-js loads it for channelz only, which the agent does not turn on.
     '@grpc/proto-loader',
   ],
+  // V8 keeps the whole source for the life of the process, with a line-ends table over it:
+  // whitespace and syntax minified (names kept, so stack traces still name the functions)
+  // it is 1.3 MB instead of 2.0, and the agent ~3.5 MB smaller (70-71 against 73.6-74.6 MB
+  // RSS with 30 containers, containers bench). FLOTILLA_AGENT_BUNDLE=0 runs the readable dist/.
+  minifyWhitespace: true,
+  minifySyntax: true,
   plugins: [noSideEffects, moduleUrls],
   metafile: true,
   legalComments: 'none',

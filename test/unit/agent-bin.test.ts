@@ -31,7 +31,9 @@ t.test('the bundle and the unbundled agent answer alike', async (t) => {
 t.test("the files the bundle's modules find beside them exist", async (t) => {
   // Each module's import.meta.url is rewritten to its dist/ file's URL (bundle-agent.mjs).
   const text = readFileSync(bundle, 'utf8');
-  const found = [...text.matchAll(/new URL\("([^"]+)", new URL\("([^"]+)", import\.meta\.url\)\.href\)/g)];
+  const found = [
+    ...text.matchAll(/new URL\("([^"]+)",\s*new URL\("([^"]+)",\s*import\.meta\.url\)\.href\)/g),
+  ];
   t.ok(found.length >= 3, 'the libexec scripts and package.json are found from import.meta.url');
   const base = pathToFileURL(bundle);
   for (const [, target, module] of found) {
