@@ -129,6 +129,9 @@ if [ "$build" = 1 ]; then
   # The CLI's bundle (bin/deploy.js starts much faster from it), remade when stale.
   bundled=$(node scripts/bundle-cli.mjs --if-stale) || fail "bundling the CLI failed (node scripts/bundle-cli.mjs)"
   [ -z "$bundled" ] || say "$bundled"
+  # The agent's bundle (bin/flotilla-agent.js runs it: less memory), remade when stale.
+  bundled=$(node scripts/bundle-agent.mjs --if-stale) || fail "bundling the agent failed (node scripts/bundle-agent.mjs)"
+  [ -z "$bundled" ] || say "$bundled"
   # The Kubernetes model type maps manifests are checked against, extracted once.
   node scripts/kube-models.mjs --if-stale || fail "extracting the Kubernetes models failed (node scripts/kube-models.mjs)"
 fi

@@ -420,6 +420,21 @@ async function main() {
         process.stdout.write('# bundling the CLI failed: deploy runs unbundled\n');
         failedSteps.push('bundle');
       }
+      // Likewise the agent's: the harnesses start agent/bin/flotilla-agent.js.
+      const agentBundle = spawnSync(
+        process.execPath,
+        [join(root, 'scripts/bundle-agent.mjs'), '--if-stale'],
+        {
+          cwd: root,
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      if (agentBundle.stdout) process.stdout.write(`# ${agentBundle.stdout}`);
+      if (agentBundle.status !== 0) {
+        process.stdout.write('# bundling the agent failed: the agent runs unbundled\n');
+        failedSteps.push('agent-bundle');
+      }
       const models = spawnSync(process.execPath, [join(root, 'scripts/kube-models.mjs'), '--if-stale'], {
         cwd: root,
         stdio: ['ignore', 'inherit', 'inherit'],

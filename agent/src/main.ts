@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size --v8-pool-size=1
+#!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size --v8-pool-size=1 --no-opt
 // flotilla-agent: parse flags, start the agent, stop it cleanly on SIGTERM/SIGINT.
 // Exit codes: 0 stopped by a signal, 1 failure, 2 usage error.
 // `flotilla-agent reset [flags]`: 0 all removed, 1 something could not be (named), 2 usage.

@@ -129,6 +129,31 @@ function rssKb(pid: number): number {
   return m ? Number(m[1]) : 0;
 }
 
+/** RSS split: anonymous (heap, stacks) and file-backed (the node binary's and libraries' code). */
+function rssSplitKb(pid: number): { anon: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string): number =>
+    Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+  return { anon: field('RssAnon'), file: field('RssFile') };
+}
+
+/** The agent's spawn server (agent/libexec/spawn-server.py): its child running that script. */
+function spawnServerPid(agentPid: number): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== agentPid) continue;
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (argv.some((a) => a.endsWith('spawn-server.py'))) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
 /** conmon processes of this run: their command line names the run's runc root. */
 function conmonPids(runcRoot: string): number[] {
   const pids: number[] = [];
@@ -356,6 +381,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     say('memory with 30 running containers');
     const agentPid = cluster.agent!.pid;
     const idleRss = rssKb(agentPid);
+    const idleSplit = rssSplitKb(agentPid);
+    // The agent's helper for short commands: part of what the agent costs a host.
+    const spawnPid = spawnServerPid(agentPid);
+    const idleSpawnRss = spawnPid === undefined ? 0 : rssKb(spawnPid);
     const thirty = Array.from({ length: 30 }, (_, i) => `benchmem${i}`);
     await Promise.all(
       thirty.map((n) => cluster!.admin.createPod(podSpec(cluster!, n, busybox, ['sleep', '3600']))),
@@ -372,6 +401,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     );
     await new Promise((r) => setTimeout(r, 3000));
     const busyRss = rssKb(agentPid);
+    const busySplit = rssSplitKb(agentPid);
+    const busySpawnRss = spawnPid === undefined ? 0 : rssKb(spawnPid);
     const conmons = conmonPids(cluster.settings.runcRoot);
     const conmonRss = conmons.map(rssKb);
     const conmonMeanKb = conmonRss.reduce((a, b) => a + b, 0) / Math.max(1, conmonRss.length);
@@ -392,6 +423,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     lines.push(
       `agent RSS: ${(idleRss / 1024).toFixed(1)} MB idle, ${(busyRss / 1024).toFixed(1)} MB with 30 running containers`,
     );
+    const mb = (kb: number): string => (kb / 1024).toFixed(1);
+    lines.push(
+      `  of which anonymous ${mb(idleSplit.anon)} / ${mb(busySplit.anon)} MB, file-backed (node binary, libraries) ${mb(idleSplit.file)} / ${mb(busySplit.file)} MB`,
+    );
+    lines.push(
+      spawnPid === undefined
+        ? 'agent spawn server: not running (the agent spawns commands itself)'
+        : `agent spawn server (python3, pid ${spawnPid}) RSS: ${mb(idleSpawnRss)} MB idle, ${mb(busySpawnRss)} MB with 30; agent + spawn server ${mb(idleRss + idleSpawnRss)} / ${mb(busyRss + busySpawnRss)} MB`,
+    );
     lines.push(
       `conmon per container: ${(conmonMeanKb / 1024).toFixed(2)} MB RSS mean over ${conmons.length} conmon processes (RSS counts shared pages once per process)`,
     );
@@ -404,6 +444,8 @@ export async function main(argv: readonly string[]): Promise<number> {
           {
             rows: rows.map((r) => ({ ...r, summary: summarize(r.runsMs) })),
             agentRssKb: { idle: idleRss, with30: busyRss },
+            agentRssSplitKb: { idle: idleSplit, with30: busySplit },
+            spawnServerRssKb: { idle: idleSpawnRss, with30: busySpawnRss },
             conmonRssKb: conmonRss,
           },
           null,

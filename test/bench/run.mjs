@@ -17,6 +17,12 @@ if (!benchmarks.includes(name ?? '')) {
 if (!argv.includes('--no-build')) {
   const tsc = spawnSync('npx', ['tsc', '-b'], { cwd: root, stdio: 'inherit' });
   if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+  // The harness starts the agent's bin, which runs the agent's bundle only while it is fresh.
+  const bundle = spawnSync(process.execPath, ['scripts/bundle-agent.mjs', '--if-stale'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (bundle.status !== 0) process.exit(bundle.status ?? 1);
 }
 const compiled = resolve(root, `test/dist/bench/${name}.js`);
 if (!existsSync(compiled)) {

@@ -24,7 +24,8 @@ function findRepoRoot(): string {
 
 export const repoRoot = findRepoRoot();
 export const controllerMain = join(repoRoot, 'controller', 'dist', 'main.js');
-export const agentMain = join(repoRoot, 'agent', 'dist', 'main.js');
+// As users run it: the agent's bin, which runs its bundle while fresh (scripts/bundle-agent.mjs).
+export const agentMain = join(repoRoot, 'agent', 'bin', 'flotilla-agent.js');
 // What users run (npx deploy): the bundled CLI while it is fresh (scripts/bundle-cli.mjs).
 export const deployMain = join(repoRoot, 'deploy', 'bin', 'deploy.js');
 

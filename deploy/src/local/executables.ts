@@ -10,7 +10,10 @@ import type { Executables } from './plan.js';
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 export const controllerMainPath = join(repoRoot, 'controller', 'dist', 'main.js');
-export const agentMainPath = join(repoRoot, 'agent', 'dist', 'main.js');
+// The agent as users run it: its bin, which runs its bundle while fresh (scripts/bundle-agent.mjs).
+export const agentMainPath = join(repoRoot, 'agent', 'bin', 'flotilla-agent.js');
+/** What the agent's bin imports: missing until the agent is built. */
+const agentBuiltPath = join(repoRoot, 'agent', 'dist', 'main.js');
 // '../local/' rather than './': the same file from dist/local/ and from the CLI's bundle in dist/bundle/.
 export const supervisorPath = fileURLToPath(new URL('../local/supervisor.js', import.meta.url));
 
@@ -70,7 +73,7 @@ export async function findExecutables(
   const registry = await find('docker-registry', 'docker-registry');
   for (const [name, path] of [
     ['controller', controllerMainPath],
-    ['agent', agentMainPath],
+    ['agent', agentBuiltPath],
   ] as const) {
     if (!(await readable(path)))
       missing.push({ name: path, fix: `the ${name} is not built; run "npm run build"` });
