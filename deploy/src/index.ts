@@ -113,11 +113,15 @@ export {
   runProgress,
   dockerState,
   cannotRunCode,
+  failureCode,
+  detachedStart,
+  startFailureHint,
   exitCodeOf,
   hasRunningContainer,
   allContainersStopped,
   splitPodContainer,
   type RunProgress,
+  type DetachedStart,
 } from './pods/state.js';
 export {
   dockerDuration,
