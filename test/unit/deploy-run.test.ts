@@ -24,6 +24,7 @@ import {
   runCommand,
   runOptionsFromFlags,
   runProgress,
+  startFailureText,
   terminalLine,
   execExitCode,
 } from '@flotilla/deploy';
@@ -606,6 +607,30 @@ t.test('run -d: wait, started, or failed with docker’s code, the reason and th
     },
   ];
   for (const row of table) t.match(detachedStart(row.pod, row.rm ?? false), row.want, row.what);
+});
+
+t.test('run -d: what a failed start says', async (t) => {
+  t.equal(
+    startFailureText('web', {
+      kind: 'failed',
+      code: 127,
+      reason: 'RunContainerError',
+      message: 'exec: "/nonexistent": stat /nonexistent: no such file or directory',
+      remove: false,
+    }),
+    'error: pod web failed to start: RunContainerError: exec: "/nonexistent": stat /nonexistent: no such file or directory\n' +
+      "the command is not in the image: check COMMAND, or the image's Entrypoint and PATH\n",
+  );
+  t.equal(
+    startFailureText('web', {
+      kind: 'failed',
+      code: 125,
+      reason: 'Unschedulable',
+      message: '',
+      remove: true,
+    }),
+    'error: pod web failed to start: Unschedulable\n',
+  );
 });
 
 t.test('logged terminal lines and exec exit codes', async (t) => {
