@@ -113,11 +113,15 @@ export {
   runProgress,
   dockerState,
   cannotRunCode,
+  failureCode,
+  detachedStart,
+  startFailureHint,
   exitCodeOf,
   hasRunningContainer,
   allContainersStopped,
   splitPodContainer,
   type RunProgress,
+  type DetachedStart,
 } from './pods/state.js';
 export {
   dockerDuration,
@@ -139,7 +143,7 @@ export {
   goString,
   TemplateError,
 } from './format/template.js';
-export { runCommand, runOptionsFromFlags, terminalLine } from './commands/run.js';
+export { runCommand, runOptionsFromFlags, startFailureText, terminalLine } from './commands/run.js';
 export { execExitCode } from './commands/exec.js';
 export { parseTail, parseSince } from './commands/logs.js';
 export { stoppedPod, startedPod } from './commands/lifecycle.js';

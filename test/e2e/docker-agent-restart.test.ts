@@ -17,6 +17,7 @@ import {
   inspect,
   mainStatus,
   output,
+  podExists,
   removeAllPods,
   waitFor,
 } from '../lib/index.js';
@@ -188,7 +189,9 @@ t.test(
     // rm -f removes the pod from the cluster at once, with no agent to stop it.
     const rm = await cluster.deploy(['rm', '-f', 'doomed']);
     t.equal(rm.code, 0, 'rm -f while the agent is down succeeds', output(rm));
-    const later = await cluster.deploy([
+    // run -d returns once the container runs (as docker run -d): it creates the pod now and
+    // waits for the agent to be back.
+    const later = cluster.deployChild([
       'run',
       '-d',
       '--name',
@@ -197,7 +200,17 @@ t.test(
       'sleep',
       '3600',
     ]);
-    t.equal(later.code, 0, 'run -d while the agent is down creates the pod', output(later));
+    t.teardown(() => later.kill('SIGKILL'));
+    let laterOut = '';
+    let laterErr = '';
+    later.stdout?.on('data', (d: Buffer) => (laterOut += d.toString()));
+    later.stderr?.on('data', (d: Buffer) => (laterErr += d.toString()));
+    const laterExit = new Promise<number>((resolve) =>
+      later.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : -1))),
+    );
+    await waitFor('run -d to create the pod while the agent is down', () => podExists(cluster, 'newcomer'));
+    t.pass('run -d while the agent is down creates the pod');
+    t.equal(laterOut, '', 'and does not print its name before it runs', { stderr: laterErr });
     t.ok(
       cluster.runcContainers().some((c) => c.id === doomedId && c.status === 'running'),
       'the deleted pod’s container still runs while no agent is there',
@@ -219,6 +232,8 @@ t.test(
       },
     );
     t.equal(mainStatus(started.pod)?.restartCount, 0, 'newcomer runs, first time');
+    t.equal(await laterExit, 0, 'run -d exits 0 once it runs', { stdout: laterOut, stderr: laterErr });
+    t.equal(laterOut, 'newcomer\n', 'with the name', { stderr: laterErr });
     const rmNew = await cluster.deploy(['rm', '-f', 'newcomer']);
     t.equal(rmNew.code, 0, 'rm -f newcomer', output(rmNew));
   },

@@ -1,13 +1,14 @@
 // The rest of the Docker workflow through the cluster, end to end (one cluster for the file:
 // etcd, NATS, registry, controller, one agent): stdin with run -i, stdout and stderr kept
-// apart, the exit codes Docker gives failures (125 no image, 127 no command), logs --tail,
+// apart, the exit codes Docker gives failures (125 no image, 127 no command), run -d that
+// returns once the container runs or fails as docker's does, Ctrl-C of a run -d, logs --tail,
 // --timestamps and -f, stop (SIGTERM, grace) and start (the container runs again),
 // exec -it through a pseudo-terminal, --env-file and --cpus, a name already in use, a host
 // port in use, ps -q and inspect --format, and two containers of one pod sharing localhost
 // and an emptyDir.
 import t from 'tap';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import {
   DockerCluster,
@@ -64,6 +65,132 @@ t.test(
     t.match(noCommand.stderr, /no-such-command/, 'naming the command', output(noCommand));
   },
 );
+
+t.test(
+  'run -d returns once the container runs, and fails as docker run -d does when it cannot start',
+  { skip },
+  async (t) => {
+    const started = await cluster.deploy([
+      'run',
+      '-d',
+      '--name',
+      'bg',
+      cluster.images.busybox,
+      'sleep',
+      '3600',
+    ]);
+    t.equal(started.code, 0, 'run -d of a good image exits 0', output(started));
+    t.equal(started.stdout, 'bg\n', 'and prints the name', output(started));
+    // Right after, with no wait: the name is printed only once the container runs.
+    const { rows, raw } = await psRows(cluster, false);
+    t.match(rows.get('bg') ?? '', /\bUp\b/, 'ps lists it running right after run -d returned', output(raw));
+    const quick = await cluster.deploy([
+      'run',
+      '-d',
+      '--name',
+      'quick',
+      cluster.images.busybox,
+      'sh',
+      '-c',
+      'exit 3',
+    ]);
+    t.equal(quick.code, 0, 'one that runs and exits with 3 at once: exit 0, as docker run -d', output(quick));
+    t.equal(quick.stdout, 'quick\n', 'with the name', output(quick));
+
+    const image = `${cluster.registry.host}/nope/none:v1`;
+    const noImage = await cluster.deploy(['run', '-d', '--name', 'noimg', image]);
+    t.equal(noImage.code, 125, 'no such image: exit 125', output(noImage));
+    t.equal(noImage.stdout, '', 'no name printed', output(noImage));
+    t.ok(noImage.stderr.includes('nope/none:v1'), 'the message names the image', output(noImage));
+    t.match(noImage.stderr, /noimg/, 'and the pod', output(noImage));
+    t.notOk(await podExists(cluster, 'noimg'), 'no pod is left (docker creates no container)');
+
+    const noCommand = await cluster.deploy([
+      'run',
+      '-d',
+      '--name',
+      'nocmd',
+      cluster.images.busybox,
+      '/nonexistent',
+    ]);
+    t.equal(noCommand.code, 127, 'a command not in the image: exit 127', output(noCommand));
+    t.equal(noCommand.stdout, '', 'no name printed', output(noCommand));
+    t.match(noCommand.stderr, /nocmd/, 'the message names the pod', output(noCommand));
+    t.match(noCommand.stderr, /\/nonexistent/, 'and the command', output(noCommand));
+    t.match(noCommand.stderr, /no such file|not found/i, 'and says it is not there', output(noCommand));
+    t.ok(await podExists(cluster, 'nocmd'), 'the pod is kept, as docker keeps the created container');
+    const rm = await cluster.deploy(['rm', '-f', 'nocmd', 'bg', 'quick']);
+    t.equal(rm.code, 0, 'rm -f nocmd bg quick', output(rm));
+
+    const removed = await cluster.deploy([
+      'run',
+      '-d',
+      '--rm',
+      '--name',
+      'nocmd-rm',
+      cluster.images.busybox,
+      '/nonexistent',
+    ]);
+    t.equal(removed.code, 127, 'with --rm: exit 127 too', output(removed));
+    t.notOk(await podExists(cluster, 'nocmd-rm'), 'and the pod is removed');
+
+    const port = await freePort();
+    const server: Server = createServer();
+    await new Promise<void>((resolve) => server.listen(port, '0.0.0.0', resolve));
+    t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const clash = await cluster.deploy([
+      'run',
+      '-d',
+      '--rm',
+      '-p',
+      `${port}:8080`,
+      cluster.images.busybox,
+      'sleep',
+      '60',
+    ]);
+    t.equal(clash.code, 125, `a host port in use (${port}): exit 125`, output(clash));
+    t.match(
+      clash.stderr,
+      new RegExp(`${port}.*in use`),
+      'naming the port and saying it is in use',
+      output(clash),
+    );
+  },
+);
+
+t.test('Ctrl-C while run -d waits for the pull leaves the pod as created', { skip }, async (t) => {
+  // A "registry" that accepts connections and never answers: the pull waits.
+  const sockets = new Set<Socket>();
+  const silent: Server = createServer((s) => sockets.add(s));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+  const address = silent.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const child = cluster.deployChild(['run', '-d', '--name', 'pulling', `127.0.0.1:${port}/slow/image:v1`]);
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : -1))),
+  );
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitFor('the pull to be under way', () => sockets.size > 0, { timeoutMs: 60_000 });
+  t.equal(out, '', 'nothing printed while it waits');
+  child.kill('SIGINT');
+  const code = await Promise.race([
+    exited,
+    new Promise<string>((r) => setTimeout(() => r('still running'), 30_000)),
+  ]);
+  t.equal(code, 130, 'the CLI exits 130', { stdout: out, stderr: err });
+  t.match(err, /pulling/, 'saying which pod it left', { stderr: err });
+  t.ok(await podExists(cluster, 'pulling'), 'the pod is left as created');
+  const rm = await cluster.deploy(['rm', '-f', 'pulling']);
+  t.equal(rm.code, 0, 'rm -f pulling', output(rm));
+});
 
 t.test('Ctrl-C on an attached run without -t detaches and leaves the pod running', { skip }, async (t) => {
   const child = cluster.deployChild([

@@ -8,6 +8,8 @@ import {
   buildRunPod,
   cannotRunCode,
   checkPodName,
+  detachedStart,
+  failureCode,
   flagReader,
   isUsageError,
   memoryQuantity,
@@ -22,6 +24,7 @@ import {
   runCommand,
   runOptionsFromFlags,
   runProgress,
+  startFailureText,
   terminalLine,
   execExitCode,
 } from '@flotilla/deploy';
@@ -455,6 +458,179 @@ t.test('run progress: waiting, running, exit codes, and failures before the cont
   t.equal(cannotRunCode('RunContainerError', 'executable file not found in $PATH'), 127);
   t.equal(cannotRunCode('RunContainerError', 'exec format error'), 126);
   t.equal(cannotRunCode('CreateContainerError', 'host port 80 in use'), 125);
+});
+
+t.test('failure codes: 125 before the runtime starts the process, 126/127 from its message', async (t) => {
+  t.equal(failureCode('RunContainerError', 'exec: "/x": stat /x: no such file or directory'), 127);
+  t.equal(failureCode('CreateContainerError', 'exec: "/x": permission denied'), 126);
+  t.equal(failureCode('ContainerCannotRun', 'exec format error'), 126);
+  t.equal(
+    failureCode('ErrImagePull', 'image r/x: open /blobs/y: no such file or directory (error)'),
+    125,
+    'a pull is the daemon side whatever its message says',
+  );
+  t.equal(
+    failureCode('CreateContainerConfigError', 'hostPath /srv/x: no such file or directory'),
+    125,
+    'so are the pod’s volumes and files, prepared before the runtime',
+  );
+  t.equal(failureCode('Unschedulable', '0/1 nodes are available'), 125);
+});
+
+function containerState(state: unknown, extra: object = {}): Pod {
+  return statusPod({ phase: 'Pending', containerStatuses: [{ name: 'p', state, ...extra }] });
+}
+
+t.test('run -d: wait, started, or failed with docker’s code, the reason and the message', async (t) => {
+  const table: { what: string; pod: Pod | undefined; rm?: boolean; want: unknown }[] = [
+    { what: 'just created, unbound', pod: statusPod({}), want: { kind: 'wait' } },
+    {
+      what: 'pulling the image',
+      pod: containerState({
+        waiting: { reason: 'ContainerCreating', message: 'pulling image b (attempt 1)' },
+      }),
+      want: { kind: 'wait' },
+    },
+    {
+      what: 'bound, not yet reported',
+      pod: statusPod({ phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True' }] }),
+      want: { kind: 'wait' },
+    },
+    { what: 'running', pod: containerState({ running: { startedAt: 'x' } }), want: { kind: 'started' } },
+    {
+      what: 'ran and exited with 3 (docker run -d: the ID, exit 0)',
+      pod: containerState({ terminated: { exitCode: 3, reason: 'Error' } }),
+      want: { kind: 'started' },
+    },
+    {
+      what: 'ran, exited and restarts (--restart always)',
+      pod: containerState(
+        { waiting: { reason: 'CrashLoopBackOff' } },
+        { restartCount: 1, lastState: { terminated: { exitCode: 1 } } },
+      ),
+      want: { kind: 'started' },
+    },
+    {
+      what: 'no such image: 125, removed (docker creates no container)',
+      pod: containerState({
+        waiting: { reason: 'ErrImagePull', message: 'image r/nope:v1: r/nope:v1 not found (not-found)' },
+      }),
+      want: {
+        kind: 'failed',
+        code: 125,
+        reason: 'ErrImagePull',
+        message: 'image r/nope:v1: r/nope:v1 not found (not-found)',
+        remove: true,
+      },
+    },
+    {
+      what: 'pull refused',
+      pod: containerState({
+        waiting: { reason: 'ImagePullBackOff', message: 'back-off pulling image r/p: unauthorized' },
+      }),
+      want: { kind: 'failed', code: 125, reason: 'ImagePullBackOff', remove: true },
+    },
+    {
+      what: 'command not found: 127, kept',
+      pod: containerState({
+        waiting: {
+          reason: 'RunContainerError',
+          message: 'exec: "/nonexistent": stat /nonexistent: no such file or directory',
+        },
+      }),
+      want: { kind: 'failed', code: 127, reason: 'RunContainerError', remove: false },
+    },
+    {
+      what: 'command not found with --rm: removed',
+      rm: true,
+      pod: containerState({
+        waiting: { reason: 'RunContainerError', message: 'exec: "nope": executable file not found in $PATH' },
+      }),
+      want: { kind: 'failed', code: 127, remove: true },
+    },
+    {
+      what: 'not executable: 126',
+      pod: containerState({
+        terminated: {
+          exitCode: 126,
+          reason: 'ContainerCannotRun',
+          message: 'exec: "/etc": permission denied',
+        },
+      }),
+      want: { kind: 'failed', code: 126, reason: 'ContainerCannotRun', remove: false },
+    },
+    {
+      what: 'host port in use on the node: 125',
+      pod: containerState({
+        waiting: {
+          reason: 'CreateContainerError',
+          message: 'host port 8080/TCP on 0.0.0.0 is already in use on this node (EADDRINUSE)',
+        },
+      }),
+      want: { kind: 'failed', code: 125, reason: 'CreateContainerError', remove: false },
+    },
+    {
+      what: 'an invalid mount: 125',
+      pod: containerState({
+        waiting: {
+          reason: 'CreateContainerConfigError',
+          message: 'volume v: /srv/x: no such file or directory',
+        },
+      }),
+      want: { kind: 'failed', code: 125, reason: 'CreateContainerConfigError' },
+    },
+    {
+      what: 'unschedulable: the scheduler’s reason, as describe shows it',
+      pod: statusPod({
+        phase: 'Pending',
+        conditions: [
+          {
+            type: 'PodScheduled',
+            status: 'False',
+            reason: 'Unschedulable',
+            message: '0/1 nodes are available: 1 host port conflict',
+          },
+        ],
+      }),
+      want: {
+        kind: 'failed',
+        code: 125,
+        reason: 'Unschedulable',
+        message: '0/1 nodes are available: 1 host port conflict',
+        remove: true,
+      },
+    },
+    {
+      what: 'removed meanwhile',
+      pod: undefined,
+      want: { kind: 'failed', code: 125, reason: 'Removed', remove: false },
+    },
+  ];
+  for (const row of table) t.match(detachedStart(row.pod, row.rm ?? false), row.want, row.what);
+});
+
+t.test('run -d: what a failed start says', async (t) => {
+  t.equal(
+    startFailureText('web', {
+      kind: 'failed',
+      code: 127,
+      reason: 'RunContainerError',
+      message: 'exec: "/nonexistent": stat /nonexistent: no such file or directory',
+      remove: false,
+    }),
+    'error: pod web failed to start: RunContainerError: exec: "/nonexistent": stat /nonexistent: no such file or directory\n' +
+      "the command is not in the image: check COMMAND, or the image's Entrypoint and PATH\n",
+  );
+  t.equal(
+    startFailureText('web', {
+      kind: 'failed',
+      code: 125,
+      reason: 'Unschedulable',
+      message: '',
+      remove: true,
+    }),
+    'error: pod web failed to start: Unschedulable\n',
+  );
 });
 
 t.test('logged terminal lines and exec exit codes', async (t) => {

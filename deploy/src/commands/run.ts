@@ -8,7 +8,14 @@ import type { Command, CommandContext, FlagReader, FlagSpec } from '../cli/types
 import { UsageError } from '../cli/usage-error.js';
 import { withCluster, type ClusterApi } from '../client/cluster-client.js';
 import { buildRunPod, defaultStopTimeoutSeconds, randomPodName, type RunOptions } from '../pods/run-spec.js';
-import { containerStatusOf, runProgress, type RunProgress } from '../pods/state.js';
+import {
+  containerStatusOf,
+  detachedStart,
+  runProgress,
+  startFailureHint,
+  type DetachedStart,
+  type RunProgress,
+} from '../pods/state.js';
 import { pumpStream, stdioOf, streamFrame, type Stdio } from '../pods/stdio.js';
 import { Interrupted, removePod, waitForPod } from '../pods/wait.js';
 import { namespaceFlag } from './pod-flags.js';
@@ -27,7 +34,12 @@ export const runFlags: readonly FlagSpec[] = [
     placeholder: 'NAME',
     description: 'the pod name (else a random one such as eager-hopper)',
   },
-  { name: 'detach', short: 'd', kind: 'boolean', description: 'create it, print its name and return' },
+  {
+    name: 'detach',
+    short: 'd',
+    kind: 'boolean',
+    description: 'run it in the background: print its name once its container started, and return',
+  },
   { name: 'rm', kind: 'boolean', description: 'remove the pod once it exits' },
   { name: 'interactive', short: 'i', kind: 'boolean', description: 'keep stdin open and attach it' },
   { name: 'tty', short: 't', kind: 'boolean', description: 'give the container a terminal' },
@@ -195,6 +207,72 @@ export function reportExitReason(ctx: CommandContext, status: ExitStatus): void 
 
 function reportFailure(ctx: CommandContext, name: string, p: Extract<RunProgress, { kind: 'failed' }>): void {
   ctx.io.stderr(`error: pod ${name} failed to start: ${p.reason}${p.message ? `: ${p.message}` : ''}\n`);
+}
+
+/** What deploy run -d says on stderr when the container cannot start: why, and what to fix. Pure. */
+export function startFailureText(name: string, failure: Extract<DetachedStart, { kind: 'failed' }>): string {
+  const hint = startFailureHint(failure.code);
+  return (
+    `error: pod ${name} failed to start: ${failure.reason}${failure.message ? `: ${failure.message}` : ''}\n` +
+    (hint ? `${hint}\n` : '')
+  );
+}
+
+/**
+ * -d: like docker run -d, returns once the container started (its name on stdout, exit 0;
+ * one that already exited counts) or could not start (why on stderr, docker's code; the pod
+ * removed with --rm or when there is no container to keep). The watch resumes from the
+ * create's resourceVersion: one stream, no read, no event missed. No time limit, as docker
+ * has none for a pull: the cluster ends the wait when the pod fails or its node is lost.
+ * Ctrl-C leaves the pod as created.
+ */
+async function runDetached(
+  ctx: CommandContext,
+  api: ClusterApi,
+  opts: RunOptions,
+  created: Pod,
+): Promise<number> {
+  const name = created.metadata?.name ?? '';
+  const signal = ctx.io.signal ? { signal: ctx.io.signal } : {};
+  const left = `("deploy ps -a", "deploy logs ${name}", "deploy rm -f ${name}")`;
+  let outcome: Exclude<DetachedStart, { kind: 'wait' }>;
+  try {
+    outcome = await waitForPod(
+      api,
+      created.metadata?.namespace ?? opts.namespace,
+      name,
+      (pod) => {
+        const decided = detachedStart(pod, opts.rm);
+        return decided.kind === 'wait' ? undefined : decided;
+      },
+      { ...signal, from: created },
+    );
+  } catch (err) {
+    if (err instanceof Interrupted) {
+      ctx.io.stderr(`\ninterrupted; pod ${name} is left as it is ${left}\n`);
+      return interruptedCode;
+    }
+    ctx.io.stderr(
+      `error: pod ${name} was created, but its start cannot be followed: ${errorMessage(err)} ${left}\n`,
+    );
+    return daemonFailure;
+  }
+  if (outcome.kind === 'started') {
+    ctx.io.stdout(`${name}\n`);
+    return 0;
+  }
+  ctx.io.stderr(startFailureText(name, outcome));
+  if (!outcome.remove) {
+    ctx.io.stderr(`pod ${name} is kept, not running ${left}\n`);
+    return outcome.code;
+  }
+  try {
+    await removePod(api, created, { force: true, ...signal, timeoutMs: 60_000 });
+  } catch (err) {
+    const why = err instanceof Interrupted ? 'interrupted' : errorMessage(err);
+    ctx.io.stderr(`warning: pod ${name} not removed: ${why} ("deploy rm -f ${name}")\n`);
+  }
+  return outcome.code;
 }
 
 /** Waits until the container runs, exited or cannot run. */
@@ -389,10 +467,7 @@ async function runRun(ctx: CommandContext): Promise<number> {
     const created = await createRunPod(ctx, api, opts, first);
     if (typeof created === 'number') return created;
     const name = created.metadata?.name ?? '';
-    if (opts.detach) {
-      ctx.io.stdout(`${name}\n`);
-      return 0;
-    }
+    if (opts.detach) return runDetached(ctx, api, opts, created);
     let outcome: RunProgress | 'detached';
     try {
       outcome =
@@ -444,7 +519,9 @@ export const runCommand: Command = {
     'Create a pod with one container (named like the pod) from IMAGE and run it on a node. COMMAND and ARGs\n' +
     "replace the image's Cmd and keep its Entrypoint. Attached (no -d), the container's stdout and stderr\n" +
     'come to this terminal and deploy exits with its exit code; -i attaches stdin, -t a terminal (raw mode,\n' +
-    'window size). -d prints the pod name and returns. --rm removes the pod once it exited.\n' +
+    'window size). -d prints the pod name once its container started (or already exited) and returns;\n' +
+    'a container that cannot start fails the run, as attached. --rm removes the pod once it exited, or\n' +
+    'when it failed to start. Ctrl-C while -d waits (for a pull, say) leaves the pod as it is.\n' +
     "Exit codes: the container's; 125 when it could not be created or started (no such image, no node fits),\n" +
     '126 when the command cannot run, 127 when it is not found, 2 for a bad flag. Ctrl-C without -t detaches\n' +
     '(exit 130) and leaves the pod running; with -t it goes to the container. Flags go before IMAGE.',

@@ -60,7 +60,24 @@ export type RunProgress =
   | { kind: 'failed'; code: number; reason: string; message: string; noContainer: boolean }
   | { kind: 'gone' };
 
+/**
+ * Failures while the runtime starts the process: what `docker start` does after the
+ * create, where Docker reads 126/127 out of the error's text. Everything earlier (the
+ * image, the pod's files and volumes, scheduling) is the daemon's side: 125.
+ */
+const startFailures = new Set([
+  'CreateContainerError',
+  'RunContainerError',
+  'ContainerCannotRun',
+  'StartError',
+]);
+
 /** docker's exit code for a container that could not run, from the reason and message. */
+export function failureCode(reason: string, message: string): number {
+  return startFailures.has(reason) ? cannotRunCode(reason, message) : 125;
+}
+
+/** docker's exit code for a start that failed, from the runtime's message (its run.go's rule). */
 export function cannotRunCode(reason: string, message: string): number {
   const text = `${reason} ${message}`;
   if (
@@ -95,7 +112,7 @@ export function runProgress(pod: Pod | undefined, restartsBefore = 0): RunProgre
     if (terminated.reason === 'ContainerCannotRun' || terminated.reason === 'StartError') {
       return {
         kind: 'failed',
-        code: cannotRunCode(terminated.reason, terminated.message),
+        code: failureCode(terminated.reason, terminated.message),
         reason: terminated.reason,
         message: terminated.message,
         noContainer: false,
@@ -110,7 +127,7 @@ export function runProgress(pod: Pod | undefined, restartsBefore = 0): RunProgre
   if (waiting && failedWaiting.has(waiting.reason)) {
     return {
       kind: 'failed',
-      code: cannotRunCode(waiting.reason, waiting.message),
+      code: failureCode(waiting.reason, waiting.message),
       reason: waiting.reason,
       message: waiting.message,
       noContainer: imageFailures.has(waiting.reason),
@@ -129,6 +146,56 @@ export function runProgress(pod: Pod | undefined, restartsBefore = 0): RunProgre
     };
   }
   return { kind: 'waiting' };
+}
+
+/** What `deploy run -d` does about the pod as it now is. */
+export type DetachedStart =
+  /** Not started yet (being scheduled, pulling, created): follow it on. */
+  | { kind: 'wait' }
+  /** Its container runs, or ran and exited (docker run -d prints the ID and exits 0 then too). */
+  | { kind: 'started' }
+  /**
+   * It cannot start: exit with code (125 daemon side, 126 cannot run, 127 not found),
+   * saying reason and message; remove: the pod goes (--rm, or there is no container to keep,
+   * as docker creates none when it cannot have the image).
+   */
+  | { kind: 'failed'; code: number; reason: string; message: string; remove: boolean };
+
+/** The decision of `deploy run -d` for the pod as it is (undefined: it is gone). Pure. */
+export function detachedStart(pod: Pod | undefined, rm: boolean): DetachedStart {
+  const progress = runProgress(pod);
+  switch (progress.kind) {
+    case 'waiting':
+      return { kind: 'wait' };
+    case 'running':
+    case 'exited':
+      return { kind: 'started' };
+    case 'failed':
+      return {
+        kind: 'failed',
+        code: progress.code,
+        reason: progress.reason,
+        message: progress.message,
+        remove: rm || progress.noContainer,
+      };
+    case 'gone':
+      return {
+        kind: 'failed',
+        code: 125,
+        reason: 'Removed',
+        message: 'the pod was removed before its container started',
+        remove: false,
+      };
+  }
+}
+
+/** What to fix for a start that failed with docker's 126 or 127, else undefined. Pure. */
+export function startFailureHint(code: number): string | undefined {
+  if (code === 127)
+    return "the command is not in the image: check COMMAND, or the image's Entrypoint and PATH";
+  if (code === 126)
+    return 'the command cannot be executed: check that it is an executable file for this platform';
+  return undefined;
 }
 
 /** True while any container of the pod runs (what `deploy ps` without -a lists, and rm refuses). */

@@ -1,4 +1,4 @@
-// Waiting on a pod through the Cluster API: get it, then follow WatchPods until a decision
+// Waiting on a pod through the Cluster API: get it (or take the caller's), then follow WatchPods until a decision
 // function says the wait is over. Ctrl-C (the io's signal) and a time limit end it early.
 import { FlotillaError, isFlotillaError } from '@flotilla/common';
 import { PodEvent_Type, type Pod } from '@flotilla/proto';
@@ -17,6 +17,11 @@ export interface WaitOptions {
   timeoutMs?: number;
   /** What the pod is waited for, for the time-limit message: "to stop". */
   what?: string;
+  /**
+   * The pod as the caller already has it (as CreatePod returned it): no read before the
+   * watch, which resumes from its resourceVersion, so no change after it is missed.
+   */
+  from?: Pod;
 }
 
 /** The pod now, or undefined when it does not exist. */
@@ -42,7 +47,7 @@ export async function waitForPod<T>(
 ): Promise<T> {
   const { signal } = options;
   if (signal?.aborted) throw new Interrupted();
-  let current = await findPod(api, namespace, name);
+  let current = options.from ?? (await findPod(api, namespace, name));
   const first = decide(current);
   if (first !== undefined) return first;
   if (!current) throw new FlotillaError('NotFound', `pod ${namespace}/${name} is gone`);
