@@ -298,6 +298,29 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (podman) rows.push({ name: 'podman run --rm busybox /bin/true', runsMs: podmanRun });
     rows.push({ name: 'runc run (prepared bundle, the floor)', runsMs: runcRun });
 
+    // Every `deploy` above is a Node process started with this environment. When it sets
+    // NODE_EXTRA_CA_CERTS, Node parses that bundle at every start, before any of our code
+    // runs (podman pays nothing for it); the same empty program with and without it says
+    // how much of each flotilla figure that is.
+    const nodeStart = (env: NodeJS.ProcessEnv) =>
+      timed(async () => {
+        const out = await runCommand(process.execPath, ['-e', '0'], { env });
+        if (out.code !== 0) throw new Error(`node -e 0 failed: ${out.stderr}`);
+      });
+    const nodeAsIs: number[] = [];
+    const nodeBare: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      nodeAsIs.push(await nodeStart({}));
+      if (process.env.NODE_EXTRA_CA_CERTS) nodeBare.push(await nodeStart({ NODE_EXTRA_CA_CERTS: '' }));
+    }
+    if (process.env.NODE_EXTRA_CA_CERTS) {
+      rows.push({ name: 'reference: node -e 0 (NODE_EXTRA_CA_CERTS as set here)', runsMs: nodeAsIs });
+      rows.push({ name: 'reference: node -e 0 (NODE_EXTRA_CA_CERTS unset)', runsMs: nodeBare });
+      notes.push(
+        `this environment sets NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}: every deploy process above paid its parse`,
+      );
+    } else rows.push({ name: 'reference: node -e 0', runsMs: nodeAsIs });
+
     // 2. The agent's share, from its log, for pods that ran above.
     const agentLog = readFileSync(cluster.agent!.logPath, 'utf8');
     const agentTimes = [...agentStartTimes(agentLog).values()].slice(1); // the first is the warm-up
