@@ -7,7 +7,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FlotillaError, createLogger, errorMessage, type Logger } from '@flotilla/common';
 import type { Pod } from '@flotilla/proto';
-import { runAgentCommand } from '../runtime/spawn-server.js';
+import { agentSpawnServer, runAgentCommand } from '../runtime/spawn-server.js';
 import { invokeCniPlugin, type CniCommand } from './cni-exec.js';
 import { canonicalCidr } from './routes.js';
 import {
@@ -73,10 +73,32 @@ async function ip(args: string[], object: string): Promise<void> {
   });
 }
 
+/**
+ * `ip netns add|delete NAME`; the spawn server, when on, makes the same calls itself
+ * (iproute2's netns_add and on_netns_del) rather than running ip for them.
+ */
+async function netns(command: 'add' | 'delete', plan: PodNetworkPlan): Promise<void> {
+  const server = agentSpawnServer();
+  if (server === undefined) return ip(['netns', command, plan.netnsName], plan.object);
+  try {
+    await server.op({ op: command === 'add' ? 'netns-add' : 'netns-delete', name: plan.netnsName });
+  } catch (err) {
+    throw new FlotillaError(
+      'Internal',
+      `ip netns ${command} ${plan.netnsName} failed: ${errorMessage(err)}`,
+      {
+        object: plan.object,
+        field: 'netns',
+        value: plan.netnsName,
+      },
+    );
+  }
+}
+
 async function removeNetns(plan: PodNetworkPlan): Promise<void> {
   // Gone already is the goal reached: deletion must be repeatable.
   if (!existsSync(plan.netnsPath)) return;
-  await ip(['netns', 'delete', plan.netnsName], plan.object);
+  await netns('delete', plan);
 }
 
 function run(plan: PodNetworkPlan, command: CniCommand, config: Record<string, unknown>): Promise<unknown> {
@@ -258,7 +280,7 @@ export async function createPodNetwork(
     result: null,
   };
   await writeRecord(options, record);
-  await ip(['netns', 'add', plan.netnsName], plan.object).catch(async (err: unknown) => {
+  await netns('add', plan).catch(async (err: unknown) => {
     await rm(recordPath(options, plan.containerId), { force: true });
     throw err;
   });

@@ -28,17 +28,16 @@ import {
 } from '@flotilla/common';
 import {
   accountFiles,
-  mountAt,
   mountsUnder,
   readHostLimits,
   rootfsMount,
-  unmount,
   type HostLimits,
   type ImageConfig,
   type SnapshotInfo,
 } from '@flotilla/images';
 import { Pod, type PodStatus } from '@flotilla/proto';
 import type { ImageService } from '../images/image-service.js';
+import { mountAt, unmount } from '../runtime/mounts.js';
 import type { ImageStatus } from '../images/types.js';
 import { resolveProbe, type ResolvedProbe } from '../lifecycle/probe.js';
 import { startProbing } from '../lifecycle/probe-scheduler.js';

@@ -2,14 +2,12 @@
 // stdio, log file and exit code, so containers outlive the agent; everything this class
 // knows it reads back from disk (runc's root, conmon's exit files), which is how a new
 // runner over the same roots re-adopts what an earlier one started.
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Readable } from 'node:stream';
 import { FlotillaError, createLogger, errorMessage, type Logger } from '@flotilla/common';
 import { conmonArgs, containerPaths } from './paths.js';
-import { runAgentCommand } from '../spawn-server.js';
+import { runAgentCommand, startDetached } from '../spawn-server.js';
 import { RuncStateReader } from './runc-state.js';
 import { decideState, joinStates, parseExitFile } from './state.js';
 import type { ContainerState, ExitRecord, RunnerRoots } from './types.js';
@@ -115,36 +113,19 @@ export class ContainerRunner {
       ...(input.stdin !== undefined ? { stdin: input.stdin } : {}),
       ...(input.stdinOnce !== undefined ? { stdinOnce: input.stdinOnce } : {}),
     });
-    const child = spawn(this.conmon, args, {
-      // fd 3 is the sync pipe. No pipe on stderr: the daemon would keep it and die of
-      // SIGPIPE writing to it once we close our end; errors come through the sync pipe.
-      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-      env: { ...process.env, _OCI_SYNCPIPE: '3' },
+    let syncText: string;
+    try {
       // conmon also drops an "oom" file in its working directory; keep it in ours.
-      cwd: paths.persistDir,
-      detached: true,
-    });
-    const sync = child.stdio[3] as Readable;
-    let syncText = '';
-    const done = new Promise<Error | undefined>((resolve) => {
-      child.once('error', (err) => resolve(err));
-      // One newline-terminated JSON message; the pipe's end (conmon died) ends it too.
-      sync.on('data', (d: Buffer) => {
-        syncText += d.toString();
-        if (syncText.includes('\n')) resolve(undefined);
-      });
-      sync.once('end', () => resolve(undefined));
-      sync.once('close', () => resolve(undefined));
-    });
-    const spawnError = await done;
-    sync.destroy();
-    child.unref();
-    if (spawnError !== undefined) {
+      ({ syncText } = await startDetached(this.conmon, args, {
+        cwd: paths.persistDir,
+        syncPipeEnv: '_OCI_SYNCPIPE',
+      }));
+    } catch (err) {
       throw new FlotillaError(
         'FailedPrecondition',
-        `could not start conmon (${this.conmon}): ${spawnError.message}; install Debian's conmon`,
+        `could not start conmon (${this.conmon}): ${errorMessage(err)}; install Debian's conmon`,
         { object: `container/${input.id}` },
-        { cause: spawnError },
+        { cause: err },
       );
     }
     const message = parseSyncMessage(syncText);
