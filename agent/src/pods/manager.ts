@@ -206,6 +206,15 @@ function changedBeyondStatus(now: Pod | undefined, before: Pod | undefined): boo
   return withoutStatus(now) !== withoutStatus(before);
 }
 
+/** What the IDs of a pod's runs start with; undefined for a uid that makes no token. */
+function runIdPrefix(uid: string): string | undefined {
+  try {
+    return `${uidToken(uid)}-`;
+  } catch {
+    return undefined;
+  }
+}
+
 function elapsedMs(since: number): number {
   return Math.round((performance.now() - since) * 10) / 10;
 }
@@ -476,6 +485,20 @@ export class PodManager implements PodRuntimeView {
     }
   }
 
+  /**
+   * The runs of one pod (their IDs start with its uid token: recorded ones and any a
+   * crashed agent started unrecorded), read afresh. A pass needs no other pod's runs, and
+   * listing every run for every pass made a burst of N pods read N² runs' files (three
+   * reads each). A uid that makes no token gets the whole listing.
+   */
+  private async podRunStates(uid: string): Promise<Map<string, RunState>> {
+    const prefix = runIdPrefix(uid);
+    if (prefix === undefined) return this.runStates();
+    const mine = (id: string): boolean => id.startsWith(prefix);
+    const states = await this.o.runner.list(mine);
+    return new Map(states.filter((s) => mine(s.id)).map((s) => [s.id, s]));
+  }
+
   // ---- one pass ----
 
   private failuresOf(key: string): Failures {
@@ -497,7 +520,7 @@ export class PodManager implements PodRuntimeView {
     let wakeAt: number | undefined;
     // The listing taken at the end of a pass, after its actions: the next pass starts from
     // it instead of listing again (only this key's worker makes or removes this pod's runs).
-    let carried: Map<string, RunState> | undefined;
+    let carried: { uid: string; runs: Map<string, RunState> } | undefined;
     for (let pass = 0; pass < 6 && !this.stopped; pass++) {
       const desired = this.o.desired.get(key);
       if (!this.o.desired.synced && desired === undefined) return undefined;
@@ -507,12 +530,12 @@ export class PodManager implements PodRuntimeView {
         if (grace !== record.graceSeconds)
           record = await this.saveRecord(key, { ...record, graceSeconds: grace });
       }
-      const tPass = performance.now();
-      const listed = carried ?? (await this.runStates());
-      carried = undefined;
-      const runs = this.withoutStaleRuns(listed);
-      const listMs = elapsedMs(tPass);
       const uid = record?.uid ?? desired?.metadata?.uid ?? '';
+      const tPass = performance.now();
+      const listed = carried?.uid === uid ? carried.runs : await this.podRunStates(uid);
+      carried = undefined;
+      const runs = this.withoutStaleRuns(listed, runIdPrefix(uid));
+      const listMs = elapsedMs(tPass);
       if (record === undefined && desired?.metadata?.deletionTimestamp && this.removedUids.has(uid))
         return undefined;
       const failures = this.failuresOf(key);
@@ -550,7 +573,7 @@ export class PodManager implements PodRuntimeView {
       const tActions = performance.now();
       for (const action of decision.actions) {
         // The pass's listing still holds for its first action (nothing was done since).
-        const fresh = acted ? undefined : listed;
+        const fresh = acted ? undefined : { uid, runs: listed };
         acted = true;
         const outcome = await this.execute(key, action, desired, fresh);
         // A failure is decided again at once: it becomes a waiting reason and a retry time.
@@ -567,7 +590,7 @@ export class PodManager implements PodRuntimeView {
       record = this.records.get(key);
       if (record !== undefined && desired !== undefined && record.uid === desired.metadata?.uid) {
         const tAfter = performance.now();
-        const after = acted ? await this.runStates() : listed;
+        const after = acted || record.uid !== uid ? await this.podRunStates(record.uid) : listed;
         this.log.debug('reconcile pass timing', {
           pod: key,
           pass,
@@ -578,7 +601,7 @@ export class PodManager implements PodRuntimeView {
         });
         this.trackRuns(key, record, after);
         this.ensureProbing(key, desired, record, after);
-        carried = after;
+        carried = { uid: record.uid, runs: after };
         const status = buildPodStatus({
           pod: desired,
           record,
@@ -603,7 +626,7 @@ export class PodManager implements PodRuntimeView {
    * does. When that lasts (conmon was killed, or runc's root outlived a reboot) the run is
    * treated as gone, so it is reported ContainerStatusUnknown instead of waited for forever.
    */
-  private withoutStaleRuns(runs: Map<string, RunState>): Map<string, RunState> {
+  private withoutStaleRuns(runs: Map<string, RunState>, prefix: string | undefined): Map<string, RunState> {
     const now = Date.now();
     let out = runs;
     for (const [id, state] of runs) {
@@ -617,7 +640,9 @@ export class PodManager implements PodRuntimeView {
       if (out === runs) out = new Map(runs);
       out.delete(id);
     }
-    for (const id of this.unknownSince.keys()) if (!runs.has(id)) this.unknownSince.delete(id);
+    // Only this listing's own runs are forgotten: another pod's are not in it.
+    for (const id of this.unknownSince.keys())
+      if (!runs.has(id) && (prefix === undefined || id.startsWith(prefix))) this.unknownSince.delete(id);
     return out;
   }
 
@@ -668,8 +693,8 @@ export class PodManager implements PodRuntimeView {
     key: string,
     action: PodAction,
     desired: Pod | undefined,
-    /** runc's listing taken since this pod's last change, if there is one. */
-    fresh?: Map<string, RunState>,
+    /** The runs of the pod of uid, listed since this pod's last change, if there is a listing. */
+    fresh?: { uid: string; runs: Map<string, RunState> },
   ): Promise<'ok' | 'stop-pass' | 'failed'> {
     switch (action.type) {
       case 'adopt': {
@@ -1025,7 +1050,7 @@ export class PodManager implements PodRuntimeView {
     graceSeconds: number,
     reason: string,
     desired: Pod | undefined,
-    fresh?: Map<string, RunState>,
+    fresh?: { uid: string; runs: Map<string, RunState> },
   ): Promise<void> {
     const record = this.records.get(key);
     const ref = record ?? {
@@ -1042,7 +1067,7 @@ export class PodManager implements PodRuntimeView {
       ms[step] = Math.round((now - mark) * 10) / 10;
       mark = now;
     };
-    const runs = fresh ?? (await this.runStates());
+    const runs = fresh?.uid === uid ? fresh.runs : await this.podRunStates(uid);
     lap('list');
     const ids = new Set<string>();
     for (const c of Object.values(record?.containers ?? {})) {

@@ -184,15 +184,19 @@ export class ContainerRunner {
     return { exitCode: parseExitFile(id, text), finishedAt, oomKilled };
   }
 
-  /** Every container of this runner: runc's state (read as runc list would) joined with conmon's exit files. */
-  async list(): Promise<ContainerState[]> {
-    const entries = await this.runcStates.list();
+  /**
+   * Every container of this runner: runc's state (read as runc list would) joined with
+   * conmon's exit files; with only, just the containers whose id it accepts.
+   */
+  async list(only?: (id: string) => boolean): Promise<ContainerState[]> {
+    const entries = await this.runcStates.list(only);
     let exitIds: string[] = [];
     try {
       exitIds = await readdir(join(this.roots.stateDir, 'exits'));
     } catch (err) {
       if (!isMissing(err)) throw err;
     }
+    if (only !== undefined) exitIds = exitIds.filter(only);
     const exits = new Map<string, ExitRecord>();
     for (const id of exitIds) {
       const exit = await this.readExit(id);
@@ -205,7 +209,7 @@ export class ContainerRunner {
   async state(id: string): Promise<ContainerState> {
     const exit = await this.readExit(id);
     if (exit !== undefined) return decideState(id, undefined, exit);
-    const all = await this.list();
+    const all = await this.list((other) => other === id);
     return all.find((s) => s.id === id) ?? decideState(id, undefined, undefined);
   }
 
