@@ -17,6 +17,7 @@ import {
   loopbackStdin,
   pluginStdin,
   podAddressFromResult,
+  podConfigList,
   podInterfaceName,
   podNetworkNames,
   portMappings,
@@ -280,6 +281,7 @@ export async function createPodNetwork(
     result: null,
   };
   await writeRecord(options, record);
+  const chain = { ...plan, list: podConfigList(plan.list, plan.runtimeConfig) };
   await netns('add', plan).catch(async (err: unknown) => {
     await rm(recordPath(options, plan.containerId), { force: true });
     throw err;
@@ -288,10 +290,10 @@ export async function createPodNetwork(
   try {
     await run(plan, 'ADD', loopbackStdin(plan.list.name));
     let prevResult: unknown;
-    for (let i = 0; i < plan.list.plugins.length; i++) {
+    for (let i = 0; i < chain.list.plugins.length; i++) {
       // Counted before the call: a plugin that failed halfway may have left state its DEL removes.
       added = i + 1;
-      prevResult = await run(plan, 'ADD', pluginStdin(plan.list, i, plan.runtimeConfig, prevResult));
+      prevResult = await run(chain, 'ADD', pluginStdin(chain.list, i, chain.runtimeConfig, prevResult));
     }
     const address = podAddressFromResult(prevResult);
     await writeRecord(options, { ...record, result: prevResult });
@@ -306,7 +308,7 @@ export async function createPodNetwork(
     };
   } catch (err) {
     logger.warn('pod network ADD failed; undoing it', { err });
-    await delPlugins(plan, added, logger);
+    await delPlugins(chain, added, logger);
     try {
       await removeNetns(plan);
       await rm(recordPath(options, plan.containerId), { force: true });
@@ -325,8 +327,9 @@ export async function createPodNetwork(
 async function teardown(plan: PodNetworkPlan, options: NodeNetworkOptions, logger: Logger): Promise<void> {
   const record = await readPodNetworkRecord(options, plan.containerId);
   const mappings = record?.portMappings ?? plan.runtimeConfig.portMappings ?? [];
-  const withRecorded = { ...plan, runtimeConfig: mappings.length > 0 ? { portMappings: mappings } : {} };
-  const err = await delPlugins(withRecorded, plan.list.plugins.length, logger);
+  const runtimeConfig = mappings.length > 0 ? { portMappings: mappings } : {};
+  const withRecorded = { ...plan, list: podConfigList(plan.list, runtimeConfig), runtimeConfig };
+  const err = await delPlugins(withRecorded, withRecorded.list.plugins.length, logger);
   // Without a successful DEL the netns and the record stay, so a retry can finish it.
   if (err) throw err;
   await removeNetns(plan);
