@@ -31,6 +31,7 @@ import {
   mountsUnder,
   readHostLimits,
   rootfsMount,
+  type AccountFiles,
   type HostLimits,
   type ImageConfig,
   type SnapshotInfo,
@@ -206,6 +207,14 @@ function changedBeyondStatus(now: Pod | undefined, before: Pod | undefined): boo
   return withoutStatus(now) !== withoutStatus(before);
 }
 
+/** Images a node keeps at once are few; past this many entries the oldest is forgotten. */
+const imageCacheEntries = 64;
+
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  cache.set(key, value);
+  if (cache.size > imageCacheEntries) cache.delete(cache.keys().next().value as string);
+}
+
 /** What the IDs of a pod's runs start with; undefined for a uid that makes no token. */
 function runIdPrefix(uid: string): string | undefined {
   try {
@@ -270,6 +279,9 @@ export class PodManager implements PodRuntimeView {
   private listRequests = 0;
   private hostLimits: HostLimits | undefined;
   private seccomp: OciSeccomp | undefined;
+  /** Image configs by digest and account files by top chain ID: immutable, read once each. */
+  private readonly imageConfigs = new Map<string, ImageConfig>();
+  private readonly imageAccountFiles = new Map<string, AccountFiles>();
   private stopped = false;
   private started: Promise<void> | undefined;
 
@@ -851,15 +863,20 @@ export class PodManager implements PodRuntimeView {
       );
   }
 
-  private async imageParts(image: string): Promise<{ config: ImageConfig; chain: SnapshotInfo[] }> {
+  private async imageParts(
+    image: string,
+  ): Promise<{ config: ImageConfig; chain: SnapshotInfo[]; chainKey: string }> {
     const status = this.o.images.imageStatus(image);
     if (status.state !== 'present') {
       throw new ContainerStartError('ContainerCreating', `image ${image} is not present (${status.state})`);
     }
     const stores = this.o.images.stores;
-    const config = JSON.parse(
-      (await stores.content.read(status.configDigest)).toString('utf8'),
-    ) as ImageConfig;
+    // Content-addressed: the digest names these bytes forever, so they are read once.
+    let config = this.imageConfigs.get(status.configDigest);
+    if (config === undefined) {
+      config = JSON.parse((await stores.content.read(status.configDigest)).toString('utf8')) as ImageConfig;
+      remember(this.imageConfigs, status.configDigest, config);
+    }
     const chain: SnapshotInfo[] = [];
     for (const id of status.chainIds) {
       const info = await stores.snapshots.stat(id);
@@ -871,7 +888,20 @@ export class PodManager implements PodRuntimeView {
       }
       chain.push(info);
     }
-    return { config, chain };
+    return { config, chain, chainKey: status.chainIds[status.chainIds.length - 1] ?? '' };
+  }
+
+  /**
+   * /etc/passwd and /etc/group of a fresh rootfs (its upper dir still empty) are those of
+   * the image's top chain ID, which names the whole layer stack's content: read from the
+   * first container's rootfs of each image, not from every one.
+   */
+  private async imageAccounts(chainKey: string, rootfs: string): Promise<AccountFiles> {
+    const known = chainKey === '' ? undefined : this.imageAccountFiles.get(chainKey);
+    if (known !== undefined) return known;
+    const accounts = await accountFiles(rootfs);
+    if (chainKey !== '') remember(this.imageAccountFiles, chainKey, accounts);
+    return accounts;
   }
 
   /** Unmounts and removes a run's bundle; its runc container and conmon files too. */
@@ -925,7 +955,7 @@ export class PodManager implements PodRuntimeView {
       );
       this.prepared.set(key, { uid, files: prepared });
     }
-    const { config: imageConfig, chain } = await this.imageParts(container.image);
+    const { config: imageConfig, chain, chainKey } = await this.imageParts(container.image);
     lap('image');
     const cr: ContainerRecord = record.containers[name] ?? { name, restartCount: 0, backoffSteps: 0 };
     const id = containerRunId(uid, name, run);
@@ -963,7 +993,7 @@ export class PodManager implements PodRuntimeView {
         etc: prepared.etc,
         hostLimits: this.hostLimits ?? (await readHostLimits()),
         cgroupParent: this.o.cgroupParent,
-        accounts: await accountFiles(rootfs),
+        accounts: await this.imageAccounts(chainKey, rootfs),
         ...(this.seccomp !== undefined ? { seccomp: this.seccomp } : {}),
         terminal: container.tty,
       });
