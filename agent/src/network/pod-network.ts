@@ -140,9 +140,14 @@ function recordPath(options: NodeNetworkOptions, containerId: string): string {
 
 async function writeRecord(options: NodeNetworkOptions, record: PodNetworkRecord): Promise<void> {
   const path = recordPath(options, record.containerId);
-  await mkdir(podNetworkResultsDir(options), { recursive: true });
+  const text = JSON.stringify(record);
   // Write then rename: a crash leaves the old record or the new one, never half of one.
-  await writeFile(`${path}.tmp`, JSON.stringify(record));
+  // The directory is made when the write finds it missing (the first pod), not every time.
+  await writeFile(`${path}.tmp`, text).catch(async (err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await mkdir(podNetworkResultsDir(options), { recursive: true });
+    await writeFile(`${path}.tmp`, text);
+  });
   await rename(`${path}.tmp`, path);
 }
 

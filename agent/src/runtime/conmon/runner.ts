@@ -72,6 +72,7 @@ export class ContainerRunner {
   private readonly pollMs: number;
   private readonly runcStates: RuncStateReader;
   /** Stops under way, by container ID: when their grace ends (epoch ms), which a later stop may move earlier. */
+  private rootsReady: Promise<void> | undefined;
   private readonly stopping = new Map<string, { deadline: { at: number }; done: Promise<ExitRecord> }>();
 
   constructor(options: ContainerRunnerOptions) {
@@ -81,6 +82,25 @@ export class ContainerRunner {
     this.conmon = options.conmon ?? 'conmon';
     this.log = options.logger ?? createLogger({ component: 'conmon-runner' });
     this.pollMs = options.pollMs ?? 25;
+  }
+
+  /**
+   * The runner's own directories (exits, attach sockets, runc's root): made by the first
+   * create, not by every one; a failed create forgets them, so the next one makes them.
+   */
+  private ensureRoots(paths: { exitDir: string; socketDir: string }): Promise<void> {
+    if (this.rootsReady === undefined) {
+      const ready = Promise.all([
+        mkdir(paths.exitDir, { recursive: true }),
+        mkdir(paths.socketDir, { recursive: true }),
+        mkdir(this.roots.runcRoot, { recursive: true }),
+      ]).then(() => undefined);
+      this.rootsReady = ready;
+      ready.catch(() => {
+        if (this.rootsReady === ready) this.rootsReady = undefined;
+      });
+    }
+    return this.rootsReady;
   }
 
   private runcArgs(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -94,12 +114,7 @@ export class ContainerRunner {
   async create(input: CreateContainerInput): Promise<CreatedContainer> {
     const paths = containerPaths(this.roots, input.id);
     const logPath = input.logPath ?? paths.defaultLogPath;
-    await Promise.all([
-      mkdir(paths.exitDir, { recursive: true }),
-      mkdir(paths.persistDir, { recursive: true }),
-      mkdir(paths.socketDir, { recursive: true }),
-      mkdir(this.roots.runcRoot, { recursive: true }),
-    ]);
+    await Promise.all([this.ensureRoots(paths), mkdir(paths.persistDir, { recursive: true })]);
     // A stale exit file from an earlier container of this ID would read as its exit.
     await rm(paths.exitFile, { force: true });
     const args = conmonArgs({
@@ -121,6 +136,7 @@ export class ContainerRunner {
         syncPipeEnv: '_OCI_SYNCPIPE',
       }));
     } catch (err) {
+      this.rootsReady = undefined;
       throw new FlotillaError(
         'FailedPrecondition',
         `could not start conmon (${this.conmon}): ${errorMessage(err)}; install Debian's conmon`,
@@ -130,6 +146,8 @@ export class ContainerRunner {
     }
     const message = parseSyncMessage(syncText);
     if (message === undefined || message.data < 0) {
+      // Made again by the next create, in case they were removed under us.
+      this.rootsReady = undefined;
       const why = message?.message?.trim() ?? 'conmon exited without reporting';
       throw new FlotillaError('FailedPrecondition', `container ${input.id} could not be created: ${why}`, {
         object: `container/${input.id}`,
