@@ -122,6 +122,11 @@ export {
   runAgentCommand,
   useSpawnServer,
   spawnServerScriptPath,
+  startDetached,
+  startDetachedDirect,
   type CommandOptions,
   type CommandResult,
+  type DetachedOptions,
+  type ServerOp,
 } from './runtime/spawn-server.js';
+export { mountAt as agentMountAt, unmount as agentUnmount, mountSyscall } from './runtime/mounts.js';

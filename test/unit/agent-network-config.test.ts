@@ -8,6 +8,7 @@ import {
   planPodNetwork,
   pluginStdin,
   podAddressFromResult,
+  podConfigList,
   podNetworkNames,
   portMappings,
   type NodeNetworkOptions,
@@ -51,6 +52,23 @@ t.test('cniConfigList: bridge with host-local on the pod CIDR, then portmap', as
   });
   t.same(list.plugins[1], { type: 'portmap', capabilities: { portMappings: true }, snat: true });
   t.equal(cniConfigList({ ...node, ipMasq: true }).plugins[0]?.ipMasq, true, 'ipMasq only when asked');
+});
+
+t.test('podConfigList: portmap only for a pod with host ports', async (t) => {
+  const list = cniConfigList(node);
+  const types = (l: typeof list) => l.plugins.map((p) => p.type);
+  t.same(types(podConfigList(list, {})), ['bridge'], 'no runtime config');
+  t.same(types(podConfigList(list, { portMappings: [] })), ['bridge'], 'no mappings');
+  const mapped = podConfigList(list, {
+    portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }],
+  });
+  t.same(types(mapped), ['bridge', 'portmap']);
+  t.equal(
+    podConfigList(list, {}).name,
+    list.name,
+    'the same network name (host-local keys its leases by it)',
+  );
+  t.same(types(list), ['bridge', 'portmap'], 'the node list is left as it was');
 });
 
 t.test('cniConfigList refuses bad node options, naming the field', async (t) => {

@@ -7,7 +7,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FlotillaError, createLogger, errorMessage, type Logger } from '@flotilla/common';
 import type { Pod } from '@flotilla/proto';
-import { runAgentCommand } from '../runtime/spawn-server.js';
+import { agentSpawnServer, runAgentCommand } from '../runtime/spawn-server.js';
 import { invokeCniPlugin, type CniCommand } from './cni-exec.js';
 import { canonicalCidr } from './routes.js';
 import {
@@ -17,6 +17,7 @@ import {
   loopbackStdin,
   pluginStdin,
   podAddressFromResult,
+  podConfigList,
   podInterfaceName,
   podNetworkNames,
   portMappings,
@@ -73,10 +74,32 @@ async function ip(args: string[], object: string): Promise<void> {
   });
 }
 
+/**
+ * `ip netns add|delete NAME`; the spawn server, when on, makes the same calls itself
+ * (iproute2's netns_add and on_netns_del) rather than running ip for them.
+ */
+async function netns(command: 'add' | 'delete', plan: PodNetworkPlan): Promise<void> {
+  const server = agentSpawnServer();
+  if (server === undefined) return ip(['netns', command, plan.netnsName], plan.object);
+  try {
+    await server.op({ op: command === 'add' ? 'netns-add' : 'netns-delete', name: plan.netnsName });
+  } catch (err) {
+    throw new FlotillaError(
+      'Internal',
+      `ip netns ${command} ${plan.netnsName} failed: ${errorMessage(err)}`,
+      {
+        object: plan.object,
+        field: 'netns',
+        value: plan.netnsName,
+      },
+    );
+  }
+}
+
 async function removeNetns(plan: PodNetworkPlan): Promise<void> {
   // Gone already is the goal reached: deletion must be repeatable.
   if (!existsSync(plan.netnsPath)) return;
-  await ip(['netns', 'delete', plan.netnsName], plan.object);
+  await netns('delete', plan);
 }
 
 function run(plan: PodNetworkPlan, command: CniCommand, config: Record<string, unknown>): Promise<unknown> {
@@ -117,9 +140,14 @@ function recordPath(options: NodeNetworkOptions, containerId: string): string {
 
 async function writeRecord(options: NodeNetworkOptions, record: PodNetworkRecord): Promise<void> {
   const path = recordPath(options, record.containerId);
-  await mkdir(podNetworkResultsDir(options), { recursive: true });
+  const text = JSON.stringify(record);
   // Write then rename: a crash leaves the old record or the new one, never half of one.
-  await writeFile(`${path}.tmp`, JSON.stringify(record));
+  // The directory is made when the write finds it missing (the first pod), not every time.
+  await writeFile(`${path}.tmp`, text).catch(async (err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await mkdir(podNetworkResultsDir(options), { recursive: true });
+    await writeFile(`${path}.tmp`, text);
+  });
   await rename(`${path}.tmp`, path);
 }
 
@@ -258,7 +286,8 @@ export async function createPodNetwork(
     result: null,
   };
   await writeRecord(options, record);
-  await ip(['netns', 'add', plan.netnsName], plan.object).catch(async (err: unknown) => {
+  const chain = { ...plan, list: podConfigList(plan.list, plan.runtimeConfig) };
+  await netns('add', plan).catch(async (err: unknown) => {
     await rm(recordPath(options, plan.containerId), { force: true });
     throw err;
   });
@@ -266,10 +295,10 @@ export async function createPodNetwork(
   try {
     await run(plan, 'ADD', loopbackStdin(plan.list.name));
     let prevResult: unknown;
-    for (let i = 0; i < plan.list.plugins.length; i++) {
+    for (let i = 0; i < chain.list.plugins.length; i++) {
       // Counted before the call: a plugin that failed halfway may have left state its DEL removes.
       added = i + 1;
-      prevResult = await run(plan, 'ADD', pluginStdin(plan.list, i, plan.runtimeConfig, prevResult));
+      prevResult = await run(chain, 'ADD', pluginStdin(chain.list, i, chain.runtimeConfig, prevResult));
     }
     const address = podAddressFromResult(prevResult);
     await writeRecord(options, { ...record, result: prevResult });
@@ -284,7 +313,7 @@ export async function createPodNetwork(
     };
   } catch (err) {
     logger.warn('pod network ADD failed; undoing it', { err });
-    await delPlugins(plan, added, logger);
+    await delPlugins(chain, added, logger);
     try {
       await removeNetns(plan);
       await rm(recordPath(options, plan.containerId), { force: true });
@@ -303,8 +332,9 @@ export async function createPodNetwork(
 async function teardown(plan: PodNetworkPlan, options: NodeNetworkOptions, logger: Logger): Promise<void> {
   const record = await readPodNetworkRecord(options, plan.containerId);
   const mappings = record?.portMappings ?? plan.runtimeConfig.portMappings ?? [];
-  const withRecorded = { ...plan, runtimeConfig: mappings.length > 0 ? { portMappings: mappings } : {} };
-  const err = await delPlugins(withRecorded, plan.list.plugins.length, logger);
+  const runtimeConfig = mappings.length > 0 ? { portMappings: mappings } : {};
+  const withRecorded = { ...plan, list: podConfigList(plan.list, runtimeConfig), runtimeConfig };
+  const err = await delPlugins(withRecorded, withRecorded.list.plugins.length, logger);
   // Without a successful DEL the netns and the record stay, so a retry can finish it.
   if (err) throw err;
   await removeNetns(plan);

@@ -28,17 +28,17 @@ import {
 } from '@flotilla/common';
 import {
   accountFiles,
-  mountAt,
   mountsUnder,
   readHostLimits,
   rootfsMount,
-  unmount,
+  type AccountFiles,
   type HostLimits,
   type ImageConfig,
   type SnapshotInfo,
 } from '@flotilla/images';
 import { Pod, type PodStatus } from '@flotilla/proto';
 import type { ImageService } from '../images/image-service.js';
+import { mountAt, unmount } from '../runtime/mounts.js';
 import type { ImageStatus } from '../images/types.js';
 import { resolveProbe, type ResolvedProbe } from '../lifecycle/probe.js';
 import { startProbing } from '../lifecycle/probe-scheduler.js';
@@ -207,6 +207,23 @@ function changedBeyondStatus(now: Pod | undefined, before: Pod | undefined): boo
   return withoutStatus(now) !== withoutStatus(before);
 }
 
+/** Images a node keeps at once are few; past this many entries the oldest is forgotten. */
+const imageCacheEntries = 64;
+
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  cache.set(key, value);
+  if (cache.size > imageCacheEntries) cache.delete(cache.keys().next().value as string);
+}
+
+/** What the IDs of a pod's runs start with; undefined for a uid that makes no token. */
+function runIdPrefix(uid: string): string | undefined {
+  try {
+    return `${uidToken(uid)}-`;
+  } catch {
+    return undefined;
+  }
+}
+
 function elapsedMs(since: number): number {
   return Math.round((performance.now() - since) * 10) / 10;
 }
@@ -262,6 +279,9 @@ export class PodManager implements PodRuntimeView {
   private listRequests = 0;
   private hostLimits: HostLimits | undefined;
   private seccomp: OciSeccomp | undefined;
+  /** Image configs by digest and account files by top chain ID: immutable, read once each. */
+  private readonly imageConfigs = new Map<string, ImageConfig>();
+  private readonly imageAccountFiles = new Map<string, AccountFiles>();
   private stopped = false;
   private started: Promise<void> | undefined;
 
@@ -477,6 +497,20 @@ export class PodManager implements PodRuntimeView {
     }
   }
 
+  /**
+   * The runs of one pod (their IDs start with its uid token: recorded ones and any a
+   * crashed agent started unrecorded), read afresh. A pass needs no other pod's runs, and
+   * listing every run for every pass made a burst of N pods read N² runs' files (three
+   * reads each). A uid that makes no token gets the whole listing.
+   */
+  private async podRunStates(uid: string): Promise<Map<string, RunState>> {
+    const prefix = runIdPrefix(uid);
+    if (prefix === undefined) return this.runStates();
+    const mine = (id: string): boolean => id.startsWith(prefix);
+    const states = await this.o.runner.list(mine);
+    return new Map(states.filter((s) => mine(s.id)).map((s) => [s.id, s]));
+  }
+
   // ---- one pass ----
 
   private failuresOf(key: string): Failures {
@@ -498,7 +532,7 @@ export class PodManager implements PodRuntimeView {
     let wakeAt: number | undefined;
     // The listing taken at the end of a pass, after its actions: the next pass starts from
     // it instead of listing again (only this key's worker makes or removes this pod's runs).
-    let carried: Map<string, RunState> | undefined;
+    let carried: { uid: string; runs: Map<string, RunState> } | undefined;
     for (let pass = 0; pass < 6 && !this.stopped; pass++) {
       const desired = this.o.desired.get(key);
       if (!this.o.desired.synced && desired === undefined) return undefined;
@@ -508,12 +542,12 @@ export class PodManager implements PodRuntimeView {
         if (grace !== record.graceSeconds)
           record = await this.saveRecord(key, { ...record, graceSeconds: grace });
       }
-      const tPass = performance.now();
-      const listed = carried ?? (await this.runStates());
-      carried = undefined;
-      const runs = this.withoutStaleRuns(listed);
-      const listMs = elapsedMs(tPass);
       const uid = record?.uid ?? desired?.metadata?.uid ?? '';
+      const tPass = performance.now();
+      const listed = carried?.uid === uid ? carried.runs : await this.podRunStates(uid);
+      carried = undefined;
+      const runs = this.withoutStaleRuns(listed, runIdPrefix(uid));
+      const listMs = elapsedMs(tPass);
       if (record === undefined && desired?.metadata?.deletionTimestamp && this.removedUids.has(uid))
         return undefined;
       const failures = this.failuresOf(key);
@@ -551,7 +585,7 @@ export class PodManager implements PodRuntimeView {
       const tActions = performance.now();
       for (const action of decision.actions) {
         // The pass's listing still holds for its first action (nothing was done since).
-        const fresh = acted ? undefined : listed;
+        const fresh = acted ? undefined : { uid, runs: listed };
         acted = true;
         const outcome = await this.execute(key, action, desired, fresh);
         // A failure is decided again at once: it becomes a waiting reason and a retry time.
@@ -568,7 +602,7 @@ export class PodManager implements PodRuntimeView {
       record = this.records.get(key);
       if (record !== undefined && desired !== undefined && record.uid === desired.metadata?.uid) {
         const tAfter = performance.now();
-        const after = acted ? await this.runStates() : listed;
+        const after = acted || record.uid !== uid ? await this.podRunStates(record.uid) : listed;
         this.log.debug('reconcile pass timing', {
           pod: key,
           pass,
@@ -579,7 +613,7 @@ export class PodManager implements PodRuntimeView {
         });
         this.trackRuns(key, record, after);
         this.ensureProbing(key, desired, record, after);
-        carried = after;
+        carried = { uid: record.uid, runs: after };
         const status = buildPodStatus({
           pod: desired,
           record,
@@ -604,7 +638,7 @@ export class PodManager implements PodRuntimeView {
    * does. When that lasts (conmon was killed, or runc's root outlived a reboot) the run is
    * treated as gone, so it is reported ContainerStatusUnknown instead of waited for forever.
    */
-  private withoutStaleRuns(runs: Map<string, RunState>): Map<string, RunState> {
+  private withoutStaleRuns(runs: Map<string, RunState>, prefix: string | undefined): Map<string, RunState> {
     const now = Date.now();
     let out = runs;
     for (const [id, state] of runs) {
@@ -618,7 +652,9 @@ export class PodManager implements PodRuntimeView {
       if (out === runs) out = new Map(runs);
       out.delete(id);
     }
-    for (const id of this.unknownSince.keys()) if (!runs.has(id)) this.unknownSince.delete(id);
+    // Only this listing's own runs are forgotten: another pod's are not in it.
+    for (const id of this.unknownSince.keys())
+      if (!runs.has(id) && (prefix === undefined || id.startsWith(prefix))) this.unknownSince.delete(id);
     return out;
   }
 
@@ -669,8 +705,8 @@ export class PodManager implements PodRuntimeView {
     key: string,
     action: PodAction,
     desired: Pod | undefined,
-    /** runc's listing taken since this pod's last change, if there is one. */
-    fresh?: Map<string, RunState>,
+    /** The runs of the pod of uid, listed since this pod's last change, if there is a listing. */
+    fresh?: { uid: string; runs: Map<string, RunState> },
   ): Promise<'ok' | 'stop-pass' | 'failed'> {
     switch (action.type) {
       case 'adopt': {
@@ -827,15 +863,20 @@ export class PodManager implements PodRuntimeView {
       );
   }
 
-  private async imageParts(image: string): Promise<{ config: ImageConfig; chain: SnapshotInfo[] }> {
+  private async imageParts(
+    image: string,
+  ): Promise<{ config: ImageConfig; chain: SnapshotInfo[]; chainKey: string }> {
     const status = this.o.images.imageStatus(image);
     if (status.state !== 'present') {
       throw new ContainerStartError('ContainerCreating', `image ${image} is not present (${status.state})`);
     }
     const stores = this.o.images.stores;
-    const config = JSON.parse(
-      (await stores.content.read(status.configDigest)).toString('utf8'),
-    ) as ImageConfig;
+    // Content-addressed: the digest names these bytes forever, so they are read once.
+    let config = this.imageConfigs.get(status.configDigest);
+    if (config === undefined) {
+      config = JSON.parse((await stores.content.read(status.configDigest)).toString('utf8')) as ImageConfig;
+      remember(this.imageConfigs, status.configDigest, config);
+    }
     const chain: SnapshotInfo[] = [];
     for (const id of status.chainIds) {
       const info = await stores.snapshots.stat(id);
@@ -847,7 +888,20 @@ export class PodManager implements PodRuntimeView {
       }
       chain.push(info);
     }
-    return { config, chain };
+    return { config, chain, chainKey: status.chainIds[status.chainIds.length - 1] ?? '' };
+  }
+
+  /**
+   * /etc/passwd and /etc/group of a fresh rootfs (its upper dir still empty) are those of
+   * the image's top chain ID, which names the whole layer stack's content: read from the
+   * first container's rootfs of each image, not from every one.
+   */
+  private async imageAccounts(chainKey: string, rootfs: string): Promise<AccountFiles> {
+    const known = chainKey === '' ? undefined : this.imageAccountFiles.get(chainKey);
+    if (known !== undefined) return known;
+    const accounts = await accountFiles(rootfs);
+    if (chainKey !== '') remember(this.imageAccountFiles, chainKey, accounts);
+    return accounts;
   }
 
   /** Unmounts and removes a run's bundle; its runc container and conmon files too. */
@@ -901,7 +955,7 @@ export class PodManager implements PodRuntimeView {
       );
       this.prepared.set(key, { uid, files: prepared });
     }
-    const { config: imageConfig, chain } = await this.imageParts(container.image);
+    const { config: imageConfig, chain, chainKey } = await this.imageParts(container.image);
     lap('image');
     const cr: ContainerRecord = record.containers[name] ?? { name, restartCount: 0, backoffSteps: 0 };
     const id = containerRunId(uid, name, run);
@@ -939,7 +993,7 @@ export class PodManager implements PodRuntimeView {
         etc: prepared.etc,
         hostLimits: this.hostLimits ?? (await readHostLimits()),
         cgroupParent: this.o.cgroupParent,
-        accounts: await accountFiles(rootfs),
+        accounts: await this.imageAccounts(chainKey, rootfs),
         ...(this.seccomp !== undefined ? { seccomp: this.seccomp } : {}),
         terminal: container.tty,
       });
@@ -1026,7 +1080,7 @@ export class PodManager implements PodRuntimeView {
     graceSeconds: number,
     reason: string,
     desired: Pod | undefined,
-    fresh?: Map<string, RunState>,
+    fresh?: { uid: string; runs: Map<string, RunState> },
   ): Promise<void> {
     const record = this.records.get(key);
     const ref = record ?? {
@@ -1043,7 +1097,7 @@ export class PodManager implements PodRuntimeView {
       ms[step] = Math.round((now - mark) * 10) / 10;
       mark = now;
     };
-    const runs = fresh ?? (await this.runStates());
+    const runs = fresh?.uid === uid ? fresh.runs : await this.podRunStates(uid);
     lap('list');
     const ids = new Set<string>();
     for (const c of Object.values(record?.containers ?? {})) {

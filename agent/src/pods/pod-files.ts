@@ -4,8 +4,9 @@
 import { lstat, mkdir, readFile, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import { FlotillaError, failedPrecondition, invalidArgument } from '@flotilla/common';
-import { mountAt, mountsUnder, unmount } from '@flotilla/images';
+import { mountsUnder } from '@flotilla/images';
 import type { Container, Pod } from '@flotilla/proto';
+import { mountAt, unmount } from '../runtime/mounts.js';
 import { parseByteQuantity } from '../runtime/spec/quantity.js';
 import { podHostname } from '../runtime/spec/config.js';
 import type { PodEtcFiles, VolumeMountInput } from '../runtime/spec/types.js';

@@ -83,8 +83,11 @@ export class RuncStateReader {
 
   constructor(private readonly root: string) {}
 
-  /** Every container under the root, sorted by id. */
-  async list(): Promise<RuncEntry[]> {
+  /**
+   * Every container under the root, sorted by id; with only, those whose id it accepts (a
+   * pod's own runs: the others' files are not read).
+   */
+  async list(only?: (id: string) => boolean): Promise<RuncEntry[]> {
     let ids: string[];
     try {
       ids = await readdir(this.root);
@@ -94,7 +97,8 @@ export class RuncStateReader {
     }
     const present = new Set(ids);
     for (const id of this.seen.keys()) if (!present.has(id)) this.seen.delete(id);
-    const entries = await Promise.all(ids.map((id) => this.entry(id)));
+    const wanted = only === undefined ? ids : ids.filter(only);
+    const entries = await Promise.all(wanted.map((id) => this.entry(id)));
     return entries.filter((e): e is RuncEntry => e !== undefined).sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 

@@ -2,14 +2,12 @@
 // stdio, log file and exit code, so containers outlive the agent; everything this class
 // knows it reads back from disk (runc's root, conmon's exit files), which is how a new
 // runner over the same roots re-adopts what an earlier one started.
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Readable } from 'node:stream';
 import { FlotillaError, createLogger, errorMessage, type Logger } from '@flotilla/common';
 import { conmonArgs, containerPaths } from './paths.js';
-import { runAgentCommand } from '../spawn-server.js';
+import { runAgentCommand, startDetached } from '../spawn-server.js';
 import { RuncStateReader } from './runc-state.js';
 import { decideState, joinStates, parseExitFile } from './state.js';
 import type { ContainerState, ExitRecord, RunnerRoots } from './types.js';
@@ -74,6 +72,7 @@ export class ContainerRunner {
   private readonly pollMs: number;
   private readonly runcStates: RuncStateReader;
   /** Stops under way, by container ID: when their grace ends (epoch ms), which a later stop may move earlier. */
+  private rootsReady: Promise<void> | undefined;
   private readonly stopping = new Map<string, { deadline: { at: number }; done: Promise<ExitRecord> }>();
 
   constructor(options: ContainerRunnerOptions) {
@@ -83,6 +82,25 @@ export class ContainerRunner {
     this.conmon = options.conmon ?? 'conmon';
     this.log = options.logger ?? createLogger({ component: 'conmon-runner' });
     this.pollMs = options.pollMs ?? 25;
+  }
+
+  /**
+   * The runner's own directories (exits, attach sockets, runc's root): made by the first
+   * create, not by every one; a failed create forgets them, so the next one makes them.
+   */
+  private ensureRoots(paths: { exitDir: string; socketDir: string }): Promise<void> {
+    if (this.rootsReady === undefined) {
+      const ready = Promise.all([
+        mkdir(paths.exitDir, { recursive: true }),
+        mkdir(paths.socketDir, { recursive: true }),
+        mkdir(this.roots.runcRoot, { recursive: true }),
+      ]).then(() => undefined);
+      this.rootsReady = ready;
+      ready.catch(() => {
+        if (this.rootsReady === ready) this.rootsReady = undefined;
+      });
+    }
+    return this.rootsReady;
   }
 
   private runcArgs(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -96,12 +114,7 @@ export class ContainerRunner {
   async create(input: CreateContainerInput): Promise<CreatedContainer> {
     const paths = containerPaths(this.roots, input.id);
     const logPath = input.logPath ?? paths.defaultLogPath;
-    await Promise.all([
-      mkdir(paths.exitDir, { recursive: true }),
-      mkdir(paths.persistDir, { recursive: true }),
-      mkdir(paths.socketDir, { recursive: true }),
-      mkdir(this.roots.runcRoot, { recursive: true }),
-    ]);
+    await Promise.all([this.ensureRoots(paths), mkdir(paths.persistDir, { recursive: true })]);
     // A stale exit file from an earlier container of this ID would read as its exit.
     await rm(paths.exitFile, { force: true });
     const args = conmonArgs({
@@ -115,40 +128,26 @@ export class ContainerRunner {
       ...(input.stdin !== undefined ? { stdin: input.stdin } : {}),
       ...(input.stdinOnce !== undefined ? { stdinOnce: input.stdinOnce } : {}),
     });
-    const child = spawn(this.conmon, args, {
-      // fd 3 is the sync pipe. No pipe on stderr: the daemon would keep it and die of
-      // SIGPIPE writing to it once we close our end; errors come through the sync pipe.
-      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-      env: { ...process.env, _OCI_SYNCPIPE: '3' },
+    let syncText: string;
+    try {
       // conmon also drops an "oom" file in its working directory; keep it in ours.
-      cwd: paths.persistDir,
-      detached: true,
-    });
-    const sync = child.stdio[3] as Readable;
-    let syncText = '';
-    const done = new Promise<Error | undefined>((resolve) => {
-      child.once('error', (err) => resolve(err));
-      // One newline-terminated JSON message; the pipe's end (conmon died) ends it too.
-      sync.on('data', (d: Buffer) => {
-        syncText += d.toString();
-        if (syncText.includes('\n')) resolve(undefined);
-      });
-      sync.once('end', () => resolve(undefined));
-      sync.once('close', () => resolve(undefined));
-    });
-    const spawnError = await done;
-    sync.destroy();
-    child.unref();
-    if (spawnError !== undefined) {
+      ({ syncText } = await startDetached(this.conmon, args, {
+        cwd: paths.persistDir,
+        syncPipeEnv: '_OCI_SYNCPIPE',
+      }));
+    } catch (err) {
+      this.rootsReady = undefined;
       throw new FlotillaError(
         'FailedPrecondition',
-        `could not start conmon (${this.conmon}): ${spawnError.message}; install Debian's conmon`,
+        `could not start conmon (${this.conmon}): ${errorMessage(err)}; install Debian's conmon`,
         { object: `container/${input.id}` },
-        { cause: spawnError },
+        { cause: err },
       );
     }
     const message = parseSyncMessage(syncText);
     if (message === undefined || message.data < 0) {
+      // Made again by the next create, in case they were removed under us.
+      this.rootsReady = undefined;
       const why = message?.message?.trim() ?? 'conmon exited without reporting';
       throw new FlotillaError('FailedPrecondition', `container ${input.id} could not be created: ${why}`, {
         object: `container/${input.id}`,
@@ -203,15 +202,19 @@ export class ContainerRunner {
     return { exitCode: parseExitFile(id, text), finishedAt, oomKilled };
   }
 
-  /** Every container of this runner: runc's state (read as runc list would) joined with conmon's exit files. */
-  async list(): Promise<ContainerState[]> {
-    const entries = await this.runcStates.list();
+  /**
+   * Every container of this runner: runc's state (read as runc list would) joined with
+   * conmon's exit files; with only, just the containers whose id it accepts.
+   */
+  async list(only?: (id: string) => boolean): Promise<ContainerState[]> {
+    const entries = await this.runcStates.list(only);
     let exitIds: string[] = [];
     try {
       exitIds = await readdir(join(this.roots.stateDir, 'exits'));
     } catch (err) {
       if (!isMissing(err)) throw err;
     }
+    if (only !== undefined) exitIds = exitIds.filter(only);
     const exits = new Map<string, ExitRecord>();
     for (const id of exitIds) {
       const exit = await this.readExit(id);
@@ -224,7 +227,7 @@ export class ContainerRunner {
   async state(id: string): Promise<ContainerState> {
     const exit = await this.readExit(id);
     if (exit !== undefined) return decideState(id, undefined, exit);
-    const all = await this.list();
+    const all = await this.list((other) => other === id);
     return all.find((s) => s.id === id) ?? decideState(id, undefined, undefined);
   }
 
