@@ -259,7 +259,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   let podman: PodmanSandbox | undefined;
   try {
     say('starting a one-node cluster (etcd, NATS, registry, controller, agent) and building images');
-    cluster = await DockerCluster.start({ label: 'bench' });
+    cluster = await DockerCluster.start({ label: 'bench', logLevel: 'info', heartbeatInterval: '1s' });
     const busybox = cluster.images.busybox;
     const web = cluster.images.web;
 

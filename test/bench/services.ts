@@ -622,7 +622,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     say(
       `starting 3 hosts (1 controller, --node-grace ${nodeGrace}, --eviction-timeout ${evictionTimeout}) and building images`,
     );
-    const c = await HostsCluster.start({ nodes: 3, controllers: 1, nodeGrace, evictionTimeout });
+    // The log level and heartbeat a user's agents and controller run with (tests use debug
+    // and 300 ms beats), since both cost CPU on every pod.
+    const c = await HostsCluster.start({
+      nodes: 3,
+      controllers: 1,
+      nodeGrace,
+      evictionTimeout,
+      logLevel: 'info',
+      heartbeatInterval: '1s',
+    });
     cluster = c;
     admin = await c.admin();
     const a = admin;

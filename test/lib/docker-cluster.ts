@@ -275,6 +275,13 @@ export function spawnPty(
 export interface DockerClusterOptions {
   /** A short label: the node is named <prefix>-<label>. */
   label: string;
+  /**
+   * The controller's and the agent's --log-level and the agent's --heartbeat-interval.
+   * Tests log at debug and beat every 300 ms; benchmarks run the defaults a user gets
+   * (info, 1s), since both cost CPU on every pod.
+   */
+  logLevel?: string;
+  heartbeatInterval?: string;
 }
 
 export class DockerCluster {
@@ -292,11 +299,15 @@ export class DockerCluster {
   private readonly seenChains = new Set<string>();
   private readonly cliEnv: NodeJS.ProcessEnv;
 
-  private constructor(options: DockerClusterOptions, prefix: string, grpcPort: number) {
+  private constructor(
+    private readonly options: DockerClusterOptions,
+    prefix: string,
+    grpcPort: number,
+  ) {
     this.prefix = prefix;
     // Short: conmon's socket paths under the state dir must stay within sun_path's 108 bytes.
     this.dir = makeRunDir(prefix);
-    this.plane = new ControlPlane(this.dir, { nodeGrace: '3s' });
+    this.plane = new ControlPlane(this.dir, { nodeGrace: '3s', logLevel: options.logLevel ?? 'debug' });
     this.nodeName = `${prefix}-${options.label}`;
     const stateDir = join(this.dir, 'agent');
     this.settings = {
@@ -388,7 +399,7 @@ export class DockerCluster {
       ['state-dir', s.stateDir],
       ['node-name', this.nodeName],
       ['address', '127.0.0.1'],
-      ['heartbeat-interval', '300ms'],
+      ['heartbeat-interval', this.options.heartbeatInterval ?? '300ms'],
       ['image-root', s.imageRoot],
       ['image-gc-high-threshold', '100'],
       ['image-gc-low-threshold', '100'],
@@ -400,7 +411,7 @@ export class DockerCluster {
       // Tests send no traffic beyond loopback: no forwarding to this machine's nameservers.
       ['dns-upstreams', 'none'],
       ['agent-listen', `127.0.0.1:${s.grpcPort}`],
-      ['log-level', 'debug'],
+      ['log-level', this.options.logLevel ?? 'debug'],
     ];
     if (join) {
       flags.push(

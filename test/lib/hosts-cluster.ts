@@ -134,6 +134,12 @@ export interface HostsClusterOptions {
   controllerArgs?: string[];
   /** More flags for every agent. */
   agentArgs?: string[];
+  /**
+   * The controllers' and agents' --log-level and the agents' --heartbeat-interval. Tests
+   * log at debug and beat every 300 ms; benchmarks run the defaults a user gets (info, 1s).
+   */
+  logLevel?: string;
+  heartbeatInterval?: string;
 }
 
 export interface HostController {
@@ -384,7 +390,7 @@ export class HostsCluster {
       `--listen=${address}`,
       `--data-dir=${dataDir}`,
       `--node-grace=${this.options.nodeGrace ?? '2s'}`,
-      '--log-level=debug',
+      `--log-level=${this.options.logLevel ?? 'debug'}`,
     ];
     if (this.options.evictionTimeout) args.push(`--eviction-timeout=${this.options.evictionTimeout}`);
     args.push(...(this.options.controllerArgs ?? []));
@@ -419,10 +425,10 @@ export class HostsCluster {
       ...agentNodeFlags,
       agentMain,
       ...hostAgentFlags(this.stateDir(index), this.plan, h, Number(this.registryHost.split(':')[1])),
-      '--heartbeat-interval=300ms',
+      `--heartbeat-interval=${this.options.heartbeatInterval ?? '300ms'}`,
       '--image-gc-high-threshold=100',
       '--image-gc-low-threshold=100',
-      '--log-level=debug',
+      `--log-level=${this.options.logLevel ?? 'debug'}`,
       // Tests send no traffic beyond loopback and the hosts: no forwarding to this machine's nameservers.
       '--dns-upstreams=none',
       ...(this.options.agentArgs ?? []),
