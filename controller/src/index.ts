@@ -342,6 +342,7 @@ export {
 } from './deployments/deployment-loop.js';
 export { Expectations, isSeen, type CopyState, type Expectation } from './deployments/expectations.js';
 export { OwnerIndex } from './deployments/owner-index.js';
+export { StatusBudget } from './deployments/status-budget.js';
 export { WorkQueue } from './util/work-queue.js';
 export { createDeploymentService, type DeploymentServiceDeps } from './api/deployment-service.js';
 

@@ -1,8 +1,9 @@
 // The deployment loop's expectations (a pass waits until the informers' copies hold its
-// own last writes) and its owner index (pods by the ReplicaSet controlling them).
+// own last writes), its owner index (pods by the ReplicaSet controlling them) and its
+// status write budget.
 import t from 'tap';
 import type { Pod } from '@flotilla/proto';
-import { Expectations, OwnerIndex, isSeen, type CopyState } from '@flotilla/controller';
+import { Expectations, OwnerIndex, StatusBudget, isSeen, type CopyState } from '@flotilla/controller';
 
 /** A copy as an informer exposes it: applied revision, and mod revisions per key. */
 function copy(applied: number, held: Record<string, number>): CopyState {
@@ -122,4 +123,16 @@ t.test('the owner index follows puts, owner changes and deletes', async (t) => {
   index.apply({ type: 'delete', key: 'pods/default/a', previous: pod('a', 'u1') });
   t.same(names('u1'), []);
   t.equal(index.size, 1, 'empty groups are dropped');
+});
+
+t.test('the status budget allows a burst, then its rate', async (t) => {
+  const budget = new StatusBudget(10, 3, 0);
+  t.same([budget.take(0), budget.take(0), budget.take(0), budget.take(0)], [true, true, true, false]);
+  t.equal(budget.waitMs(0), 100, 'one token every 100 ms');
+  t.equal(budget.take(50), false);
+  t.equal(budget.take(100), true);
+  t.equal(budget.take(10_000), true, 'a quiet spell refills it');
+  t.equal(budget.take(10_000), true);
+  t.equal(budget.take(10_000), true);
+  t.equal(budget.take(10_000), false, 'but never beyond the burst');
 });

@@ -484,3 +484,40 @@ t.test('a loop whose deployment copy loads last deletes nothing of that deployme
     'nothing created or deleted',
   );
 });
+
+t.test('with a tiny status budget the deferred status writes still land', async (t) => {
+  const store = new MemoryStore();
+  // One status-only write a second: the four deployments' "1 of 2 ready" must queue for it.
+  const loop = startDeploymentLoop({ store, events: discardEvents, log, statusWritesPerSecond: 1 });
+  // One pod of each ReplicaSet gets ready, so the rollouts never complete: only status moves.
+  const stopNodes = playNodes(store, (p) => (p.metadata?.name ?? '') === firstPodOf(p.metadata?.name ?? ''));
+  const firsts = new Map<string, string>();
+  function firstPodOf(name: string): string {
+    const rs = name.slice(0, name.lastIndexOf('-'));
+    const known = firsts.get(rs);
+    if (known !== undefined) return known;
+    firsts.set(rs, name);
+    return name;
+  }
+  t.teardown(async () => {
+    await stopNodes();
+    await loop.stop();
+  });
+  const names = ['a', 'b', 'c', 'd'];
+  for (const name of names)
+    await store.create(
+      deploymentCodec,
+      keys.deployment('default', name),
+      makeDeployment({ name, replicas: 2, maxSurge: '1', maxUnavailable: '0' }),
+    );
+  await waitFor(
+    'every deployment showing 1 of 2 ready',
+    async () => {
+      const { entries } = await store.list(deploymentCodec, keys.deployments);
+      return entries.length === names.length && entries.every((e) => e.value.status?.readyReplicas === 1);
+    },
+    { timeoutMs: 20_000, intervalMs: 50 },
+  );
+  const pods = (await store.list(podCodec, keys.pods)).entries;
+  t.equal(pods.length, 8, 'creates are never held back, nor made twice');
+});

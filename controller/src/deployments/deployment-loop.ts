@@ -28,6 +28,7 @@ import { WorkQueue } from '../util/work-queue.js';
 import { decideDeployment, referenceTo } from './deployment-decision.js';
 import { Expectations, type CopyState, type Expectation } from './expectations.js';
 import { OwnerIndex } from './owner-index.js';
+import { StatusBudget } from './status-budget.js';
 import { availableAt, isPodActive } from './pod-availability.js';
 import { decideReplicaSet, randomSuffix } from './replica-set-decision.js';
 import { controllerOf, nameOf } from './revisions.js';
@@ -60,6 +61,13 @@ export interface DeploymentLoopOptions {
    * and one status write. A pod that comes, goes or stops being active queues it at once.
    */
   statusCoalesceMs?: number;
+  /**
+   * Passes that would only write statuses (the deployment's, its ReplicaSets'), all
+   * deployments together, per second (default 200, as many at once after a quiet spell);
+   * one over the budget writes nothing and looks again later. Never holds back a pass
+   * that creates, scales or deletes anything.
+   */
+  statusWritesPerSecond?: number;
 }
 
 export interface DeploymentLoop {
@@ -115,6 +123,10 @@ export function startDeploymentLoop(options: DeploymentLoopOptions): DeploymentL
   const uid = options.uid ?? randomUUID;
   const suffix = options.suffix ?? (() => randomSuffix());
   const statusCoalesceMs = options.statusCoalesceMs ?? 100;
+  const statusRate = options.statusWritesPerSecond ?? 200;
+  const statusBudget = new StatusBudget(statusRate, statusRate, performance.now());
+  /** Deployments whose status-only write waits for the budget. */
+  const deferred = new Set<string>();
   const abort = new AbortController();
   const queue = new WorkQueue();
   const failures = new Map<string, number>();
@@ -384,7 +396,10 @@ export function startDeploymentLoop(options: DeploymentLoopOptions): DeploymentL
     // Its own ReplicaSets and those of an earlier deployment of the same name.
     const rss = [...replicaSetsByDeployment.get(key).values()];
     const orphans = await collectOrphans(namespace, name, found, rss, written);
-    if (!found || dRevision === undefined) return orphans ? 1_000 : undefined;
+    if (!found || dRevision === undefined) {
+      deferred.delete(key);
+      return orphans ? 1_000 : undefined;
+    }
     const d = found;
     const at = now();
     const dPods = podsOf(rss);
@@ -443,6 +458,19 @@ export function startDeploymentLoop(options: DeploymentLoopOptions): DeploymentL
       });
     }
     if (plan.deployment) ops.push(putOp(deploymentCodec, dKey, plan.deployment, dRevision));
+    const statusOnly =
+      !plan.createReplicaSet &&
+      plan.updateReplicaSets.length === 0 &&
+      plan.deleteReplicaSets.length === 0 &&
+      podChanges.every((c) => c.create.length === 0 && c.delete.length === 0);
+    if (statusOnly && ops.length > 0 && !statusBudget.take(performance.now())) {
+      // Spread the deferred passes over the time the budget needs for all of them.
+      deferred.add(key);
+      const spread = (deferred.size * 1000) / statusRate;
+      const again = statusBudget.waitMs(performance.now()) + Math.ceil(Math.random() * spread);
+      return Math.min(plan.requeueAfterMs ?? again, again);
+    }
+    deferred.delete(key);
     // ReplicaSets, the deployment's status and the first pods together or not at all; the
     // other pods only once the ReplicaSets they belong to are written.
     await applyPlan(namespace, ops, podChanges, at, written, () => {
