@@ -288,6 +288,17 @@ export async function startController(options: ControllerOptions): Promise<Runni
         await garbage.stop();
       });
 
+    // Every replica serves assignments streams; they share one watch of the pods (and the
+    // pod copies of the scheduler, the deployment loop and the endpoints loop follow it too:
+    // each pod event is decoded once).
+    const podWatch = new PodWatchHub(store, log.child({ layer: 'pod-watch' }));
+    const podWatchAbort = new AbortController();
+    const podWatchRun = podWatch.run(podWatchAbort.signal);
+    onStop('pod watch', async () => {
+      podWatchAbort.abort();
+      await podWatchRun;
+    });
+
     // The scheduler binds pods created without spec.nodeName; on the leader only, its
     // bindings fenced by the leadership.
     if (runs('scheduler'))
@@ -297,21 +308,12 @@ export async function startController(options: ControllerOptions): Promise<Runni
           events,
           leadership,
           profile: schedulerProfile({ resources: options.schedulerScoring ?? 'LeastAllocated' }),
+          podWatch: (after, watchSignal) => podWatch.watch(after, watchSignal),
           log: log.child({ layer: 'scheduler' }),
         });
         await untilAborted(signal);
         await scheduler.stop();
       });
-
-    // Every replica serves assignments streams; they share one watch of the pods (and the
-    // endpoints loop's pod copy follows it too).
-    const podWatch = new PodWatchHub(store, log.child({ layer: 'pod-watch' }));
-    const podWatchAbort = new AbortController();
-    const podWatchRun = podWatch.run(podWatchAbort.signal);
-    onStop('pod watch', async () => {
-      podWatchAbort.abort();
-      await podWatchRun;
-    });
 
     // Services' Endpoints from their selectors and their pods' readiness, on the leader only.
     if (runs('endpoints'))
@@ -336,6 +338,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
           store,
           events,
           leadership,
+          podWatch: (after, watchSignal) => podWatch.watch(after, watchSignal),
           log: log.child({ layer: 'deployments' }),
         });
         await untilAborted(signal);

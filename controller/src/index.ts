@@ -340,6 +340,9 @@ export {
   type DeploymentLoop,
   type DeploymentLoopOptions,
 } from './deployments/deployment-loop.js';
+export { Expectations, isSeen, type CopyState, type Expectation } from './deployments/expectations.js';
+export { OwnerIndex } from './deployments/owner-index.js';
+export { StatusBudget } from './deployments/status-budget.js';
 export { WorkQueue } from './util/work-queue.js';
 export { createDeploymentService, type DeploymentServiceDeps } from './api/deployment-service.js';
 

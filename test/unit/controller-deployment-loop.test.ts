@@ -34,9 +34,11 @@ import {
   scaleObject,
   startDeploymentLoop,
   type EventInput,
+  type Store,
+  type WatchEvent,
 } from '@flotilla/controller';
 import { waitFor } from '../lib/wait.js';
-import { makeDeployment, playNodes, withImage } from '../lib/deployment-sim.js';
+import { makeDeployment, playNodes, withImage, withReplicas } from '../lib/deployment-sim.js';
 
 const log = createLogger({ test: 'deployment-loop' }, { level: 'warn' });
 const dKey = keys.deployment('default', 'web');
@@ -380,4 +382,142 @@ t.test('a ReplicaSet without a deployment keeps its own pods', async (t) => {
   );
   await waitFor('1 ready pod', () => ready(1), { timeoutMs: 15_000, intervalMs: 20 });
   t.pass('scaled down to 1');
+});
+
+/** The store, but every pod event reaches watchers lagMs late (a busy or far etcd). */
+function withLaggingPodWatch(store: MemoryStore, lagMs: number): Store {
+  const watch: Store['watch'] = (codec, prefix, after, signal) => {
+    const events = store.watch(codec, prefix, after, signal);
+    if (!prefix.startsWith(keys.pods)) return events;
+    return (async function* () {
+      const due: { at: number; ev: WatchEvent<unknown> }[] = [];
+      let wake: (() => void) | undefined;
+      void (async () => {
+        for await (const ev of events) {
+          due.push({ at: Date.now() + lagMs, ev });
+          wake?.();
+        }
+      })();
+      while (!signal.aborted) {
+        const next = due.shift();
+        if (!next) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            signal.addEventListener('abort', () => resolve(), { once: true });
+          });
+          wake = undefined;
+          continue;
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, next.at - Date.now())));
+        yield next.ev as never;
+      }
+    })();
+  };
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'watch') return watch;
+      const value: unknown = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+t.test('a pod copy that lags behind the store never makes the loop create pods twice', async (t) => {
+  const memory = new MemoryStore();
+  const store = withLaggingPodWatch(memory, 300);
+  const events: EventInput[] = [];
+  const loop = startDeploymentLoop({ store, events: { record: (e) => events.push(e) }, log });
+  t.teardown(() => loop.stop());
+  const created = (): number => events.filter((e) => e.reason === 'SuccessfulCreate').length;
+  const podCount = async (): Promise<number> => (await memory.list(podCodec, keys.pods)).entries.length;
+
+  await memory.create(deploymentCodec, dKey, makeDeployment({ replicas: 3 }));
+  await waitFor('3 pods', async () => (await podCount()) === 3, { timeoutMs: 5_000, intervalMs: 10 });
+  // The ReplicaSet's own event comes back at once and queues the deployment again, long
+  // before the pod copy has the pods: the pass must wait for them.
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  t.equal(await podCount(), 3);
+  t.equal(created(), 3);
+
+  const current = await memory.get(deploymentCodec, dKey);
+  if (!current) throw new Error('the deployment is gone');
+  await memory.update(deploymentCodec, dKey, withReplicas(current.value, 5), current.modRevision);
+  await waitFor('5 pods', async () => (await podCount()) === 5, { timeoutMs: 5_000, intervalMs: 10 });
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  t.equal(await podCount(), 5);
+  t.equal(created(), 5);
+});
+
+t.test('a loop whose deployment copy loads last deletes nothing of that deployment', async (t) => {
+  const memory = new MemoryStore();
+  const first = startDeploymentLoop({ store: memory, events: discardEvents, log });
+  const stopNodes = playNodes(memory);
+  t.teardown(stopNodes);
+  await memory.create(deploymentCodec, dKey, makeDeployment({ replicas: 3 }));
+  await waitFor('3 pods of web:1 ready', () => rolledOut(memory, 'registry.local/web:1', 3), {
+    timeoutMs: 15_000,
+    intervalMs: 20,
+  });
+  await first.stop();
+  const before = (await state(memory)).pods.map((p) => p.metadata?.name).sort();
+
+  // A new leader's loop: the ReplicaSets and pods are listed at once, the deployments late.
+  const slowList: Store['list'] = async (codec, prefix) => {
+    if (prefix.startsWith(keys.deployments)) await new Promise((resolve) => setTimeout(resolve, 300));
+    return memory.list(codec, prefix);
+  };
+  const store = new Proxy(memory, {
+    get(target, prop, receiver) {
+      if (prop === 'list') return slowList;
+      const value: unknown = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const events: EventInput[] = [];
+  const second = startDeploymentLoop({ store, events: { record: (e) => events.push(e) }, log });
+  t.teardown(() => second.stop());
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  t.same((await state(memory)).pods.map((p) => p.metadata?.name).sort(), before, 'the same pods');
+  t.same(
+    events.filter((e) => e.reason === 'SuccessfulCreate' || e.reason === 'SuccessfulDelete'),
+    [],
+    'nothing created or deleted',
+  );
+});
+
+t.test('with a tiny status budget the deferred status writes still land', async (t) => {
+  const store = new MemoryStore();
+  // One status-only write a second: the four deployments' "1 of 2 ready" must queue for it.
+  const loop = startDeploymentLoop({ store, events: discardEvents, log, statusWritesPerSecond: 1 });
+  // One pod of each ReplicaSet gets ready, so the rollouts never complete: only status moves.
+  const stopNodes = playNodes(store, (p) => (p.metadata?.name ?? '') === firstPodOf(p.metadata?.name ?? ''));
+  const firsts = new Map<string, string>();
+  function firstPodOf(name: string): string {
+    const rs = name.slice(0, name.lastIndexOf('-'));
+    const known = firsts.get(rs);
+    if (known !== undefined) return known;
+    firsts.set(rs, name);
+    return name;
+  }
+  t.teardown(async () => {
+    await stopNodes();
+    await loop.stop();
+  });
+  const names = ['a', 'b', 'c', 'd'];
+  for (const name of names)
+    await store.create(
+      deploymentCodec,
+      keys.deployment('default', name),
+      makeDeployment({ name, replicas: 2, maxSurge: '1', maxUnavailable: '0' }),
+    );
+  await waitFor(
+    'every deployment showing 1 of 2 ready',
+    async () => {
+      const { entries } = await store.list(deploymentCodec, keys.deployments);
+      return entries.length === names.length && entries.every((e) => e.value.status?.readyReplicas === 1);
+    },
+    { timeoutMs: 20_000, intervalMs: 50 },
+  );
+  const pods = (await store.list(podCodec, keys.pods)).entries;
+  t.equal(pods.length, 8, 'creates are never held back, nor made twice');
 });

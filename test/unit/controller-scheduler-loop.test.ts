@@ -182,3 +182,53 @@ t.test('a pod being deleted is not bound', async (t) => {
   t.equal((await s.pod('gone'))?.spec?.nodeName, '', 'left alone');
   t.same((await s.pod('gone'))?.status?.conditions, [], 'no verdict either');
 });
+
+t.test('batches written side by side never overcommit a node', async (t) => {
+  class SlowStore extends MemoryStore {
+    inFlight = 0;
+    maxInFlight = 0;
+    override async commit(ops: readonly TxnOp[]): Promise<TxnResult> {
+      this.inFlight++;
+      this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        return await super.commit(ops);
+      } finally {
+        this.inFlight--;
+      }
+    }
+  }
+  const store = new SlowStore();
+  await store.create(
+    nodeCodec,
+    keys.node('node-a'),
+    testNode({ name: 'node-a', cpu: '64', memory: '64Gi', pods: '25' }),
+  );
+  for (let i = 0; i < 60; i++)
+    await store.create(
+      podCodec,
+      keys.pod('default', `web-${i}`),
+      testPod({ name: `web-${i}`, owner: 'web-rs' }),
+    );
+  const scheduler = startScheduler({
+    store,
+    events: { record: () => undefined },
+    log: silentLogger,
+    seed: 7,
+    batchSize: 10,
+    maxInFlight: 4,
+  });
+  t.teardown(() => scheduler.stop());
+  const decided = async () => {
+    const { entries } = await store.list(podCodec, keys.pods);
+    const bound = entries.filter((e) => e.value.spec?.nodeName).length;
+    const refused = entries.filter((e) =>
+      e.value.status?.conditions.some((c) => c.type === 'PodScheduled' && c.status === 'False'),
+    ).length;
+    return bound + refused === 60 ? { bound, refused } : undefined;
+  };
+  const { bound, refused } = await waitFor('every pod decided', decided, { intervalMs: 20 });
+  t.equal(bound, 25, 'as many bound as the node has room for');
+  t.equal(refused, 35);
+  t.ok(store.maxInFlight > 1, `batches were written side by side (${store.maxInFlight} at most)`);
+});

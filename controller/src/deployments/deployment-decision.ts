@@ -57,6 +57,11 @@ export interface DeploymentDecisionInput {
   deployment: Deployment;
   /** The ReplicaSets of the deployment's namespace (names of others count for collisions). */
   replicaSets: readonly ReplicaSet[];
+  /**
+   * Whether a ReplicaSet of that name exists in the namespace, for a caller that passes
+   * only the deployment's own ReplicaSets (a name taken by another counts as a collision).
+   */
+  replicaSetNameTaken?: (name: string) => boolean;
   /** The pods of the namespace (or only the deployment's). */
   pods: readonly Pod[];
   now: Date;
@@ -231,12 +236,12 @@ export function decideDeployment(input: DeploymentDecisionInput): DeploymentPlan
     );
 
   const createCurrent = (initialReplicas: (w: Working[]) => number): void => {
-    const taken = new Map(input.replicaSets.map((rs) => [nameOf(rs), rs]));
+    const taken = new Set(input.replicaSets.map(nameOf));
     for (;;) {
       const hash = templateHash(d.spec?.template, collisionCount);
-      const existing = taken.get(replicaSetName(name, hash));
+      const candidate = replicaSetName(name, hash);
       // A name taken by another template (or another owner): Kubernetes' collisionCount.
-      if (!existing) {
+      if (!taken.has(candidate) && !(input.replicaSetNameTaken?.(candidate) ?? false)) {
         const rs = newReplicaSet(d, hash, maxOldRevision + 1, 0, input);
         current = { rs, replicas: 0, pods: [], available: 0, changed: true };
         const n = initialReplicas([current, ...olds]);

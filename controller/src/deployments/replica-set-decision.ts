@@ -22,6 +22,11 @@ export interface ReplicaSetDecisionInput {
   uid: () => string;
   /** 5 characters [a-z0-9] per created pod (names taken by other pods are skipped). */
   suffix: () => string;
+  /**
+   * Whether a pod of that name exists in the namespace, for a caller that passes only the
+   * ReplicaSet's own pods.
+   */
+  podNameTaken?: (name: string) => boolean;
 }
 
 export function replicasOf(rs: ReplicaSet): number {
@@ -123,7 +128,7 @@ export function decideReplicaSet(input: ReplicaSetDecisionInput): ReplicaSetPlan
     for (let i = active.length; i < want; i++) {
       let name: string;
       do name = `${nameOf(rs)}-${input.suffix()}`;
-      while (taken.has(name));
+      while (taken.has(name) || (input.podNameTaken?.(name) ?? false));
       taken.add(name);
       plan.create.push(podForReplicaSet(rs, name, input.uid(), now));
     }

@@ -11,7 +11,7 @@ import { errorMessage, isFlotillaError, type Logger } from '@flotilla/common';
 import type { EventRecorder } from '../events/recorder.js';
 import { scheduledCondition } from '../pods/defaults.js';
 import { nodeCodec, podCodec } from '../store/codecs.js';
-import { Informer, type InformerChange } from '../store/informer.js';
+import { Informer, type InformerChange, type WatchSource } from '../store/informer.js';
 import { keys } from '../store/keys.js';
 import { putOp, type Store, type TxnOp } from '../store/types.js';
 import { Backoff, sleep } from '../util/backoff.js';
@@ -29,6 +29,8 @@ export interface SchedulerOptions {
   profile?: SchedulerProfile;
   /** Pods per transaction, at most maxBatchSize. */
   batchSize?: number;
+  /** Batches written at once (default 4); each is planned with the others' placements assumed. */
+  maxInFlight?: number;
   /** Seeds the planner's node walk; the same seed and the same history give the same placements. */
   seed?: number;
   /** Unschedulable pods are tried again at least this often even when nothing seems to change. */
@@ -36,6 +38,12 @@ export interface SchedulerOptions {
   now?: () => Date;
   /** The leadership the loop runs under: bindings carry its fence, so a deposed leader's fail. */
   leadership?: Leadership;
+  /**
+   * Where the pod informer takes its changes from after its list: the controller's shared
+   * pod watch (api/pod-watch-hub.ts), so each pod event is decoded once per controller;
+   * without it, a watch of its own.
+   */
+  podWatch?: WatchSource<Pod>;
 }
 
 export interface RunningScheduler {
@@ -104,7 +112,10 @@ export class SchedulerLoop {
   private readonly abort = new AbortController();
   private readonly backoff = new Backoff({ initialMs: 200, maxMs: 5_000 });
   private readonly resyncMs: number;
-  private running: Promise<void> | undefined;
+  /** Batches being planned or written. */
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlightPods = new Set<string>();
+  private readonly maxInFlight: number;
   private timer: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private informerRuns: Promise<void>[] = [];
@@ -116,12 +127,19 @@ export class SchedulerLoop {
     this.events = options.events;
     this.now = options.now ?? (() => new Date());
     this.batchSize = Math.min(maxBatchSize, Math.max(1, options.batchSize ?? maxBatchSize));
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? 4);
     this.resyncMs = options.resyncMs ?? 60_000;
     this.planner = new Planner(
       options.profile ?? schedulerProfile(),
       seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32)),
     );
-    this.pods = new Informer(this.store, podCodec, keys.pods, this.log.child({ informer: 'pods' }));
+    this.pods = new Informer(
+      this.store,
+      podCodec,
+      keys.pods,
+      this.log.child({ informer: 'pods' }),
+      options.podWatch,
+    );
     this.nodes = new Informer(this.store, nodeCodec, keys.nodes, this.log.child({ informer: 'nodes' }));
     this.nodes.onChange((c) => this.onNode(c));
     this.pods.onChange((c) => this.onPod(c));
@@ -139,7 +157,7 @@ export class SchedulerLoop {
     if (this.timer) clearTimeout(this.timer);
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     await Promise.all(this.informerRuns);
-    await this.running;
+    await Promise.all([...this.inFlight]);
   }
 
   /** How many pods wait for capacity (tests, metrics). */
@@ -203,32 +221,50 @@ export class SchedulerLoop {
     this.wake();
   }
 
-  /** Runs a pass soon, once: events that arrive together are planned together. */
+  /**
+   * Starts batches soon: events that arrive together are planned together. Up to
+   * maxInFlight batches are written at once, each planned on the snapshot with the
+   * placements of those still in flight assumed, so one etcd round trip does not pace
+   * the bindings.
+   */
   private wake(): void {
-    if (this.running || this.timer || this.abort.signal.aborted || !this.synced()) return;
+    if (this.timer || this.abort.signal.aborted || !this.synced()) return;
+    if (this.inFlight.size >= this.maxInFlight || this.active.size === 0) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.running = this.drain().finally(() => {
-        this.running = undefined;
-        if (this.active.size > 0) this.wake();
-      });
+      this.fill();
     }, 0);
   }
 
-  private async drain(): Promise<void> {
-    while (this.active.size > 0 && !this.abort.signal.aborted) {
+  private fill(): void {
+    while (this.active.size > 0 && this.inFlight.size < this.maxInFlight && !this.abort.signal.aborted) {
       const batch: string[] = [];
       for (const key of this.active) {
+        // A pod already in a batch being written waits for that batch's outcome.
+        if (this.inFlightPods.has(key)) continue;
         batch.push(key);
         if (batch.length >= this.batchSize) break;
       }
-      for (const key of batch) this.active.delete(key);
-      const ok = await this.scheduleBatch(batch);
-      if (!ok) {
-        // Back in front, and give the store a moment.
-        this.active = new Set([...batch.filter((k) => this.pending.has(k)), ...this.active]);
-        await sleep(this.backoff.next(), this.abort.signal);
+      if (batch.length === 0) return;
+      for (const key of batch) {
+        this.active.delete(key);
+        this.inFlightPods.add(key);
       }
+      const run: Promise<void> = this.runBatch(batch).finally(() => {
+        for (const key of batch) this.inFlightPods.delete(key);
+        this.inFlight.delete(run);
+        this.wake();
+      });
+      this.inFlight.add(run);
+    }
+  }
+
+  private async runBatch(batch: readonly string[]): Promise<void> {
+    const ok = await this.scheduleBatch(batch);
+    if (!ok) {
+      // Back in front, and give the store a moment (this batch's slot waits).
+      this.active = new Set([...batch.filter((k) => this.pending.has(k)), ...this.active]);
+      await sleep(this.backoff.next(), this.abort.signal);
     }
   }
 
