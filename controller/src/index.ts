@@ -55,7 +55,7 @@ export type {
   TxnOp,
   TxnResult,
 } from './store/types.js';
-export { CompactedError, isCompactedError, putOp } from './store/types.js';
+export { CompactedError, isCompactedError, maxTxnOps, putOp } from './store/types.js';
 export { EtcdStore, type EtcdStoreOptions } from './store/etcd-store.js';
 export { MemoryStore } from './store/memory-store.js';
 export { Informer, type InformerChange, type InformerListener, type WatchSource } from './store/informer.js';

@@ -10,6 +10,7 @@ import {
   type WatchEvent,
   isCompactedError,
   jsonCodec,
+  maxTxnOps,
   nodeCodec,
   putOp,
 } from '@flotilla/controller';
@@ -180,6 +181,22 @@ export function storeConformance(t: Test, open: StoreFactory): void {
     const rev = await store.revision();
     await t.rejects(store.update(things, 'things/missing', { v: 1 }, rev), { code: 'Conflict' });
     t.equal(await store.get(things, 'things/missing'), undefined);
+  });
+
+  withStore('getMany reads several keys in the order given, undefined where absent', async (t, { store }) => {
+    t.strictSame(await store.getMany(things, []), [], 'no keys, no entries');
+    const { entry: a } = await store.create(things, 'things/a', { v: 1 });
+    const { entry: b } = await store.create(things, 'things/b', { v: 2 });
+    const many = await store.getMany(things, ['things/b', 'things/missing', 'things/a']);
+    t.strictSame(many, [b, undefined, a], 'each entry as get gives it');
+    await t.rejects(
+      store.getMany(
+        things,
+        Array.from({ length: maxTxnOps + 1 }, (_, i) => `things/${i}`),
+      ),
+      { code: 'InvalidArgument' },
+      'more keys than one transaction may hold',
+    );
   });
 
   withStore('commit writes every op at one revision, guarded or not', async (t, { store }) => {

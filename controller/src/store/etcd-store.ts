@@ -23,7 +23,7 @@ import {
   type TxnResult,
   type WatchEvent,
 } from './types.js';
-import { staleKeys } from './memory-store.js';
+import { staleKeys, tooManyOps } from './memory-store.js';
 
 export interface EtcdStoreOptions {
   /** http://host:port URLs. */
@@ -66,6 +66,24 @@ export class EtcdStore implements Store {
     const res = await this.call(`read ${key}`, () => this.ns.get(key).exec());
     const kv = res.kvs[0];
     return kv ? toEntry(codec, key, kv) : undefined;
+  }
+
+  async getMany<T>(codec: Codec<T>, keys: readonly string[]): Promise<(Entry<T> | undefined)[]> {
+    const first = keys[0];
+    if (first === undefined) return [];
+    tooManyOps(keys.length);
+    // One transaction of reads: one round trip and one revision for all of them. Its
+    // compare always holds (every create revision, 0 for a missing key, is above -1).
+    const res = await this.call(`read ${keys.length} keys`, () =>
+      this.ns
+        .if(first, 'Create', '>', -1)
+        .then(...keys.map((key) => this.ns.get(key)))
+        .commit(),
+    );
+    return keys.map((key, i) => {
+      const kv = res.responses[i]?.response_range?.kvs[0];
+      return kv ? toEntry(codec, key, kv) : undefined;
+    });
   }
 
   async list<T>(codec: Codec<T>, prefix: string): Promise<ListResult<T>> {
@@ -133,6 +151,7 @@ export class EtcdStore implements Store {
   }
 
   async commit(ops: readonly TxnOp[]): Promise<TxnResult> {
+    tooManyOps(ops.length);
     const guarded = ops.filter((op) => op.expect !== undefined);
     // A missing key has mod revision 0, so "must not exist" is Mod == 0. With no guard at
     // all, a compare that always holds (every create revision is above -1).

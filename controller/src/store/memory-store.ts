@@ -1,9 +1,10 @@
 // An in-memory Store with etcd's semantics (one revision counter, mod revisions, watch
 // history, compaction), for tests of the logic above the store without servers.
-import { conflict } from '@flotilla/common';
+import { conflict, invalidArgument } from '@flotilla/common';
 import { AsyncQueue } from '../util/async-queue.js';
 import {
   CompactedError,
+  maxTxnOps,
   type Codec,
   type CreateResult,
   type Entry,
@@ -43,6 +44,14 @@ export class MemoryStore implements Store {
   async get<T>(codec: Codec<T>, key: string): Promise<Entry<T> | undefined> {
     const stored = this.data.get(key);
     return stored ? toEntry(codec, key, stored) : undefined;
+  }
+
+  async getMany<T>(codec: Codec<T>, keys: readonly string[]): Promise<(Entry<T> | undefined)[]> {
+    tooManyOps(keys.length);
+    return keys.map((key) => {
+      const stored = this.data.get(key);
+      return stored ? toEntry(codec, key, stored) : undefined;
+    });
   }
 
   async list<T>(codec: Codec<T>, prefix: string): Promise<ListResult<T>> {
@@ -85,6 +94,7 @@ export class MemoryStore implements Store {
   }
 
   async commit(ops: readonly TxnOp[]): Promise<TxnResult> {
+    tooManyOps(ops.length);
     const stale = ops
       .filter((op) => op.expect !== undefined && (this.data.get(op.key)?.modRevision ?? 0) !== op.expect)
       .map((op) => op.key);
@@ -172,6 +182,15 @@ export class MemoryStore implements Store {
   private emit(event: RawEvent): void {
     this.history.push(event);
     for (const watcher of this.watchers) watcher.deliver(event);
+  }
+}
+
+/** etcd's refusal of a transaction above --max-txn-ops, so tests meet it too. */
+export function tooManyOps(count: number): void {
+  if (count > maxTxnOps) {
+    throw invalidArgument(`a transaction of ${count} operations is more than etcd allows (${maxTxnOps})`, {
+      value: count,
+    });
   }
 }
 

@@ -50,6 +50,12 @@ export interface TxnResult {
   revision: number;
 }
 
+/**
+ * The most operations one transaction (commit, getMany) may hold: etcd refuses more than
+ * its --max-txn-ops, 128 by default.
+ */
+export const maxTxnOps = 128;
+
 /** A put of a typed value, for building a transaction. */
 export function putOp<T>(codec: Codec<T>, key: string, value: T, expect?: number): TxnOp {
   return { type: 'put', key, text: codec.encode(value), expect };
@@ -57,6 +63,11 @@ export function putOp<T>(codec: Codec<T>, key: string, value: T, expect?: number
 
 export interface Store {
   get<T>(codec: Codec<T>, key: string): Promise<Entry<T> | undefined>;
+  /**
+   * Several keys read at one revision, in one round trip: the entry of each key in the
+   * order given, undefined where a key does not exist. At most maxTxnOps keys.
+   */
+  getMany<T>(codec: Codec<T>, keys: readonly string[]): Promise<(Entry<T> | undefined)[]>;
   list<T>(codec: Codec<T>, prefix: string): Promise<ListResult<T>>;
   /** Writes the value only if the key does not exist, so racing writers agree on one. */
   create<T>(codec: Codec<T>, key: string, value: T): Promise<CreateResult<T>>;
