@@ -261,6 +261,19 @@ export function storeConformance(t: Test, open: StoreFactory): void {
     t.strictSame((await store.get(things, 'things/a'))?.value, { v: 1 }, 'a failed check writes nothing');
   });
 
+  withStore('a list of many keys holds each once, in key order, at one revision', async (t, { store }) => {
+    const names = ['g', 'c', 'a', 'f', 'b', 'e', 'd'];
+    for (const [i, n] of names.entries()) await store.create(things, `things/${n}`, { v: i });
+    await store.create(things, 'things0', { v: 99 });
+    const before = await store.revision();
+    const list = await store.list(things, 'things/');
+    t.strictSame(
+      list.entries.map((e) => e.key),
+      [...names].sort().map((n) => `things/${n}`),
+    );
+    t.equal(list.revision, before, 'the revision the list was read at');
+  });
+
   withStore('list returns exactly the keys under the prefix, at a revision', async (t, { store }) => {
     await store.create(things, 'things/b', { v: 2 });
     await store.create(things, 'things/a', { v: 1 });
