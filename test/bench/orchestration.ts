@@ -477,6 +477,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       );
     }
     return placedAll ? 0 : 1;
+  } catch (err) {
+    // Said before the clean-up, which can take long (or hang) after a failure.
+    say(`failed: ${err instanceof Error ? err.message : String(err)}; cleaning up`);
+    throw err;
   } finally {
     await clock?.stop().catch(() => undefined);
     etcd?.close();

@@ -165,9 +165,9 @@ export class SimNode {
       organization: nodeOrganization,
     });
     const nats = newUserSeed();
-    // A controller busy with hundreds of joins answers late: a timed-out or unavailable
-    // join is tried again (the next controller each time) for a few minutes, so one slow
-    // answer does not fail a whole fleet's start. Refusals (a bad token) fail at once.
+    // A controller busy with hundreds of joins answers late: a timed-out, unavailable or
+    // conflicting join is tried again (the next controller each time) for a few minutes, so
+    // one slow answer does not fail a whole fleet's start. Refusals (a bad token) fail at once.
     const giveUpAt = Date.now() + joinPatienceMs;
     for (let attempt = 1; ; attempt++) {
       const client = this.client();
@@ -191,7 +191,12 @@ export class SimNode {
           natsUrls: res.natsUrls,
         };
       } catch (err) {
-        const transient = isFlotillaError(err, 'Unavailable') || isFlotillaError(err, 'DeadlineExceeded');
+        // Conflict: many nodes joining with one token at once race for its use count, and
+        // the controller gives up after 10 guarded attempts.
+        const transient =
+          isFlotillaError(err, 'Unavailable') ||
+          isFlotillaError(err, 'DeadlineExceeded') ||
+          isFlotillaError(err, 'Conflict');
         if (!transient || Date.now() >= giveUpAt) throw err;
         this.controllerIndex++;
         await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 250 * attempt)));
@@ -292,6 +297,12 @@ export class SimNode {
 
   private stream(client: NodeGatewayClient, signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
+      // Killed while registering: an abort listener added now would never fire, and the
+      // stream would hold kill() (and the caller's clean-up) forever.
+      if (signal.aborted) {
+        resolve();
+        return;
+      }
       const call = client.assignments({ nodeName: this.name, resumeRevision: this.revision });
       const onAbort = (): void => call.cancel();
       signal.addEventListener('abort', onAbort, { once: true });
