@@ -51,17 +51,25 @@ export class EtcdStore implements Store {
   private readonly endpoints: string[];
   private readonly log: Logger;
   private readonly listPageSize: number;
+  private readonly callTimeoutMs: number;
 
   constructor(options: EtcdStoreOptions) {
     this.endpoints = options.endpoints;
     this.listPageSize = Math.max(1, options.listPageSize ?? defaultListPageSize);
     this.log = options.logger ?? silentLogger;
-    const callTimeoutMs = options.callTimeoutMs ?? 5_000;
+    this.callTimeoutMs = options.callTimeoutMs ?? 5_000;
+    // The client library treats a call past its gRPC deadline as a failed host: it closes
+    // every connection to it (failing all calls in flight and every watch) and three in a
+    // row open its circuit breaker, which fails every call for 5 s. A busy controller whose
+    // event loop reads a reply late met exactly that and lost its leadership. So each call
+    // gives up on its own after callTimeoutMs (call(), below), and the gRPC deadline is only
+    // a backstop for a call etcd never answers.
+    const deadlineMs = Math.max(60_000, 12 * this.callTimeoutMs);
     this.client = new Etcd3({
       hosts: options.endpoints,
       dialTimeout: options.dialTimeoutMs ?? 3_000,
       // A hung etcd must not hang API calls forever; watches are long-lived and exempt.
-      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + deadlineMs }),
       // A list of a big prefix (10,000 pods are ~8 MB) is one response: grpc-js refuses more
       // than 4 MB by default, and those failures open the client's circuit breaker, which
       // then fails every call, the leader's lease renewal included.
@@ -318,12 +326,24 @@ export class EtcdStore implements Store {
 
   /** etcd failures as Unavailable errors that say which endpoints were tried. */
   private async call<R>(what: string, fn: () => Promise<R>): Promise<R> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${this.callTimeoutMs} ms`)),
+        this.callTimeoutMs,
+      );
+    });
     try {
-      return await fn();
+      const pending = fn();
+      // A call given up on may still fail later: nobody waits for it any more.
+      pending.catch(() => undefined);
+      return await Promise.race([pending, timeout]);
     } catch (err) {
       if (err instanceof FlotillaError) throw err;
       if (/compacted/i.test(errorMessage(err))) throw new CompactedError(0);
       throw unavailable(`etcd at ${this.endpoints.join(',')}: cannot ${what}: ${errorMessage(err)}`, {}, err);
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
