@@ -350,6 +350,12 @@ export class EtcdStore implements Store {
 
 type WatchOutcome = { kind: 'aborted' } | { kind: 'disconnected' } | { kind: 'cancelled'; error: unknown };
 
+/**
+ * A watch event whose previous value is decoded only when read (once): most consumers hold
+ * the previous value already (an informer's copy), and decoding it for each of them was
+ * half the cost of every watched change. A previous value that does not decode reads as
+ * undefined, as etcd gives none after a compaction.
+ */
 function toWatchEvent<T>(
   codec: Codec<T>,
   type: 'Put' | 'Delete',
@@ -358,10 +364,28 @@ function toWatchEvent<T>(
   revision: number,
 ): WatchEvent<T> {
   const key = kv.key.toString();
-  const previous = prev ? codec.decode(prev.value.toString(), Number(prev.mod_revision)) : undefined;
-  if (type === 'Put')
-    return { type: 'put', key, value: codec.decode(kv.value.toString(), revision), previous, revision };
-  return { type: 'delete', key, previous, revision };
+  const event =
+    type === 'Put'
+      ? { type: 'put' as const, key, value: codec.decode(kv.value.toString(), revision), revision }
+      : { type: 'delete' as const, key, revision };
+  let undecoded = prev;
+  let previous: T | undefined;
+  Object.defineProperty(event, 'previous', {
+    enumerable: true,
+    get(): T | undefined {
+      if (undecoded) {
+        const kv = undecoded;
+        undecoded = undefined;
+        try {
+          previous = codec.decode(kv.value.toString(), Number(kv.mod_revision));
+        } catch {
+          previous = undefined;
+        }
+      }
+      return previous;
+    },
+  });
+  return event as WatchEvent<T>;
 }
 
 function toEntry<T>(codec: Codec<T>, key: string, kv: IKeyValue): Entry<T> {
