@@ -54,6 +54,7 @@ import { retryUntil } from './util/backoff.js';
 import { controllerVersion } from './version.js';
 import type { LoopName } from './options/loops.js';
 import { PodWatchHub } from './api/pod-watch-hub.js';
+import { sharedPodStore } from './store/shared-pods.js';
 
 export interface ControllerOptions {
   etcdEndpoints: string[];
@@ -288,12 +289,23 @@ export async function startController(options: ControllerOptions): Promise<Runni
         await garbage.stop();
       });
 
+    // One copy of the pods per replica: the assignments streams follow it, and the loops'
+    // pod informers list and watch it (podStore) instead of etcd, sharing its decoded pods.
+    const podWatch = new PodWatchHub(store, log.child({ layer: 'pod-watch' }));
+    const podWatchAbort = new AbortController();
+    const podWatchRun = podWatch.run(podWatchAbort.signal);
+    onStop('pod watch', async () => {
+      podWatchAbort.abort();
+      await podWatchRun;
+    });
+    const podStore = sharedPodStore(store, podWatch);
+
     // The scheduler binds pods created without spec.nodeName; on the leader only, its
     // bindings fenced by the leadership.
     if (runs('scheduler'))
       elector.runWhileLeader('scheduler', async (signal, leadership) => {
         const scheduler = startScheduler({
-          store,
+          store: podStore,
           events,
           leadership,
           profile: schedulerProfile({ resources: options.schedulerScoring ?? 'LeastAllocated' }),
@@ -303,21 +315,11 @@ export async function startController(options: ControllerOptions): Promise<Runni
         await scheduler.stop();
       });
 
-    // Every replica serves assignments streams; they share one watch of the pods (and the
-    // endpoints loop's pod copy follows it too).
-    const podWatch = new PodWatchHub(store, log.child({ layer: 'pod-watch' }));
-    const podWatchAbort = new AbortController();
-    const podWatchRun = podWatch.run(podWatchAbort.signal);
-    onStop('pod watch', async () => {
-      podWatchAbort.abort();
-      await podWatchRun;
-    });
-
     // Services' Endpoints from their selectors and their pods' readiness, on the leader only.
     if (runs('endpoints'))
       elector.runWhileLeader('endpoints', async (signal, leadership) => {
         const endpointsLoop = startEndpointsLoop({
-          store,
+          store: podStore,
           leadership,
           podWatch: (after, watchSignal) => podWatch.watch(after, watchSignal),
           nodes, // pods on a node that is not Ready are not ready addresses
@@ -333,7 +335,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     if (runs('deployments'))
       elector.runWhileLeader('deployments', async (signal, leadership) => {
         const deploymentLoop = startDeploymentLoop({
-          store,
+          store: podStore,
           events,
           leadership,
           log: log.child({ layer: 'deployments' }),

@@ -430,6 +430,7 @@ export {
 } from './events/store-recorder.js';
 export { createObjectService, type ObjectServiceDeps, type ObjectMethods } from './api/object-service.js';
 export { PodWatchHub } from './api/pod-watch-hub.js';
+export { sharedPodStore, type SharedPods } from './store/shared-pods.js';
 
 // Endpoints (issue 6): the pure decision, the ready targets a proxy balances over, the loop
 export {

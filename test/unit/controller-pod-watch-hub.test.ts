@@ -3,7 +3,14 @@
 import t from 'tap';
 import { Pod } from '@flotilla/proto';
 import { silentLogger } from '@flotilla/common';
-import { MemoryStore, PodWatchHub, keys, podCodec, type WatchEvent } from '@flotilla/controller';
+import {
+  MemoryStore,
+  PodWatchHub,
+  keys,
+  podCodec,
+  sharedPodStore,
+  type WatchEvent,
+} from '@flotilla/controller';
 import { waitFor } from '../lib/index.js';
 
 const pod = (name: string, node: string): Pod =>
@@ -71,4 +78,50 @@ t.test('the hub replays what it holds, follows live, and sends older revisions t
   await write(store, 'p0', 'skipped');
   await write(store, 'p0', 'seen');
   t.match(await take(ahead, 1), [/ seen$/], 'events up to the revision asked for are skipped');
+});
+
+t.test('the hub holds every pod and each node’s pods, and a shared-pods store serves them', async (t) => {
+  const store = new MemoryStore();
+  await write(store, 'a', 'n1');
+  await write(store, 'b', 'n2');
+  const hub = new PodWatchHub(store, silentLogger);
+  t.equal(hub.list(), undefined, 'nothing before the first list');
+  const stop = new AbortController();
+  const run = hub.run(stop.signal);
+  t.teardown(async () => {
+    stop.abort();
+    await run;
+  });
+  await waitFor('the hub to list', () => hub.list() !== undefined);
+  await write(store, 'c', 'n1');
+  await write(store, 'b', 'n1'); // moved from n2
+  await store.delete(keys.pod('default', 'a'));
+  const revision = await store.revision();
+  await waitFor('the hub to follow', () => hub.list()?.revision === revision);
+  const names = (pods: Pod[] | undefined): string[] => (pods ?? []).map((p) => p.metadata?.name ?? '').sort();
+  t.same(names(hub.podsOn('n1')?.pods), ['b', 'c'], 'n1: its pods now');
+  t.same(names(hub.podsOn('n2')?.pods), [], 'n2: the pod moved away');
+
+  const shared = sharedPodStore(store, hub);
+  const listed = await shared.list(podCodec, keys.pods);
+  const stored = await store.list(podCodec, keys.pods);
+  t.equal(listed.revision, revision);
+  t.same(
+    listed.entries.map((e) => [e.key, e.modRevision]).sort(),
+    stored.entries.map((e) => [e.key, e.modRevision]),
+    'all pods, at their revisions, as the store has them',
+  );
+  t.equal(listed.entries[0]?.value, hub.list()?.entries[0]?.value, 'the very objects the hub holds');
+  const ns = await shared.list(podCodec, keys.pod('default', ''));
+  t.not(ns.entries[0]?.value, undefined);
+  t.not(
+    ns.entries.find((e) => e.key === listed.entries[0]?.key)?.value,
+    listed.entries[0]?.value,
+    "a namespace's pods are read from the store",
+  );
+  const live = shared.watch(podCodec, keys.pods, revision, stop.signal);
+  await write(store, 'd', 'n2');
+  const [ev] = await take(live, 1);
+  t.match(ev, /^put pods\/default\/d /, 'the watch follows the hub');
+  t.equal(hub.subscriberCount, 0, 'and leaves it when done');
 });

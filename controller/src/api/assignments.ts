@@ -53,8 +53,14 @@ export interface AssignmentsOptions {
   signal: AbortSignal;
   log: Logger;
   bookmarkIntervalMs?: number;
-  /** The controller's shared pod watch; without it the stream watches the store itself. */
-  podWatch?: { watch(afterRevision: number, signal: AbortSignal): AsyncIterable<WatchEvent<Pod>> };
+  /**
+   * The controller's shared pod copy; without it the stream lists and watches the store
+   * itself. podsOn gives a snapshot from the copy (undefined while it has none).
+   */
+  podWatch?: {
+    watch(afterRevision: number, signal: AbortSignal): AsyncIterable<WatchEvent<Pod>>;
+    podsOn?(node: string): { pods: Pod[]; revision: number } | undefined;
+  };
 }
 
 /** Runs the stream until the signal aborts; store failures are thrown to the caller. */
@@ -69,9 +75,18 @@ export async function streamAssignments(options: AssignmentsOptions): Promise<vo
       revision = resume;
       log.debug('resuming assignments', { node, revision });
     } else {
-      const list = await store.list(podCodec, keys.pods);
-      const pods = list.entries.map((e) => e.value).filter((p) => onNode(p, node));
-      revision = list.revision;
+      // From the shared copy's index when there is one: a list of every pod per stream was
+      // all the pods decoded once per node whenever the nodes (re)connected at once.
+      let snapshot = options.podWatch?.podsOn?.(node);
+      if (!snapshot) {
+        const list = await store.list(podCodec, keys.pods);
+        snapshot = {
+          pods: list.entries.map((e) => e.value).filter((p) => onNode(p, node)),
+          revision: list.revision,
+        };
+      }
+      const pods = snapshot.pods;
+      revision = snapshot.revision;
       await send({ type: AssignmentEvent_Type.SNAPSHOT, revision, pods });
       log.debug('sent assignments snapshot', { node, revision, pods: pods.length });
     }
