@@ -385,7 +385,7 @@ function toWatchEvent<T>(
       return previous;
     },
   });
-  return event as WatchEvent<T>;
+  return event;
 }
 
 function toEntry<T>(codec: Codec<T>, key: string, kv: IKeyValue): Entry<T> {

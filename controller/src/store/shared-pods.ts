@@ -27,7 +27,7 @@ export function sharedPodStore(store: Store, pods: SharedPods): Store {
     getMany: <T>(codec: Codec<T>, keyList: readonly string[]): Promise<(Entry<T> | undefined)[]> =>
       store.getMany(codec, keyList),
     async list<T>(codec: Codec<T>, prefix: string): Promise<ListResult<T>> {
-      const shared = isAllPods(codec as Codec<unknown>, prefix) ? pods.list() : undefined;
+      const shared = isAllPods(codec, prefix) ? pods.list() : undefined;
       // Same codec, so the copy's Pods are the Ts asked for.
       return shared ? (shared as unknown as ListResult<T>) : store.list(codec, prefix);
     },
@@ -42,7 +42,7 @@ export function sharedPodStore(store: Store, pods: SharedPods): Store {
       afterRevision: number,
       signal: AbortSignal,
     ): AsyncIterable<WatchEvent<T>> {
-      if (!isAllPods(codec as Codec<unknown>, prefix))
+      if (!isAllPods(codec, prefix))
         return store.watch(codec, prefix, afterRevision, signal);
       return pods.watch(afterRevision, signal) as unknown as AsyncIterable<WatchEvent<T>>;
     },
