@@ -267,7 +267,9 @@ export {
 export {
   ControllerClusterNetwork,
   startClusterNetwork,
+  coalesceDelayMs,
   defaultCoalesceMs,
+  maxCoalesceMs,
   maxDrainTimeoutMs,
   type ControllerClusterNetworkOptions,
   type StartClusterNetworkOptions,
