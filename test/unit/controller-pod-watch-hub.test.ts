@@ -125,3 +125,48 @@ t.test('the hub holds every pod and each node’s pods, and a shared-pods store 
   t.match(ev, /^put pods\/default\/d /, 'the watch follows the hub');
   t.equal(hub.subscriberCount, 0, 'and leaves it when done');
 });
+
+t.test("a node's watch gets only its pods' changes, and says how far the rest went", async (t) => {
+  const store = new MemoryStore();
+  const hub = new PodWatchHub(store, silentLogger);
+  const stop = new AbortController();
+  const run = hub.run(stop.signal);
+  t.teardown(async () => {
+    stop.abort();
+    await run;
+  });
+  await waitFor('the hub to list', () => hub.list() !== undefined);
+  const from = hub.list()?.revision ?? 0;
+  const n1 = hub.watchNode('n1', from, stop.signal);
+  await write(store, 'a', 'n1');
+  await write(store, 'b', 'n2');
+  await write(store, 'b', 'n1'); // moved to n1
+  await write(store, 'c', 'n2');
+  await write(store, 'a', 'n3'); // moved away from n1
+  const last = await store.revision();
+  await waitFor('the hub to follow', () => hub.list()?.revision === last);
+  t.equal(n1.idleRevision(), 0, 'events wait in the queue: nothing can be said yet');
+  const got = await take(n1, 3);
+  t.same(
+    got.map((e) => e.split(' ').slice(0, 2).join(' ') + ' ' + (e.split(' ')[3] ?? '')),
+    ['put pods/default/a n1', 'put pods/default/b n1', 'put pods/default/a n3'],
+    "n1's own changes, the move away included",
+  );
+});
+
+t.test('a drained node watch is complete through the last change it left out', async (t) => {
+  const store = new MemoryStore();
+  const hub = new PodWatchHub(store, silentLogger);
+  const stop = new AbortController();
+  const run = hub.run(stop.signal);
+  t.teardown(async () => {
+    stop.abort();
+    await run;
+  });
+  await waitFor('the hub to list', () => hub.list() !== undefined);
+  const n1 = hub.watchNode('n1', hub.list()?.revision ?? 0, stop.signal);
+  await write(store, 'x', 'n2');
+  const last = await store.revision();
+  await waitFor('the hub to follow', () => hub.list()?.revision === last);
+  t.equal(n1.idleRevision(), last, 'nothing queued: complete through the skipped change');
+});

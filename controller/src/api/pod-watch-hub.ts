@@ -25,6 +25,27 @@ import { Backoff, sleep } from '../util/backoff.js';
 interface Subscriber {
   after: number;
   queue: AsyncQueue<WatchEvent<Pod>>;
+  /** Only the changes that concern this node (undefined: every change). */
+  node: string | undefined;
+  /** The newest revision left out by the node filter. */
+  skippedThrough: number;
+}
+
+/** A watch of the pod changes that concern one node. */
+export interface NodePodWatch extends AsyncIterable<WatchEvent<Pod>> {
+  /**
+   * A revision through which every change concerning the node has been handed to the
+   * consumer, counting those left out, when it has taken everything queued (0 when it
+   * cannot say). Bookmarks use it: without it they would only move with the node's own
+   * changes.
+   */
+  idleRevision(): number;
+}
+
+/** Whether a pod change can matter to node: the pod is or was bound to it, or nothing says. */
+export function concernsNode(ev: WatchEvent<Pod>, node: string): boolean {
+  if (ev.previous === undefined && ev.type === 'delete') return true;
+  return nodeOf(ev.previous) === node || (ev.type === 'put' && nodeOf(ev.value) === node);
 }
 
 interface Held {
@@ -123,7 +144,15 @@ export class PodWatchHub implements SharedPods {
       this.historyFrom = this.history[drop - 1]?.revision ?? this.historyFrom;
       this.history = this.history.slice(drop);
     }
-    for (const sub of this.subscribers) if (ev.revision > sub.after) sub.queue.push(ev);
+    for (const sub of this.subscribers) this.deliver(sub, ev);
+  }
+
+  private deliver(sub: Subscriber, ev: WatchEvent<Pod>): void {
+    if (ev.revision <= sub.after) return;
+    // One node's stream takes only its own pods' changes: pushing every change to every
+    // stream was nodes × changes queue operations, most of them thrown away.
+    if (sub.node !== undefined && !concernsNode(ev, sub.node)) sub.skippedThrough = ev.revision;
+    else sub.queue.push(ev);
   }
 
   private index(key: string, before: Pod | undefined, after: Pod | undefined): void {
@@ -162,17 +191,34 @@ export class PodWatchHub implements SharedPods {
 
   /** The pod changes after afterRevision, as Store.watch gives them. */
   watch(afterRevision: number, signal: AbortSignal): AsyncIterable<WatchEvent<Pod>> {
+    return this.subscribe(afterRevision, signal, undefined);
+  }
+
+  /**
+   * The changes after afterRevision that concern node (concernsNode): what
+   * assignmentForEvent would not drop. From the store (every change) when the hub does
+   * not hold that revision.
+   */
+  watchNode(node: string, afterRevision: number, signal: AbortSignal): NodePodWatch {
+    return this.subscribe(afterRevision, signal, node);
+  }
+
+  private subscribe(afterRevision: number, signal: AbortSignal, node: string | undefined): NodePodWatch {
     if (this.historyFrom < 0 || afterRevision < this.historyFrom) {
-      return this.store.watch(podCodec, keys.pods, afterRevision, signal);
+      const watch = this.store.watch(podCodec, keys.pods, afterRevision, signal);
+      return { [Symbol.asyncIterator]: () => watch[Symbol.asyncIterator](), idleRevision: () => 0 };
     }
     const queue = new AsyncQueue<WatchEvent<Pod>>(signal);
+    const sub: Subscriber = { after: afterRevision, queue, node, skippedThrough: 0 };
     // Replay and subscription in one synchronous step: nothing can slip between them.
-    for (const ev of this.history) if (ev.revision > afterRevision) queue.push(ev);
-    const sub: Subscriber = { after: afterRevision, queue };
+    for (const ev of this.history) this.deliver(sub, ev);
     this.subscribers.add(sub);
     const done = AbortSignal.any([signal, queue.consumerGone]);
     done.addEventListener('abort', () => this.subscribers.delete(sub), { once: true });
-    return queue;
+    return {
+      [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator](),
+      idleRevision: () => (queue.size === 0 ? sub.skippedThrough : 0),
+    };
   }
 
   /** Every pod as of the copy's revision (not in key order), or undefined while not synced. */
