@@ -54,6 +54,7 @@ export type {
   WatchEvent,
   TxnOp,
   TxnResult,
+  PrefixState,
 } from './store/types.js';
 export { CompactedError, isCompactedError, maxTxnOps, putOp } from './store/types.js';
 export { EtcdStore, type EtcdStoreOptions } from './store/etcd-store.js';
@@ -432,7 +433,7 @@ export {
 } from './events/store-recorder.js';
 export { createObjectService, type ObjectServiceDeps, type ObjectMethods } from './api/object-service.js';
 export { PodWatchHub } from './api/pod-watch-hub.js';
-export { sharedPodStore, type SharedPods } from './store/shared-pods.js';
+export { copyIsCurrent, sharedPodStore, type SharedPods } from './store/shared-pods.js';
 
 // Endpoints (issue 6): the pure decision, the ready targets a proxy balances over, the loop
 export {

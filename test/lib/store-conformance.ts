@@ -199,6 +199,23 @@ export function storeConformance(t: Test, open: StoreFactory): void {
     );
   });
 
+  withStore('prefixState counts the keys under a prefix and names the newest write', async (t, { store }) => {
+    t.strictSame(
+      await store.prefixState('things/'),
+      { count: 0, maxModRevision: 0, revision: await store.revision() },
+      'nothing yet',
+    );
+    await store.create(things, 'things/a', { v: 1 });
+    const { entry: b } = await store.create(things, 'things/b', { v: 2 });
+    const { entry: a } = await store
+      .update(things, 'things/a', { v: 3 }, (await store.get(things, 'things/a'))?.modRevision ?? 0)
+      .then((e) => ({ entry: e }));
+    await store.create(things, 'thingsmore/c', { v: 4 });
+    const state = await store.prefixState('things/');
+    t.strictSame(state, { count: 2, maxModRevision: a.modRevision, revision: await store.revision() });
+    t.ok(a.modRevision > b.modRevision);
+  });
+
   withStore('commit writes every op at one revision, guarded or not', async (t, { store }) => {
     const { entry: a } = await store.create(things, 'things/a', { v: 1 });
     await store.create(things, 'things/gone', { v: 0 });

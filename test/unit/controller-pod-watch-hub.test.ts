@@ -6,9 +6,11 @@ import { silentLogger } from '@flotilla/common';
 import {
   MemoryStore,
   PodWatchHub,
+  copyIsCurrent,
   keys,
   podCodec,
   sharedPodStore,
+  type PrefixState,
   type WatchEvent,
 } from '@flotilla/controller';
 import { waitFor } from '../lib/index.js';
@@ -113,12 +115,12 @@ t.test('the hub holds every pod and each node’s pods, and a shared-pods store 
   );
   t.equal(listed.entries[0]?.value, hub.list()?.entries[0]?.value, 'the very objects the hub holds');
   const ns = await shared.list(podCodec, keys.pod('default', ''));
-  t.not(ns.entries[0]?.value, undefined);
-  t.not(
+  t.equal(
     ns.entries.find((e) => e.key === listed.entries[0]?.key)?.value,
     listed.entries[0]?.value,
-    "a namespace's pods are read from the store",
+    "a namespace's pods come from the copy too, once it is shown current",
   );
+  t.same((await shared.list(podCodec, keys.pod('other', ''))).entries, [], 'another namespace: none');
   const live = shared.watch(podCodec, keys.pods, revision, stop.signal);
   await write(store, 'd', 'n2');
   const [ev] = await take(live, 1);
@@ -169,4 +171,45 @@ t.test('a drained node watch is complete through the last change it left out', a
   const last = await store.revision();
   await waitFor('the hub to follow', () => hub.list()?.revision === last);
   t.equal(n1.idleRevision(), last, 'nothing queued: complete through the skipped change');
+});
+
+t.test(
+  'a copy is current when it applied the revision, or holds as many keys and none is newer',
+  async (t) => {
+    const copy = (revision: number, count: number) => ({
+      revision,
+      entries: Array.from({ length: count }, (_, i) => ({
+        key: `pods/default/p${i}`,
+        value: pod(`p${i}`, 'n1'),
+        modRevision: 1,
+        createRevision: 1,
+      })),
+    });
+    const cases: [string, ReturnType<typeof copy>, PrefixState, boolean][] = [
+      ['applied through the revision', copy(10, 3), { count: 9, maxModRevision: 10, revision: 10 }, true],
+      ['only other keys written since', copy(7, 3), { count: 3, maxModRevision: 7, revision: 10 }, true],
+      ['a newer write it has not seen', copy(7, 3), { count: 3, maxModRevision: 8, revision: 10 }, false],
+      ['a delete it has not seen', copy(7, 3), { count: 2, maxModRevision: 7, revision: 10 }, false],
+      ['empty and nothing stored', copy(0, 0), { count: 0, maxModRevision: 0, revision: 10 }, true],
+    ];
+    for (const [name, c, state, want] of cases) t.equal(copyIsCurrent(c, state), want, name);
+  },
+);
+
+t.test('a pod list the copy cannot show current within a second is read from the store', async (t) => {
+  const store = new MemoryStore();
+  await write(store, 'a', 'n1');
+  const stale = {
+    list: () => ({ entries: [], revision: 1 }),
+    watch: () => store.watch(podCodec, keys.pods, 0, AbortSignal.timeout(10)),
+    nextChange: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+  };
+  const started = Date.now();
+  const listed = await sharedPodStore(store, stale).list(podCodec, keys.pods);
+  t.same(
+    listed.entries.map((e) => e.key),
+    [keys.pod('default', 'a')],
+    'what the store holds',
+  );
+  t.ok(Date.now() - started >= 900, 'after waiting for the copy');
 });

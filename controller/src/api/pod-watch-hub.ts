@@ -68,6 +68,7 @@ export class PodWatchHub implements SharedPods {
   private byNode = new Map<string, Set<string>>();
   private applied = 0;
   private synced = false;
+  private changeWaiters: (() => void)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -116,6 +117,7 @@ export class PodWatchHub implements SharedPods {
     this.historyFrom = revision;
     this.applied = revision;
     this.synced = true;
+    this.wakeWaiters();
   }
 
   private apply(raw: WatchEvent<Pod>): void {
@@ -145,6 +147,13 @@ export class PodWatchHub implements SharedPods {
       this.history = this.history.slice(drop);
     }
     for (const sub of this.subscribers) this.deliver(sub, ev);
+    this.wakeWaiters();
+  }
+
+  private wakeWaiters(): void {
+    const waiters = this.changeWaiters;
+    this.changeWaiters = [];
+    for (const w of waiters) w();
   }
 
   private deliver(sub: Subscriber, ev: WatchEvent<Pod>): void {
@@ -221,11 +230,13 @@ export class PodWatchHub implements SharedPods {
     };
   }
 
-  /** Every pod as of the copy's revision (not in key order), or undefined while not synced. */
-  list(): ListResult<Pod> | undefined {
+  /** The pods under prefix as of the copy's revision (not in key order), or undefined while not synced. */
+  list(prefix: string = keys.pods): ListResult<Pod> | undefined {
     if (!this.synced) return undefined;
     const entries: Entry<Pod>[] = [];
+    const all = prefix === keys.pods;
     for (const [key, held] of this.current) {
+      if (!all && !key.startsWith(prefix)) continue;
       entries.push({
         key,
         value: held.value,
@@ -234,6 +245,18 @@ export class PodWatchHub implements SharedPods {
       });
     }
     return { entries, revision: this.applied };
+  }
+
+  /** Resolves when the copy next changes (or is listed again), or after ms. */
+  nextChange(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.changeWaiters.push(done);
+    });
   }
 
   /** The pods bound to node as of the copy's revision, or undefined while not synced. */

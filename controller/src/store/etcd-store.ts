@@ -19,6 +19,7 @@ import {
   type CreateResult,
   type Entry,
   type ListResult,
+  type PrefixState,
   type Store,
   type TxnOp,
   type TxnResult,
@@ -304,6 +305,18 @@ export class EtcdStore implements Store {
   async revision(): Promise<number> {
     const res = await this.call('read the current revision', () => this.ns.get('cluster/ca').exec());
     return Number(res.header.revision);
+  }
+
+  async prefixState(prefix: string): Promise<PrefixState> {
+    // The newest key by mod revision, and etcd counts the whole range whatever the limit.
+    const res = await this.call(`read the state of ${prefix}`, () =>
+      this.ns.getAll().prefix(prefix).sort('Mod', 'Descend').limit(1).exec(),
+    );
+    return {
+      count: Number(res.count),
+      maxModRevision: Number(res.kvs[0]?.mod_revision ?? 0),
+      revision: Number(res.header.revision),
+    };
   }
 
   async ping(): Promise<string> {

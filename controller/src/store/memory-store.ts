@@ -9,6 +9,7 @@ import {
   type CreateResult,
   type Entry,
   type ListResult,
+  type PrefixState,
   type Store,
   type TxnOp,
   type TxnResult,
@@ -150,6 +151,17 @@ export class MemoryStore implements Store {
 
   async revision(): Promise<number> {
     return this.current;
+  }
+
+  async prefixState(prefix: string): Promise<PrefixState> {
+    let count = 0;
+    let maxModRevision = 0;
+    for (const [key, stored] of this.data) {
+      if (!key.startsWith(prefix)) continue;
+      count++;
+      maxModRevision = Math.max(maxModRevision, stored.modRevision);
+    }
+    return { count, maxModRevision, revision: this.current };
   }
 
   async ping(): Promise<string> {

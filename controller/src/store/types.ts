@@ -45,6 +45,13 @@ export type TxnOp =
   | { type: 'delete'; key: string; expect?: number }
   | { type: 'check'; key: string; expect: number };
 
+export interface PrefixState {
+  count: number;
+  /** 0 when there are no keys. */
+  maxModRevision: number;
+  revision: number;
+}
+
 export interface TxnResult {
   /** The revision every write of the transaction got. */
   revision: number;
@@ -93,6 +100,12 @@ export interface Store {
   commit(ops: readonly TxnOp[]): Promise<TxnResult>;
   /** The store's current revision. */
   revision(): Promise<number>;
+  /**
+   * How many keys are under prefix and the newest mod revision among them, at the store
+   * revision given: enough for a copy to tell that it holds exactly what is stored
+   * (store/shared-pods.ts), for the price of one small read.
+   */
+  prefixState(prefix: string): Promise<PrefixState>;
   /** Health probe: resolves when the store answers, with a description of what answered. */
   ping(): Promise<string>;
   close(): Promise<void>;
