@@ -452,3 +452,4 @@ export {
   type WriteContext,
 } from './endpoints/decide.js';
 export { startEndpointsLoop, type EndpointsLoop, type EndpointsLoopOptions } from './endpoints/loop.js';
+export { verifiedPeer } from './api/auth.js';

@@ -8,6 +8,7 @@ import {
   nodeNameOfCommonName,
   nodeOrganization,
   permissionDenied,
+  unauthenticated,
   type PeerIdentity,
 } from '@flotilla/common';
 
@@ -24,10 +25,12 @@ export function verifiedPeer(call: Call, caPem: string, now = new Date()): PeerI
   if (!raw || raw.length === 0) return authenticatePeer(call, caPem);
   const key = `${caPem}\n${raw.toString('base64')}`;
   const known = verified.get(key);
-  // It was valid when first verified, so only its end can have passed since; past it,
-  // the full check says why it fails.
-  if (known && now <= known.notAfter) return known;
-  verified.delete(key);
+  if (known) {
+    // It was valid when first verified, so only its end can have passed since.
+    if (now <= known.notAfter) return known;
+    verified.delete(key);
+    throw unauthenticated(`client certificate expired at ${known.notAfter.toISOString()}`);
+  }
   const peer = authenticatePeer(call, caPem);
   verified.set(key, peer);
   while (verified.size > verifiedLimit) {
