@@ -232,6 +232,10 @@ export class SimNode {
       ),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
+      // A nats-server checking a thousand nodes' JWTs at once answers late: keep trying
+      // rather than fail the node's start (and the fleet's).
+      waitOnFirstConnect: true,
+      timeout: 30_000,
     });
     if (signal.aborted) {
       await nc.close();
