@@ -290,6 +290,11 @@ async function mutations(
   };
 }
 
+/** A 10.0.0.0 cluster CIDR with a /24 for each of nodes. */
+function clusterCidrFor(nodes: number): string {
+  return `10.0.0.0/${24 - Math.ceil(Math.log2(nodes))}`;
+}
+
 const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -302,6 +307,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     evictionTimeout: '60s',
     logLevel: 'info',
     nodeArgs: options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProf}`] : [],
+    // The default cluster CIDR has 256 node blocks (/16 in /24s): more nodes need a wider one.
+    controllerArgs: options.nodes > 256 ? [`--cluster-cidr=${clusterCidrFor(options.nodes)}`] : [],
   });
   let fleet: SimNodes | undefined;
   let etcd: Etcd3 | undefined;
