@@ -54,6 +54,7 @@ import { retryUntil } from './util/backoff.js';
 import { controllerVersion } from './version.js';
 import type { LoopName } from './options/loops.js';
 import { PodWatchHub } from './api/pod-watch-hub.js';
+import { sharedPodStore } from './store/shared-pods.js';
 
 export interface ControllerOptions {
   etcdEndpoints: string[];
@@ -288,9 +289,9 @@ export async function startController(options: ControllerOptions): Promise<Runni
         await garbage.stop();
       });
 
-    // Every replica serves assignments streams; they share one watch of the pods (and the
-    // pod copies of the scheduler, the deployment loop and the endpoints loop follow it too:
-    // each pod event is decoded once).
+    // One copy of the pods per replica: the assignments streams follow it, and the loops'
+    // pod informers list and watch it (podStore, podWatch) instead of etcd, sharing its
+    // decoded pods: each pod event is decoded once.
     const podWatch = new PodWatchHub(store, log.child({ layer: 'pod-watch' }));
     const podWatchAbort = new AbortController();
     const podWatchRun = podWatch.run(podWatchAbort.signal);
@@ -298,13 +299,14 @@ export async function startController(options: ControllerOptions): Promise<Runni
       podWatchAbort.abort();
       await podWatchRun;
     });
+    const podStore = sharedPodStore(store, podWatch);
 
     // The scheduler binds pods created without spec.nodeName; on the leader only, its
     // bindings fenced by the leadership.
     if (runs('scheduler'))
       elector.runWhileLeader('scheduler', async (signal, leadership) => {
         const scheduler = startScheduler({
-          store,
+          store: podStore,
           events,
           leadership,
           profile: schedulerProfile({ resources: options.schedulerScoring ?? 'LeastAllocated' }),
@@ -319,7 +321,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     if (runs('endpoints'))
       elector.runWhileLeader('endpoints', async (signal, leadership) => {
         const endpointsLoop = startEndpointsLoop({
-          store,
+          store: podStore,
           leadership,
           podWatch: (after, watchSignal) => podWatch.watch(after, watchSignal),
           nodes, // pods on a node that is not Ready are not ready addresses
@@ -335,7 +337,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     if (runs('deployments'))
       elector.runWhileLeader('deployments', async (signal, leadership) => {
         const deploymentLoop = startDeploymentLoop({
-          store,
+          store: podStore,
           events,
           leadership,
           podWatch: (after, watchSignal) => podWatch.watch(after, watchSignal),

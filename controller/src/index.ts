@@ -54,8 +54,9 @@ export type {
   WatchEvent,
   TxnOp,
   TxnResult,
+  PrefixState,
 } from './store/types.js';
-export { CompactedError, isCompactedError, putOp } from './store/types.js';
+export { CompactedError, isCompactedError, maxTxnOps, putOp } from './store/types.js';
 export { EtcdStore, type EtcdStoreOptions } from './store/etcd-store.js';
 export { MemoryStore } from './store/memory-store.js';
 export { Informer, type InformerChange, type InformerListener, type WatchSource } from './store/informer.js';
@@ -267,7 +268,9 @@ export {
 export {
   ControllerClusterNetwork,
   startClusterNetwork,
+  coalesceDelayMs,
   defaultCoalesceMs,
+  maxCoalesceMs,
   maxDrainTimeoutMs,
   type ControllerClusterNetworkOptions,
   type StartClusterNetworkOptions,
@@ -433,6 +436,7 @@ export {
 } from './events/store-recorder.js';
 export { createObjectService, type ObjectServiceDeps, type ObjectMethods } from './api/object-service.js';
 export { PodWatchHub } from './api/pod-watch-hub.js';
+export { copyIsCurrent, sharedPodStore, type SharedPods } from './store/shared-pods.js';
 
 // Endpoints (issue 6): the pure decision, the ready targets a proxy balances over, the loop
 export {
@@ -451,3 +455,4 @@ export {
   type WriteContext,
 } from './endpoints/decide.js';
 export { startEndpointsLoop, type EndpointsLoop, type EndpointsLoopOptions } from './endpoints/loop.js';
+export { verifiedPeer } from './api/auth.js';

@@ -240,6 +240,8 @@ interface MutationResult {
   rate: number;
   achievedPerSecond: number;
   errors: number;
+  /** How many failed, by code and message (digits as N). */
+  errorKinds: Record<string, number>;
   latency: Latency;
 }
 
@@ -255,6 +257,7 @@ async function mutations(
   await apply(names.map((n) => namespaceObject(n, 0)));
   const samples: number[] = [];
   let errors = 0;
+  const errorKinds = new Map<string, number>();
   const inflight: Promise<void>[] = [];
   const start = performance.now();
   for (let i = 0; i < count; i++) {
@@ -265,13 +268,31 @@ async function mutations(
     inflight.push(
       apply([namespaceObject(names[i % names.length] ?? '', i + 1)]).then(
         () => void samples.push(performance.now() - t0),
-        () => void errors++,
+        (err: unknown) => {
+          errors++;
+          // Counted by code and message, with the numbers taken out so alike ones add up.
+          const e = err as { code?: string; message?: string };
+          const why = `${e.code ?? 'error'}: ${(e.message ?? String(err)).replace(/[0-9]+/g, 'N').slice(0, 160)}`;
+          errorKinds.set(why, (errorKinds.get(why) ?? 0) + 1);
+        },
       ),
     );
   }
   await Promise.all(inflight);
   const elapsed = (performance.now() - start) / 1000;
-  return { requested: count, rate, achievedPerSecond: count / elapsed, errors, latency: latency(samples) };
+  return {
+    requested: count,
+    rate,
+    achievedPerSecond: count / elapsed,
+    errors,
+    errorKinds: Object.fromEntries(errorKinds),
+    latency: latency(samples),
+  };
+}
+
+/** A 10.0.0.0 cluster CIDR with a /24 for each of nodes. */
+function clusterCidrFor(nodes: number): string {
+  return `10.0.0.0/${24 - Math.ceil(Math.log2(nodes))}`;
 }
 
 const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
@@ -286,6 +307,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     evictionTimeout: '60s',
     logLevel: 'info',
     nodeArgs: options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProf}`] : [],
+    // The default cluster CIDR has 256 node blocks (/16 in /24s): more nodes need a wider one.
+    controllerArgs: options.nodes > 256 ? [`--cluster-cidr=${clusterCidrFor(options.nodes)}`] : [],
   });
   let fleet: SimNodes | undefined;
   let etcd: Etcd3 | undefined;
@@ -395,6 +418,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         say(
           `  p50 ${fmt(last.latency.p50Ms, 1)} ms, p99 ${fmt(last.latency.p99Ms, 1)} ms, ${last.errors} errors, ${fmt(last.achievedPerSecond)}/s`,
         );
+      for (const [why, n] of Object.entries(last?.errorKinds ?? {})) say(`    ${n} × ${why}`);
     }
     const controllerEnd = memoryOf(plane.controller.pid);
 
@@ -477,6 +501,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       );
     }
     return placedAll ? 0 : 1;
+  } catch (err) {
+    // Said before the clean-up, which can take long (or hang) after a failure.
+    say(`failed: ${err instanceof Error ? err.message : String(err)}; cleaning up`);
+    throw err;
   } finally {
     await clock?.stop().catch(() => undefined);
     etcd?.close();

@@ -22,7 +22,8 @@ storeConformance(t, async () => {
   // Each test gets its own prefix, so it sees an empty store; revisions are etcd's own.
   stores += 1;
   const endpoints = [etcd.endpoint];
-  const store = new EtcdStore({ endpoints, prefix: `/conformance-${stores}/` });
+  // Pages of 2 keys, so every list of more crosses pages (the default is 500).
+  const store = new EtcdStore({ endpoints, prefix: `/conformance-${stores}/`, listPageSize: 2 });
   const admin = new Etcd3({ hosts: endpoints });
   return {
     store,

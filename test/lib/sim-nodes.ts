@@ -17,6 +17,7 @@ import {
   controllerChannel,
   createCertificateRequest,
   fromServiceError,
+  isFlotillaError,
   newUserSeed,
   nodeCommonName,
   nodeOrganization,
@@ -63,6 +64,8 @@ interface Identity {
 }
 
 const encoder = new TextEncoder();
+/** How long a node keeps trying to join a controller that times out or is unavailable. */
+const joinPatienceMs = 180_000;
 const podKeyOf = (pod: Pod): string => `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
 
 export class SimNode {
@@ -162,15 +165,23 @@ export class SimNode {
       organization: nodeOrganization,
     });
     const nats = newUserSeed();
+    // A controller busy with hundreds of joins answers late: a timed-out, unavailable or
+    // conflicting join is tried again (the next controller each time) for a few minutes, so
+    // one slow answer does not fail a whole fleet's start. Refusals (a bad token) fail at once.
+    const giveUpAt = Date.now() + joinPatienceMs;
     for (let attempt = 1; ; attempt++) {
       const client = this.client();
       try {
-        const res = await unary(client.join.bind(client), {
-          token: this.options.token,
-          nodeName: this.name,
-          csrPem: csr.csrPem,
-          natsUserPublicKey: nats.publicKey,
-        });
+        const res = await unary(
+          client.join.bind(client),
+          {
+            token: this.options.token,
+            nodeName: this.name,
+            csrPem: csr.csrPem,
+            natsUserPublicKey: nats.publicKey,
+          },
+          30_000,
+        );
         return {
           keyPem: csr.keyPem,
           certPem: res.certificatePem,
@@ -180,8 +191,15 @@ export class SimNode {
           natsUrls: res.natsUrls,
         };
       } catch (err) {
-        if (attempt >= 2 * this.options.controllers.length) throw err;
+        // Conflict: many nodes joining with one token at once race for its use count, and
+        // the controller gives up after 10 guarded attempts.
+        const transient =
+          isFlotillaError(err, 'Unavailable') ||
+          isFlotillaError(err, 'DeadlineExceeded') ||
+          isFlotillaError(err, 'Conflict');
+        if (!transient || Date.now() >= giveUpAt) throw err;
         this.controllerIndex++;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 250 * attempt)));
       } finally {
         client.close();
       }
@@ -214,6 +232,10 @@ export class SimNode {
       ),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
+      // A nats-server checking a thousand nodes' JWTs at once answers late: keep trying
+      // rather than fail the node's start (and the fleet's).
+      waitOnFirstConnect: true,
+      timeout: 30_000,
     });
     if (signal.aborted) {
       await nc.close();
@@ -279,6 +301,12 @@ export class SimNode {
 
   private stream(client: NodeGatewayClient, signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
+      // Killed while registering: an abort listener added now would never fire, and the
+      // stream would hold kill() (and the caller's clean-up) forever.
+      if (signal.aborted) {
+        resolve();
+        return;
+      }
       const call = client.assignments({ nodeName: this.name, resumeRevision: this.revision });
       const onAbort = (): void => call.cancel();
       signal.addEventListener('abort', onAbort, { once: true });
@@ -397,13 +425,25 @@ export class SimNodes {
   /** Starts them, a few at a time so a big fleet does not stampede the controller. */
   async start(concurrency = 20): Promise<void> {
     let next = 0;
+    let failed = false;
     const worker = async (): Promise<void> => {
-      while (next < this.nodes.length) {
+      // After a failure no more nodes start: the caller stops those that did.
+      while (next < this.nodes.length && !failed) {
         const node = this.nodes[next++];
-        if (node) await node.start();
+        try {
+          if (node) await node.start();
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, this.nodes.length) }, worker));
+    // Every worker settles before this returns, so no node starts after a caller's stop().
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: Math.min(concurrency, this.nodes.length) }, worker),
+    );
+    const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failure) throw failure.reason;
   }
 
   node(name: string): SimNode {

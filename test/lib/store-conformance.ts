@@ -10,6 +10,7 @@ import {
   type WatchEvent,
   isCompactedError,
   jsonCodec,
+  maxTxnOps,
   nodeCodec,
   putOp,
 } from '@flotilla/controller';
@@ -182,6 +183,39 @@ export function storeConformance(t: Test, open: StoreFactory): void {
     t.equal(await store.get(things, 'things/missing'), undefined);
   });
 
+  withStore('getMany reads several keys in the order given, undefined where absent', async (t, { store }) => {
+    t.strictSame(await store.getMany(things, []), [], 'no keys, no entries');
+    const { entry: a } = await store.create(things, 'things/a', { v: 1 });
+    const { entry: b } = await store.create(things, 'things/b', { v: 2 });
+    const many = await store.getMany(things, ['things/b', 'things/missing', 'things/a']);
+    t.strictSame(many, [b, undefined, a], 'each entry as get gives it');
+    await t.rejects(
+      store.getMany(
+        things,
+        Array.from({ length: maxTxnOps + 1 }, (_, i) => `things/${i}`),
+      ),
+      { code: 'InvalidArgument' },
+      'more keys than one transaction may hold',
+    );
+  });
+
+  withStore('prefixState counts the keys under a prefix and names the newest write', async (t, { store }) => {
+    t.strictSame(
+      await store.prefixState('things/'),
+      { count: 0, maxModRevision: 0, revision: await store.revision() },
+      'nothing yet',
+    );
+    await store.create(things, 'things/a', { v: 1 });
+    const { entry: b } = await store.create(things, 'things/b', { v: 2 });
+    const { entry: a } = await store
+      .update(things, 'things/a', { v: 3 }, (await store.get(things, 'things/a'))?.modRevision ?? 0)
+      .then((e) => ({ entry: e }));
+    await store.create(things, 'thingsmore/c', { v: 4 });
+    const state = await store.prefixState('things/');
+    t.strictSame(state, { count: 2, maxModRevision: a.modRevision, revision: await store.revision() });
+    t.ok(a.modRevision > b.modRevision);
+  });
+
   withStore('commit writes every op at one revision, guarded or not', async (t, { store }) => {
     const { entry: a } = await store.create(things, 'things/a', { v: 1 });
     await store.create(things, 'things/gone', { v: 0 });
@@ -242,6 +276,19 @@ export function storeConformance(t: Test, open: StoreFactory): void {
       { code: 'Conflict', message: /^fence\/leader changed/ },
     );
     t.strictSame((await store.get(things, 'things/a'))?.value, { v: 1 }, 'a failed check writes nothing');
+  });
+
+  withStore('a list of many keys holds each once, in key order, at one revision', async (t, { store }) => {
+    const names = ['g', 'c', 'a', 'f', 'b', 'e', 'd'];
+    for (const [i, n] of names.entries()) await store.create(things, `things/${n}`, { v: i });
+    await store.create(things, 'things0', { v: 99 });
+    const before = await store.revision();
+    const list = await store.list(things, 'things/');
+    t.strictSame(
+      list.entries.map((e) => e.key),
+      [...names].sort().map((n) => `things/${n}`),
+    );
+    t.equal(list.revision, before, 'the revision the list was read at');
   });
 
   withStore('list returns exactly the keys under the prefix, at a revision', async (t, { store }) => {

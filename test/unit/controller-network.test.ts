@@ -6,6 +6,7 @@ import { Endpoints, NetworkApplied, Node, Pod, Service, type NetworkState } from
 import { createLogger, subjects } from '@flotilla/common';
 import {
   buildNetworkState,
+  coalesceDelayMs,
   ControllerClusterNetwork,
   drainDecision,
   endpointsCodec,
@@ -483,3 +484,12 @@ t.test(
     );
   },
 );
+
+t.test('a state waits longer the more it costs to send: followers × nodes', async (t) => {
+  t.equal(coalesceDelayMs(3, 3), 15, 'a small cluster: the minimum');
+  t.equal(coalesceDelayMs(50, 50), 25, '50 nodes following 50');
+  t.equal(coalesceDelayMs(200, 200), 400, '200 nodes following 200');
+  t.equal(coalesceDelayMs(1000, 1000), 5000, '1,000 × 1,000: 5 s');
+  t.equal(coalesceDelayMs(5000, 5000), 5000, 'never longer');
+  t.equal(coalesceDelayMs(0, 1000, 10), 10, 'nobody follows: the minimum asked for');
+});

@@ -321,6 +321,33 @@ t.test('the store recorder aggregates repeats, batches writes and expires old ev
   t.equal(again.entries[0]?.value.count, 1, 'after expiry a repeat starts a new event');
 });
 
+t.test('the store recorder counts repeats among the most recent distinct events only', async (t) => {
+  const store = new MemoryStore();
+  const recorder = new StoreEventRecorder({ store, log, flushDelayMs: 5, remembered: 2 });
+  const ref = (name: string) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    namespace: 'default',
+    name,
+    uid: `${name}-uid`,
+    resourceVersion: '',
+    fieldPath: '',
+  });
+  const scheduled = (name: string) =>
+    recorder.record({ involvedObject: ref(name), type: 'Normal', reason: 'Scheduled', message: `to n1` });
+  scheduled('a');
+  scheduled('b');
+  scheduled('a'); // a is the most recent again
+  scheduled('c'); // b is forgotten, not a
+  await recorder.flush();
+  scheduled('a');
+  scheduled('b'); // not remembered: a new event, though the first b is still written
+  await recorder.stop();
+  const { entries } = await store.list(eventCodec, keys.events);
+  const counts = entries.map((e) => `${e.value.involvedObject?.name} ${e.value.count}`).sort();
+  t.same(counts, ['a 3', 'b 1', 'b 1', 'c 1'], 'a counted three times; b twice written apart');
+});
+
 t.test(
   'the garbage collector over a store: orphans go, a Terminating namespace empties and goes',
   async (t) => {

@@ -4,7 +4,17 @@
 import t, { type Test } from 'tap';
 import { Node, Pod, PodStatusReport } from '@flotilla/proto';
 import { silentLogger, subjects } from '@flotilla/common';
-import { Informer, MemoryStore, PodStatusIngest, keys, nodeCodec, podCodec } from '@flotilla/controller';
+import {
+  Informer,
+  MemoryStore,
+  PodStatusIngest,
+  keys,
+  modify,
+  nodeCodec,
+  podCodec,
+  type Codec,
+  type TxnOp,
+} from '@flotilla/controller';
 import { waitFor } from '../lib/index.js';
 
 function pod(name: string, node: string, deleting = false): Pod {
@@ -102,6 +112,65 @@ t.test('removed deletes a pod being deleted, and only that', async (t) => {
   await ingest.settle();
   t.ok(await store.get(podCodec, keys.pod('default', 'kept')), 'a pod not being deleted stays');
 });
+
+t.test(
+  'a batch is one read and one transaction; a conflict decides again only the pod that changed',
+  async (t) => {
+    class CountingStore extends MemoryStore {
+      commits: number[] = [];
+      reads: number[] = [];
+      /** Runs once, between the read of the batch and its commit. */
+      beforeCommit: (() => Promise<void>) | undefined;
+      override async getMany<T>(codec: Codec<T>, keys: readonly string[]) {
+        this.reads.push(keys.length);
+        return super.getMany(codec, keys);
+      }
+      override async commit(ops: readonly TxnOp[]) {
+        const hook = this.beforeCommit;
+        this.beforeCommit = undefined;
+        await hook?.();
+        this.commits.push(ops.length);
+        return super.commit(ops);
+      }
+    }
+    const store = new CountingStore();
+    const abort = new AbortController();
+    const nodes = new Informer<Node>(store, nodeCodec, keys.nodes, silentLogger);
+    const running = nodes.run(abort.signal);
+    const ingest = new PodStatusIngest({ store, nodes, log: silentLogger });
+    t.teardown(async () => {
+      await ingest.settle();
+      abort.abort();
+      await running;
+    });
+    const names = Array.from({ length: 150 }, (_, i) => `p${i}`);
+    for (const name of names) await store.create(podCodec, keys.pod('default', name), pod(name, 'n1'));
+    // Someone else relabels p7 after the ingest read it: its guard fails.
+    store.beforeCommit = async () => {
+      await modify(store, podCodec, keys.pod('default', 'p7'), (p) => ({
+        ...p,
+        metadata: p.metadata && { ...p.metadata, labels: { relabelled: 'yes' } },
+      }));
+    };
+    names.forEach((name, i) => ingest.handle(subjects.podStatus('n1'), encode('n1', name, i + 1, 'Running')));
+    await waitFor('every status to be written', async () => {
+      const list = await store.list(podCodec, keys.pod('default', ''));
+      return list.entries.every((e) => e.value.status?.phase === 'Running');
+    });
+    await ingest.settle();
+    const p7 = await store.get(podCodec, keys.pod('default', 'p7'));
+    t.equal(p7?.value.metadata?.labels.relabelled, 'yes', 'the concurrent change was kept');
+    t.equal(p7?.value.status?.podIP, '10.0.0.8', 'and the report written over it');
+    t.strictSame(store.reads, [100, 50, 1], 'one read per chunk of 100, then the conflicting pod alone');
+    // Chunks of 100 and 50 in flight together: the 100 fails on p7, its other 99 go again
+    // at once, and p7, read again, goes alone.
+    t.strictSame(
+      [...store.commits].sort((a, b) => a - b),
+      [1, 50, 99, 100],
+      'one failed transaction, then every pod written exactly once',
+    );
+  },
+);
 
 t.test('resync asks every known node', async (t) => {
   const { store, nodes, ingest } = await setup(t);

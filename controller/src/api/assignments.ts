@@ -9,6 +9,12 @@ import { isCompactedError, type Store, type WatchEvent } from '../store/types.js
 
 export const defaultBookmarkIntervalMs = 30_000;
 
+/** Pod changes for one node's stream, and how far they are known to be complete when idle. */
+export interface NodeChanges extends AsyncIterable<WatchEvent<Pod>> {
+  /** A revision through which nothing is left for this node once the queue is drained (0: unknown). */
+  idleRevision(): number;
+}
+
 const onNode = (pod: Pod | undefined, node: string): boolean => pod?.spec?.nodeName === node;
 
 /** A pod carrying only the namespace and name its key names. */
@@ -53,8 +59,16 @@ export interface AssignmentsOptions {
   signal: AbortSignal;
   log: Logger;
   bookmarkIntervalMs?: number;
-  /** The controller's shared pod watch; without it the stream watches the store itself. */
-  podWatch?: { watch(afterRevision: number, signal: AbortSignal): AsyncIterable<WatchEvent<Pod>> };
+  /**
+   * The controller's shared pod copy; without it the stream lists and watches the store
+   * itself. podsOn gives a snapshot from the copy (undefined while it has none).
+   */
+  podWatch?: {
+    watch(afterRevision: number, signal: AbortSignal): AsyncIterable<WatchEvent<Pod>>;
+    /** Only the changes that can concern node (see PodWatchHub.watchNode). */
+    watchNode?(node: string, afterRevision: number, signal: AbortSignal): NodeChanges;
+    podsOn?(node: string): { pods: Pod[]; revision: number } | undefined;
+  };
 }
 
 /** Runs the stream until the signal aborts; store failures are thrown to the caller. */
@@ -69,17 +83,30 @@ export async function streamAssignments(options: AssignmentsOptions): Promise<vo
       revision = resume;
       log.debug('resuming assignments', { node, revision });
     } else {
-      const list = await store.list(podCodec, keys.pods);
-      const pods = list.entries.map((e) => e.value).filter((p) => onNode(p, node));
-      revision = list.revision;
+      // From the shared copy's index when there is one: a list of every pod per stream was
+      // all the pods decoded once per node whenever the nodes (re)connected at once.
+      let snapshot = options.podWatch?.podsOn?.(node);
+      if (!snapshot) {
+        const list = await store.list(podCodec, keys.pods);
+        snapshot = {
+          pods: list.entries.map((e) => e.value).filter((p) => onNode(p, node)),
+          revision: list.revision,
+        };
+      }
+      const pods = snapshot.pods;
+      revision = snapshot.revision;
       await send({ type: AssignmentEvent_Type.SNAPSHOT, revision, pods });
       log.debug('sent assignments snapshot', { node, revision, pods: pods.length });
     }
     try {
-      const changes = (after: number): AsyncIterable<WatchEvent<Pod>> =>
-        options.podWatch
-          ? options.podWatch.watch(after, signal)
+      const { podWatch } = options;
+      const changes = (after: number): NodeChanges => {
+        if (podWatch?.watchNode) return podWatch.watchNode(node, after, signal);
+        const all = podWatch
+          ? podWatch.watch(after, signal)
           : store.watch(podCodec, keys.pods, after, signal);
+        return { [Symbol.asyncIterator]: () => all[Symbol.asyncIterator](), idleRevision: () => 0 };
+      };
       await follow(changes, node, revision, send, signal, bookmarkMs);
       return;
     } catch (err) {
@@ -96,7 +123,7 @@ export async function streamAssignments(options: AssignmentsOptions): Promise<vo
  * has not processed, so resuming from a bookmark cannot skip anything.
  */
 async function follow(
-  changes: (afterRevision: number) => AsyncIterable<WatchEvent<Pod>>,
+  changes: (afterRevision: number) => NodeChanges,
   node: string,
   afterRevision: number,
   send: (event: AssignmentEvent) => Promise<void>,
@@ -116,20 +143,26 @@ async function follow(
         failure ??= err;
       });
   };
+  const source = changes(afterRevision);
+  // While an event is being handled, what the source left out after it is not yet covered.
+  let busy = false;
   const timer = setInterval(
     () => {
-      if (Date.now() - lastSent >= bookmarkMs)
-        enqueue({ type: AssignmentEvent_Type.BOOKMARK, revision: seen, pods: [] });
+      if (Date.now() - lastSent < bookmarkMs) return;
+      if (!busy) seen = Math.max(seen, source.idleRevision());
+      enqueue({ type: AssignmentEvent_Type.BOOKMARK, revision: seen, pods: [] });
     },
     Math.max(10, Math.min(bookmarkMs, 1_000)),
   );
   timer.unref();
   try {
-    for await (const ev of changes(afterRevision)) {
+    for await (const ev of source) {
+      busy = true;
       seen = Math.max(seen, ev.revision);
       const event = assignmentForEvent(node, ev);
       if (event) enqueue(event);
       await chain;
+      busy = false;
       if (failure) throw failure instanceof Error ? failure : new Error('sending an assignment failed');
     }
     await chain;

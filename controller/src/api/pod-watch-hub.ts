@@ -1,28 +1,74 @@
-// One etcd watch on pods/ per controller, shared by every node's assignments stream.
-// With a watch per stream, each pod change was decoded once per connected node (nodes ×
-// events): at 200 simulated nodes that starved the scheduler's own informer and left the
-// streams minutes behind (BENCHMARKS.md, "Control plane"). The hub keeps the recent
-// events (decoded once) so a stream can start from any revision it still holds; an older
-// revision gets its own store watch, exactly as before.
+// The controller's one copy of the pods: one list and one etcd watch of pods/ per
+// controller, each pod decoded once, shared by every node's assignments stream and by the
+// loops' pod informers (through sharedPodStore, store/shared-pods.ts). With a watch per
+// stream, each pod change was decoded once per connected node; with a watch and a copy per
+// loop, each was decoded three times more and every pod held in memory four times
+// (BENCHMARKS.md, "Control plane"). The hub keeps the recent events so a stream or an
+// informer can start from any revision it still holds; an older revision gets its own
+// store watch, exactly as before. Consumers share the decoded pods: they must not change
+// them (nobody here does; every change is a new object).
 import type { Pod } from '@flotilla/proto';
 import { errorMessage, type Logger } from '@flotilla/common';
 import { podCodec } from '../store/codecs.js';
 import { keys } from '../store/keys.js';
-import { isCompactedError, type Store, type WatchEvent } from '../store/types.js';
+import {
+  isCompactedError,
+  type Entry,
+  type ListResult,
+  type Store,
+  type WatchEvent,
+} from '../store/types.js';
+import type { SharedPods } from '../store/shared-pods.js';
 import { AsyncQueue } from '../util/async-queue.js';
 import { Backoff, sleep } from '../util/backoff.js';
 
 interface Subscriber {
   after: number;
   queue: AsyncQueue<WatchEvent<Pod>>;
+  /** Only the changes that concern this node (undefined: every change). */
+  node: string | undefined;
+  /** The newest revision left out by the node filter. */
+  skippedThrough: number;
 }
 
-export class PodWatchHub {
+/** A watch of the pod changes that concern one node. */
+export interface NodePodWatch extends AsyncIterable<WatchEvent<Pod>> {
+  /**
+   * A revision through which every change concerning the node has been handed to the
+   * consumer, counting those left out, when it has taken everything queued (0 when it
+   * cannot say). Bookmarks use it: without it they would only move with the node's own
+   * changes.
+   */
+  idleRevision(): number;
+}
+
+/** Whether a pod change can matter to node: the pod is or was bound to it, or nothing says. */
+export function concernsNode(ev: WatchEvent<Pod>, node: string): boolean {
+  if (ev.previous === undefined && ev.type === 'delete') return true;
+  return nodeOf(ev.previous) === node || (ev.type === 'put' && nodeOf(ev.value) === node);
+}
+
+interface Held {
+  value: Pod;
+  modRevision: number;
+  createRevision: number;
+}
+
+const nodeOf = (pod: Pod | undefined): string => pod?.spec?.nodeName ?? '';
+
+export class PodWatchHub implements SharedPods {
   /** Events with revisions after historyFrom, oldest first. */
   private history: WatchEvent<Pod>[] = [];
   /** -1 while the hub is not watching: every watch then goes to the store. */
   private historyFrom = -1;
   private readonly subscribers = new Set<Subscriber>();
+  /** Every pod as of applied, while synced. */
+  private current = new Map<string, Held>();
+  /** The keys of the pods bound to each node. */
+  private byNode = new Map<string, Set<string>>();
+  private applied = 0;
+  private synced = false;
+  private changeWaiters: (() => void)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -31,27 +77,20 @@ export class PodWatchHub {
     private readonly historyLimit = 20_000,
   ) {}
 
-  /** Watches until the signal aborts; etcd failures are waited out. */
+  /** Lists, then watches until the signal aborts; etcd failures are waited out. */
   async run(signal: AbortSignal): Promise<void> {
     const backoff = new Backoff({ initialMs: 200, maxMs: 5_000 });
     while (!signal.aborted) {
       try {
-        const from = await this.store.revision();
-        this.history = [];
-        this.historyFrom = from;
-        for await (const ev of this.store.watch(podCodec, keys.pods, from, signal)) {
+        const { entries, revision } = await this.store.list(podCodec, keys.pods);
+        this.load(entries, revision);
+        for await (const ev of this.store.watch(podCodec, keys.pods, revision, signal)) {
           backoff.reset();
-          this.history.push(ev);
-          while (this.history.length > this.historyLimit)
-            this.historyFrom = this.history.shift()?.revision ?? from;
-          for (const sub of this.subscribers) if (ev.revision > sub.after) sub.queue.push(ev);
+          this.apply(ev);
         }
       } catch (err) {
         if (signal.aborted) break;
-        // The streams on the hub cannot know what they missed: end them, their agents resume.
-        this.historyFrom = -1;
-        for (const sub of this.subscribers) sub.queue.fail(err);
-        this.subscribers.clear();
+        this.stopFollowing(err);
         const delay = backoff.next();
         this.log[isCompactedError(err) ? 'info' : 'warn']('pod watch interrupted; watching again', {
           err: errorMessage(err),
@@ -60,24 +99,175 @@ export class PodWatchHub {
         await sleep(delay, signal).catch(() => undefined);
       }
     }
+    this.stopFollowing(undefined);
+  }
+
+  private load(entries: readonly Entry<Pod>[], revision: number): void {
+    this.current = new Map();
+    this.byNode = new Map();
+    for (const e of entries) {
+      this.current.set(e.key, {
+        value: e.value,
+        modRevision: e.modRevision,
+        createRevision: e.createRevision,
+      });
+      this.index(e.key, undefined, e.value);
+    }
+    this.history = [];
+    this.historyFrom = revision;
+    this.applied = revision;
+    this.synced = true;
+    this.wakeWaiters();
+  }
+
+  private apply(raw: WatchEvent<Pod>): void {
+    const held = this.current.get(raw.key);
+    // The copy holds the previous value already: no need to decode etcd's.
+    const previous = held ? held.value : raw.previous;
+    let ev: WatchEvent<Pod>;
+    if (raw.type === 'put') {
+      ev = { type: 'put', key: raw.key, value: raw.value, previous, revision: raw.revision };
+      this.current.set(raw.key, {
+        value: raw.value,
+        modRevision: raw.revision,
+        createRevision: held?.createRevision ?? raw.revision,
+      });
+      this.index(raw.key, previous, raw.value);
+    } else {
+      ev = { type: 'delete', key: raw.key, previous, revision: raw.revision };
+      this.current.delete(raw.key);
+      this.index(raw.key, previous, undefined);
+    }
+    this.applied = Math.max(this.applied, raw.revision);
+    this.history.push(ev);
+    if (this.history.length > this.historyLimit) {
+      // Drop the oldest tenth at once: shifting one at a time moves the whole array each event.
+      const drop = this.history.length - this.historyLimit + Math.ceil(this.historyLimit / 10);
+      this.historyFrom = this.history[drop - 1]?.revision ?? this.historyFrom;
+      this.history = this.history.slice(drop);
+    }
+    for (const sub of this.subscribers) this.deliver(sub, ev);
+    this.wakeWaiters();
+  }
+
+  private wakeWaiters(): void {
+    const waiters = this.changeWaiters;
+    this.changeWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private deliver(sub: Subscriber, ev: WatchEvent<Pod>): void {
+    if (ev.revision <= sub.after) return;
+    // One node's stream takes only its own pods' changes: pushing every change to every
+    // stream was nodes × changes queue operations, most of them thrown away.
+    if (sub.node !== undefined && !concernsNode(ev, sub.node)) sub.skippedThrough = ev.revision;
+    else sub.queue.push(ev);
+  }
+
+  private index(key: string, before: Pod | undefined, after: Pod | undefined): void {
+    const was = nodeOf(before);
+    const is = nodeOf(after);
+    if (was === is) return;
+    if (was !== '') {
+      const set = this.byNode.get(was);
+      set?.delete(key);
+      if (set?.size === 0) this.byNode.delete(was);
+    }
+    if (is !== '') {
+      let set = this.byNode.get(is);
+      if (!set) {
+        set = new Set();
+        this.byNode.set(is, set);
+      }
+      set.add(key);
+    }
+  }
+
+  /** Not following any more (an error, or the end): the streams on the hub are ended. */
+  private stopFollowing(err: unknown): void {
     this.historyFrom = -1;
-    for (const sub of this.subscribers) sub.queue.end();
+    this.synced = false;
+    this.current = new Map();
+    this.byNode = new Map();
+    this.history = [];
+    // The streams on the hub cannot know what they missed: end them, their agents resume.
+    for (const sub of this.subscribers) {
+      if (err === undefined) sub.queue.end();
+      else sub.queue.fail(err);
+    }
     this.subscribers.clear();
   }
 
   /** The pod changes after afterRevision, as Store.watch gives them. */
   watch(afterRevision: number, signal: AbortSignal): AsyncIterable<WatchEvent<Pod>> {
+    return this.subscribe(afterRevision, signal, undefined);
+  }
+
+  /**
+   * The changes after afterRevision that concern node (concernsNode): what
+   * assignmentForEvent would not drop. From the store (every change) when the hub does
+   * not hold that revision.
+   */
+  watchNode(node: string, afterRevision: number, signal: AbortSignal): NodePodWatch {
+    return this.subscribe(afterRevision, signal, node);
+  }
+
+  private subscribe(afterRevision: number, signal: AbortSignal, node: string | undefined): NodePodWatch {
     if (this.historyFrom < 0 || afterRevision < this.historyFrom) {
-      return this.store.watch(podCodec, keys.pods, afterRevision, signal);
+      const watch = this.store.watch(podCodec, keys.pods, afterRevision, signal);
+      return { [Symbol.asyncIterator]: () => watch[Symbol.asyncIterator](), idleRevision: () => 0 };
     }
     const queue = new AsyncQueue<WatchEvent<Pod>>(signal);
+    const sub: Subscriber = { after: afterRevision, queue, node, skippedThrough: 0 };
     // Replay and subscription in one synchronous step: nothing can slip between them.
-    for (const ev of this.history) if (ev.revision > afterRevision) queue.push(ev);
-    const sub: Subscriber = { after: afterRevision, queue };
+    for (const ev of this.history) this.deliver(sub, ev);
     this.subscribers.add(sub);
     const done = AbortSignal.any([signal, queue.consumerGone]);
     done.addEventListener('abort', () => this.subscribers.delete(sub), { once: true });
-    return queue;
+    return {
+      [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator](),
+      idleRevision: () => (queue.size === 0 ? sub.skippedThrough : 0),
+    };
+  }
+
+  /** The pods under prefix as of the copy's revision (not in key order), or undefined while not synced. */
+  list(prefix: string = keys.pods): ListResult<Pod> | undefined {
+    if (!this.synced) return undefined;
+    const entries: Entry<Pod>[] = [];
+    const all = prefix === keys.pods;
+    for (const [key, held] of this.current) {
+      if (!all && !key.startsWith(prefix)) continue;
+      entries.push({
+        key,
+        value: held.value,
+        modRevision: held.modRevision,
+        createRevision: held.createRevision,
+      });
+    }
+    return { entries, revision: this.applied };
+  }
+
+  /** Resolves when the copy next changes (or is listed again), or after ms. */
+  nextChange(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.changeWaiters.push(done);
+    });
+  }
+
+  /** The pods bound to node as of the copy's revision, or undefined while not synced. */
+  podsOn(node: string): { pods: Pod[]; revision: number } | undefined {
+    if (!this.synced) return undefined;
+    const pods: Pod[] = [];
+    for (const key of this.byNode.get(node) ?? []) {
+      const held = this.current.get(key);
+      if (held) pods.push(held.value);
+    }
+    return { pods, revision: this.applied };
   }
 
   /** For tests and metrics: how many streams follow the hub. */

@@ -37,6 +37,19 @@ import type { ClusterNetwork } from './types.js';
 
 /** Changes this close together become one state: a rollout's endpoint updates come in bursts. */
 export const defaultCoalesceMs = 15;
+/** The longest a change waits to be sent, however big the fleet. */
+export const maxCoalesceMs = 5_000;
+
+/**
+ * How long changes gather before a state goes out. Each state is sent to every node and
+ * lists every node, so sending one costs followers × nodes entries encoded, about 1 µs
+ * each: 1,000 nodes joining one after another with a state per join kept a core busy.
+ * The wait is 10 ms per 1,000 entries (so the sending takes at most a tenth of a core),
+ * from minMs to maxCoalesceMs. Pure.
+ */
+export function coalesceDelayMs(followers: number, nodes: number, minMs = defaultCoalesceMs): number {
+  return Math.max(minMs, Math.min(maxCoalesceMs, Math.round((followers * nodes) / 100)));
+}
 /** AwaitEndpointsDrained waits at most this long, whatever the caller asks. */
 export const maxDrainTimeoutMs = 30_000;
 
@@ -269,10 +282,15 @@ export class ControllerClusterNetwork implements ClusterNetwork {
 
   private changed(): void {
     if (this.timer) return;
+    const delay = coalesceDelayMs(
+      this.wakers.size,
+      this.options.nodes.size,
+      this.options.coalesceMs ?? defaultCoalesceMs,
+    );
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.rebuild();
-    }, this.options.coalesceMs ?? defaultCoalesceMs);
+    }, delay);
     this.timer.unref();
   }
 

@@ -1,6 +1,6 @@
 // The Store over etcd (etcd3 client). Every key lives under rootPrefix; conditional
 // writes are etcd transactions on the key's create or mod revision.
-import { Etcd3, type Election, type IKeyValue, type Namespace } from 'etcd3';
+import { Etcd3, Range, type Election, type IKeyValue, type Namespace } from 'etcd3';
 import {
   conflict,
   errorMessage,
@@ -14,16 +14,18 @@ import { Backoff, sleep } from '../util/backoff.js';
 import { rootPrefix } from './keys.js';
 import {
   CompactedError,
+  isCompactedError,
   type Codec,
   type CreateResult,
   type Entry,
   type ListResult,
+  type PrefixState,
   type Store,
   type TxnOp,
   type TxnResult,
   type WatchEvent,
 } from './types.js';
-import { staleKeys } from './memory-store.js';
+import { staleKeys, tooManyOps } from './memory-store.js';
 
 export interface EtcdStoreOptions {
   /** http://host:port URLs. */
@@ -34,7 +36,12 @@ export interface EtcdStoreOptions {
   dialTimeoutMs?: number;
   /** Deadline of each non-streaming call. */
   callTimeoutMs?: number;
+  /** Keys per request of a list (tests make it small to cross pages). */
+  listPageSize?: number;
 }
+
+/** Keys per page of a list: about 1 MB of pods, some 10 ms of decoding. */
+export const defaultListPageSize = 500;
 
 /** The largest etcd response the store reads (a whole list is one response). */
 export const maxResponseBytes = 512 * 1024 * 1024;
@@ -44,16 +51,26 @@ export class EtcdStore implements Store {
   private readonly ns: Namespace;
   private readonly endpoints: string[];
   private readonly log: Logger;
+  private readonly listPageSize: number;
+  private readonly callTimeoutMs: number;
 
   constructor(options: EtcdStoreOptions) {
     this.endpoints = options.endpoints;
+    this.listPageSize = Math.max(1, options.listPageSize ?? defaultListPageSize);
     this.log = options.logger ?? silentLogger;
-    const callTimeoutMs = options.callTimeoutMs ?? 5_000;
+    this.callTimeoutMs = options.callTimeoutMs ?? 5_000;
+    // The client library treats a call past its gRPC deadline as a failed host: it closes
+    // every connection to it (failing all calls in flight and every watch) and three in a
+    // row open its circuit breaker, which fails every call for 5 s. A busy controller whose
+    // event loop reads a reply late met exactly that and lost its leadership. So each call
+    // gives up on its own after callTimeoutMs (call(), below), and the gRPC deadline is only
+    // a backstop for a call etcd never answers.
+    const deadlineMs = Math.max(60_000, 12 * this.callTimeoutMs);
     this.client = new Etcd3({
       hosts: options.endpoints,
       dialTimeout: options.dialTimeoutMs ?? 3_000,
       // A hung etcd must not hang API calls forever; watches are long-lived and exempt.
-      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + deadlineMs }),
       // A list of a big prefix (10,000 pods are ~8 MB) is one response: grpc-js refuses more
       // than 4 MB by default, and those failures open the client's circuit breaker, which
       // then fails every call, the leader's lease renewal included.
@@ -68,12 +85,56 @@ export class EtcdStore implements Store {
     return kv ? toEntry(codec, key, kv) : undefined;
   }
 
+  async getMany<T>(codec: Codec<T>, keys: readonly string[]): Promise<(Entry<T> | undefined)[]> {
+    const first = keys[0];
+    if (first === undefined) return [];
+    tooManyOps(keys.length);
+    // One transaction of reads: one round trip and one revision for all of them. Its
+    // compare always holds (every create revision, 0 for a missing key, is above -1).
+    const res = await this.call(`read ${keys.length} keys`, () =>
+      this.ns
+        .if(first, 'Create', '>', -1)
+        .then(...keys.map((key) => this.ns.get(key)))
+        .commit(),
+    );
+    return keys.map((key, i) => {
+      const kv = res.responses[i]?.response_range?.kvs[0];
+      return kv ? toEntry(codec, key, kv) : undefined;
+    });
+  }
+
+  /**
+   * Reads the prefix in pages of listPageSize keys, all at the revision of the first page,
+   * and lets the event loop run between pages: a list of 50,000 pods decoded in one go
+   * held the loop for more than a second, and every API call and watch with it.
+   */
   async list<T>(codec: Codec<T>, prefix: string): Promise<ListResult<T>> {
-    const res = await this.call(`list ${prefix}`, () => this.ns.getAll().prefix(prefix).exec());
-    return {
-      entries: res.kvs.map((kv) => toEntry(codec, kv.key.toString(), kv)),
-      revision: Number(res.header.revision),
-    };
+    const end = Range.prefix(prefix).end;
+    for (let attempt = 1; ; attempt++) {
+      const entries: Entry<T>[] = [];
+      let start = Buffer.from(prefix);
+      let revision: number | undefined;
+      try {
+        for (;;) {
+          const at = revision;
+          const res = await this.call(`list ${prefix}`, () => {
+            const range = this.ns.getAll().inRange(new Range(start, end)).limit(this.listPageSize);
+            return (at === undefined ? range : range.revision(at)).exec();
+          });
+          revision ??= Number(res.header.revision);
+          for (const kv of res.kvs) entries.push(toEntry(codec, kv.key.toString(), kv));
+          const last = res.kvs[res.kvs.length - 1];
+          if (!res.more || !last) break;
+          // The next page starts just after the last key read.
+          start = Buffer.concat([last.key, Buffer.from([0])]);
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+        return { entries, revision: revision ?? 0 };
+      } catch (err) {
+        // The revision of the first page was compacted away meanwhile: read again, now.
+        if (!isCompactedError(err) || revision === undefined || attempt >= 3) throw err;
+      }
+    }
   }
 
   async create<T>(codec: Codec<T>, key: string, value: T): Promise<CreateResult<T>> {
@@ -133,6 +194,7 @@ export class EtcdStore implements Store {
   }
 
   async commit(ops: readonly TxnOp[]): Promise<TxnResult> {
+    tooManyOps(ops.length);
     const guarded = ops.filter((op) => op.expect !== undefined);
     // A missing key has mod revision 0, so "must not exist" is Mod == 0. With no guard at
     // all, a compare that always holds (every create revision is above -1).
@@ -245,6 +307,18 @@ export class EtcdStore implements Store {
     return Number(res.header.revision);
   }
 
+  async prefixState(prefix: string): Promise<PrefixState> {
+    // The newest key by mod revision, and etcd counts the whole range whatever the limit.
+    const res = await this.call(`read the state of ${prefix}`, () =>
+      this.ns.getAll().prefix(prefix).sort('Mod', 'Descend').limit(1).exec(),
+    );
+    return {
+      count: Number(res.count),
+      maxModRevision: Number(res.kvs[0]?.mod_revision ?? 0),
+      revision: Number(res.header.revision),
+    };
+  }
+
   async ping(): Promise<string> {
     const status = await this.call('ask etcd for its status', () => this.client.maintenance.status());
     return `etcd ${status.version}`;
@@ -265,18 +339,36 @@ export class EtcdStore implements Store {
 
   /** etcd failures as Unavailable errors that say which endpoints were tried. */
   private async call<R>(what: string, fn: () => Promise<R>): Promise<R> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${this.callTimeoutMs} ms`)),
+        this.callTimeoutMs,
+      );
+    });
     try {
-      return await fn();
+      const pending = fn();
+      // A call given up on may still fail later: nobody waits for it any more.
+      pending.catch(() => undefined);
+      return await Promise.race([pending, timeout]);
     } catch (err) {
       if (err instanceof FlotillaError) throw err;
       if (/compacted/i.test(errorMessage(err))) throw new CompactedError(0);
       throw unavailable(`etcd at ${this.endpoints.join(',')}: cannot ${what}: ${errorMessage(err)}`, {}, err);
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
 
 type WatchOutcome = { kind: 'aborted' } | { kind: 'disconnected' } | { kind: 'cancelled'; error: unknown };
 
+/**
+ * A watch event whose previous value is decoded only when read (once): most consumers hold
+ * the previous value already (an informer's copy), and decoding it for each of them was
+ * half the cost of every watched change. A previous value that does not decode reads as
+ * undefined, as etcd gives none after a compaction.
+ */
 function toWatchEvent<T>(
   codec: Codec<T>,
   type: 'Put' | 'Delete',
@@ -285,10 +377,28 @@ function toWatchEvent<T>(
   revision: number,
 ): WatchEvent<T> {
   const key = kv.key.toString();
-  const previous = prev ? codec.decode(prev.value.toString(), Number(prev.mod_revision)) : undefined;
-  if (type === 'Put')
-    return { type: 'put', key, value: codec.decode(kv.value.toString(), revision), previous, revision };
-  return { type: 'delete', key, previous, revision };
+  const event =
+    type === 'Put'
+      ? { type: 'put' as const, key, value: codec.decode(kv.value.toString(), revision), revision }
+      : { type: 'delete' as const, key, revision };
+  let undecoded = prev;
+  let previous: T | undefined;
+  Object.defineProperty(event, 'previous', {
+    enumerable: true,
+    get(): T | undefined {
+      if (undecoded) {
+        const kv = undecoded;
+        undecoded = undefined;
+        try {
+          previous = codec.decode(kv.value.toString(), Number(kv.mod_revision));
+        } catch {
+          previous = undefined;
+        }
+      }
+      return previous;
+    },
+  });
+  return event;
 }
 
 function toEntry<T>(codec: Codec<T>, key: string, kv: IKeyValue): Entry<T> {

@@ -158,6 +158,11 @@ export class Informer<T> {
     return [...this.items.values()];
   }
 
+  /** How many keys the copy holds. */
+  get size(): number {
+    return this.items.size;
+  }
+
   get isSynced(): boolean {
     return this.synced;
   }

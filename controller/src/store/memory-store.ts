@@ -1,13 +1,15 @@
 // An in-memory Store with etcd's semantics (one revision counter, mod revisions, watch
 // history, compaction), for tests of the logic above the store without servers.
-import { conflict } from '@flotilla/common';
+import { conflict, invalidArgument } from '@flotilla/common';
 import { AsyncQueue } from '../util/async-queue.js';
 import {
   CompactedError,
+  maxTxnOps,
   type Codec,
   type CreateResult,
   type Entry,
   type ListResult,
+  type PrefixState,
   type Store,
   type TxnOp,
   type TxnResult,
@@ -43,6 +45,14 @@ export class MemoryStore implements Store {
   async get<T>(codec: Codec<T>, key: string): Promise<Entry<T> | undefined> {
     const stored = this.data.get(key);
     return stored ? toEntry(codec, key, stored) : undefined;
+  }
+
+  async getMany<T>(codec: Codec<T>, keys: readonly string[]): Promise<(Entry<T> | undefined)[]> {
+    tooManyOps(keys.length);
+    return keys.map((key) => {
+      const stored = this.data.get(key);
+      return stored ? toEntry(codec, key, stored) : undefined;
+    });
   }
 
   async list<T>(codec: Codec<T>, prefix: string): Promise<ListResult<T>> {
@@ -85,6 +95,7 @@ export class MemoryStore implements Store {
   }
 
   async commit(ops: readonly TxnOp[]): Promise<TxnResult> {
+    tooManyOps(ops.length);
     const stale = ops
       .filter((op) => op.expect !== undefined && (this.data.get(op.key)?.modRevision ?? 0) !== op.expect)
       .map((op) => op.key);
@@ -142,6 +153,17 @@ export class MemoryStore implements Store {
     return this.current;
   }
 
+  async prefixState(prefix: string): Promise<PrefixState> {
+    let count = 0;
+    let maxModRevision = 0;
+    for (const [key, stored] of this.data) {
+      if (!key.startsWith(prefix)) continue;
+      count++;
+      maxModRevision = Math.max(maxModRevision, stored.modRevision);
+    }
+    return { count, maxModRevision, revision: this.current };
+  }
+
   async ping(): Promise<string> {
     return 'memory';
   }
@@ -172,6 +194,15 @@ export class MemoryStore implements Store {
   private emit(event: RawEvent): void {
     this.history.push(event);
     for (const watcher of this.watchers) watcher.deliver(event);
+  }
+}
+
+/** etcd's refusal of a transaction above --max-txn-ops, so tests meet it too. */
+export function tooManyOps(count: number): void {
+  if (count > maxTxnOps) {
+    throw invalidArgument(`a transaction of ${count} operations is more than etcd allows (${maxTxnOps})`, {
+      value: count,
+    });
   }
 }
 

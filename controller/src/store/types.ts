@@ -45,10 +45,23 @@ export type TxnOp =
   | { type: 'delete'; key: string; expect?: number }
   | { type: 'check'; key: string; expect: number };
 
+export interface PrefixState {
+  count: number;
+  /** 0 when there are no keys. */
+  maxModRevision: number;
+  revision: number;
+}
+
 export interface TxnResult {
   /** The revision every write of the transaction got. */
   revision: number;
 }
+
+/**
+ * The most operations one transaction (commit, getMany) may hold: etcd refuses more than
+ * its --max-txn-ops, 128 by default.
+ */
+export const maxTxnOps = 128;
 
 /** A put of a typed value, for building a transaction. */
 export function putOp<T>(codec: Codec<T>, key: string, value: T, expect?: number): TxnOp {
@@ -57,6 +70,11 @@ export function putOp<T>(codec: Codec<T>, key: string, value: T, expect?: number
 
 export interface Store {
   get<T>(codec: Codec<T>, key: string): Promise<Entry<T> | undefined>;
+  /**
+   * Several keys read at one revision, in one round trip: the entry of each key in the
+   * order given, undefined where a key does not exist. At most maxTxnOps keys.
+   */
+  getMany<T>(codec: Codec<T>, keys: readonly string[]): Promise<(Entry<T> | undefined)[]>;
   list<T>(codec: Codec<T>, prefix: string): Promise<ListResult<T>>;
   /** Writes the value only if the key does not exist, so racing writers agree on one. */
   create<T>(codec: Codec<T>, key: string, value: T): Promise<CreateResult<T>>;
@@ -82,6 +100,12 @@ export interface Store {
   commit(ops: readonly TxnOp[]): Promise<TxnResult>;
   /** The store's current revision. */
   revision(): Promise<number>;
+  /**
+   * How many keys are under prefix and the newest mod revision among them, at the store
+   * revision given: enough for a copy to tell that it holds exactly what is stored
+   * (store/shared-pods.ts), for the price of one small read.
+   */
+  prefixState(prefix: string): Promise<PrefixState>;
   /** Health probe: resolves when the store answers, with a description of what answered. */
   ping(): Promise<string>;
   close(): Promise<void>;

@@ -44,6 +44,11 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     this.wake();
   }
 
+  /** How many items wait for the consumer. */
+  get size(): number {
+    return this.items.length;
+  }
+
   get closed(): boolean {
     return this.ended || this.aborted || this.failure !== undefined;
   }
