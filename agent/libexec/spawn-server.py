@@ -28,6 +28,12 @@
 # Standard library only.
 import base64, ctypes, errno, json, os, subprocess, sys, threading
 
+# --unset-env=NAME: a variable the agent set for this process only (MALLOC_ARENA_MAX, read
+# by malloc at exec); the commands inherit the environment without it.
+for arg in sys.argv[1:]:
+    if arg.startswith('--unset-env='):
+        os.environ.pop(arg[len('--unset-env='):], None)
+
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]

@@ -13,3 +13,4 @@ export * from './pods/probe-rules.js';
 export * from './process/run-process.js';
 export * from './process/node-flags.js';
 export * from './iptables/split-rule.js';
+export * from './text/compare.js';

@@ -19,6 +19,7 @@
 //   INPUT → <P>-FIREWALL: drop outside packets to 127.0.0.0/8 that were not DNATed,
 //     since route_localnet=1 (for node ports on 127.0.0.1) would let them in otherwise.
 import { createHash } from 'node:crypto';
+import { compareNatural, compareText } from '@flotilla/common';
 import type { NetworkState, ServicePortRoute, ServiceRoute } from '@flotilla/proto';
 
 /** iptables' limit on a chain name (XT_EXTENSION_MAXNAMELEN less the terminating NUL). */
@@ -156,7 +157,7 @@ export function proxyRules(input: ProxyRulesInput): ProxyRules {
   const externalRejects: string[] = [];
 
   const sorted = [...(state?.services ?? [])].sort((a, b) =>
-    `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`),
+    compareText(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`),
   );
   for (const svc of sorted) {
     for (const port of svc.ports) {
@@ -203,9 +204,7 @@ export function proxyRules(input: ProxyRulesInput): ProxyRules {
           `-A ${c.nodePorts} ${match} ${nodePort} -m comment --comment ${quote(name)} -j ${svcChain}`,
         );
       svcRules.push(`-A ${svcChain} -m comment --comment ${quote(name)} -j ${c.markMasq}`);
-      const ordered = [...endpoints].sort((a, b) =>
-        `${a.ip}:${a.port}`.localeCompare(`${b.ip}:${b.port}`, 'en', { numeric: true }),
-      );
+      const ordered = [...endpoints].sort((a, b) => compareNatural(`${a.ip}:${a.port}`, `${b.ip}:${b.port}`));
       ordered.forEach((ep, i) => {
         const target = `${ep.ip}:${ep.port}`;
         const sepChain = `${p}-SEP-${hashOf(`${name}/${proto}/${target}`)}`;

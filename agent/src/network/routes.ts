@@ -1,6 +1,7 @@
 // Routes to the other nodes' pod CIDRs: the pure plan. Each is `<peer podCIDR> via <peer
 // InternalIP> proto 188`; the protocol number marks them as ours, so the plan deletes
 // stale ones and never touches a route anyone else made.
+import { compareText } from '@flotilla/common';
 import type { NetworkState } from '@flotilla/proto';
 import { ipv4CidrProblem } from './config.js';
 
@@ -64,7 +65,7 @@ export function planRoutes(input: RoutePlanInput): RoutePlan {
   const local = new Set(input.localAddresses ?? []);
   const skipped: string[] = [];
   const desired = new Map<string, string>();
-  const nodes = [...(input.state?.nodes ?? [])].sort((a, b) => a.name.localeCompare(b.name));
+  const nodes = [...(input.state?.nodes ?? [])].sort((a, b) => compareText(a.name, b.name));
   for (const node of nodes) {
     if (node.name === input.nodeName) continue;
     if (node.podCIDR === '' || node.internalIP === '') {

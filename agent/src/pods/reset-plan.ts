@@ -4,7 +4,7 @@
 // all of it. reset.ts gathers the inventory and runs the steps; every step is idempotent,
 // so a second reset finds nothing and plans nothing.
 import { join } from 'node:path';
-import { splitIptablesRule } from '@flotilla/common';
+import { compareText, splitIptablesRule } from '@flotilla/common';
 
 /** What one agent left on the host, as reset.ts found it. */
 export interface ResetInventory {
@@ -148,7 +148,7 @@ function squash(uid: string): string {
 
 /** Deepest first, then by name: children before their parents. */
 function deepestFirst(paths: string[]): string[] {
-  return [...new Set(paths)].sort((a, b) => b.split('/').length - a.split('/').length || a.localeCompare(b));
+  return [...new Set(paths)].sort((a, b) => b.split('/').length - a.split('/').length || compareText(a, b));
 }
 
 /**
@@ -168,7 +168,7 @@ export function planReset(inv: ResetInventory, names: ResetNames): ResetStep[] {
   const inRunc = new Set(inv.runcIds);
   const sorted = [...ids].sort();
   for (const id of sorted) if (inRunc.has(id)) steps.push({ type: 'kill-container', id });
-  for (const r of [...inv.runnerIds].sort((a, b) => a.id.localeCompare(b.id)))
+  for (const r of [...inv.runnerIds].sort((a, b) => compareText(a.id, b.id)))
     if (r.conmonPid !== undefined) steps.push({ type: 'kill-conmon', id: r.id, pid: r.conmonPid });
   for (const id of sorted) steps.push({ type: 'delete-container', id });
   for (const id of [...new Set(inv.networks)].sort()) steps.push({ type: 'delete-network', id });

@@ -1,7 +1,7 @@
 // Image names → manifests, kept in one JSON file that is replaced atomically on every
 // change. Names are canonical ("docker.io/library/busybox:latest"), so "busybox" and
 // "docker.io/library/busybox:latest" are one image.
-import { invalidArgument } from '@flotilla/common';
+import { compareText, invalidArgument } from '@flotilla/common';
 import { LockedJsonFile } from '../content/json-file.js';
 import { parseDigest } from '../content/digest.js';
 import { parseReference } from '../reference/reference.js';
@@ -79,6 +79,6 @@ export class FileImageStore implements ImageStore {
 
   async list(): Promise<ImageRecord[]> {
     const data = await this.file.read();
-    return Object.values(data.images).sort((a, b) => a.name.localeCompare(b.name));
+    return Object.values(data.images).sort((a, b) => compareText(a.name, b.name));
   }
 }
