@@ -9,6 +9,7 @@ import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createLogger, type Logger } from '@flotilla/common';
+import { defaultPython } from './python.js';
 
 export const spawnServerScriptPath = fileURLToPath(new URL('../../libexec/spawn-server.py', import.meta.url));
 
@@ -179,7 +180,7 @@ export class SpawnServer {
     // inherit exactly the agent's environment, as when spawned directly.
     const own = process.env.MALLOC_ARENA_MAX === undefined;
     const args = ['-I', '-S', spawnServerScriptPath, ...(own ? ['--unset-env=MALLOC_ARENA_MAX'] : [])];
-    const child = spawn(this.options.python ?? 'python3', args, {
+    const child = spawn(this.options.python ?? defaultPython(), args, {
       env: own ? { ...process.env, MALLOC_ARENA_MAX: '1' } : process.env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });

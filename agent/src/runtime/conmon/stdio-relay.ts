@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
+import { defaultPython } from '../python.js';
 
 /** Frames the relay writes (its stdout). */
 export const relayOut = { stdout: 1, stderr: 2, exit: 3, error: 4 } as const;
@@ -40,7 +41,7 @@ export class RelayProcess extends EventEmitter<RelayEvents> {
 
   constructor(args: string[], options: { python?: string } = {}) {
     super();
-    this.child = spawn(options.python ?? 'python3', [relayScriptPath, ...args], {
+    this.child = spawn(options.python ?? defaultPython(), [relayScriptPath, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.input = this.child.stdin as Writable;
