@@ -742,7 +742,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const load1 = loadavg();
     const lines = [
       `Machine: ${machine}; ${started}; load average ${load0.map((x) => x.toFixed(2)).join(' ')} at the start, ${load1.map((x) => x.toFixed(2)).join(' ')} at the end`,
-      `Cluster: 3 hosts (network namespaces on one bridge), 1 controller with --node-grace ${nodeGrace} --eviction-timeout ${evictionTimeout} (its defaults), agents heartbeat every 300 ms; images present on every host`,
+      `Cluster: 3 hosts (network namespaces on one bridge), 1 controller with --node-grace ${nodeGrace} --eviction-timeout ${evictionTimeout} (its defaults), controller and agents at --log-level=info, agents heartbeat every 1 s (the defaults); images present on every host`,
       '',
       `### apply → serving (a fresh Deployment + NodePort Service each round, ${options.runs} rounds per variant; ms from the start of \`deploy apply -f -\`)`,
       '',

@@ -243,6 +243,8 @@ class ContainerStartError extends Error {
   constructor(
     readonly reason: string,
     message: string,
+    /** The image is not (or no longer) present: the start waits for it, no back-off. */
+    readonly waitsForImage = false,
   ) {
     super(message);
   }
@@ -793,6 +795,18 @@ export class PodManager implements PodRuntimeView {
           await this.startContainer(key, desired, action.container, action.run, action.backoffSteps);
           f.containers.delete(action.container);
         } catch (err) {
+          if (err instanceof ContainerStartError && err.waitsForImage) {
+            // The image was present when the pass decided and is being pulled again now
+            // (pull policy Always re-checks a tag for each pod): not a failure of this
+            // container, so no back-off; decided again, it waits for the image, and the
+            // image's status event brings it back once the pull is done.
+            this.log.debug('container start waits for its image', {
+              pod: key,
+              container: action.container,
+              error: errorMessage(err),
+            });
+            return 'failed';
+          }
           const reason = err instanceof ContainerStartError ? err.reason : 'CreateContainerError';
           const attempts = (f.containers.get(action.container)?.attempts ?? 0) + 1;
           f.containers.set(action.container, {
@@ -868,7 +882,11 @@ export class PodManager implements PodRuntimeView {
   ): Promise<{ config: ImageConfig; chain: SnapshotInfo[]; chainKey: string }> {
     const status = this.o.images.imageStatus(image);
     if (status.state !== 'present') {
-      throw new ContainerStartError('ContainerCreating', `image ${image} is not present (${status.state})`);
+      throw new ContainerStartError(
+        'ContainerCreating',
+        `image ${image} is not present (${status.state})`,
+        true,
+      );
     }
     const stores = this.o.images.stores;
     // Content-addressed: the digest names these bytes forever, so they are read once.
