@@ -290,8 +290,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
       });
 
     // One copy of the pods per replica: the assignments streams follow it, and the loops'
-    // pod informers list and watch it (podStore, podWatch) instead of etcd, sharing its
-    // decoded pods: each pod event is decoded once.
+    // pod informers list and watch it (podStore) instead of etcd, sharing its decoded pods:
+    // each pod event is decoded once.
     const podWatch = new PodWatchHub(store, log.child({ layer: 'pod-watch' }));
     const podWatchAbort = new AbortController();
     const podWatchRun = podWatch.run(podWatchAbort.signal);
@@ -310,7 +310,6 @@ export async function startController(options: ControllerOptions): Promise<Runni
           events,
           leadership,
           profile: schedulerProfile({ resources: options.schedulerScoring ?? 'LeastAllocated' }),
-          podWatch: (after, watchSignal) => podWatch.watch(after, watchSignal),
           log: log.child({ layer: 'scheduler' }),
         });
         await untilAborted(signal);
@@ -323,7 +322,6 @@ export async function startController(options: ControllerOptions): Promise<Runni
         const endpointsLoop = startEndpointsLoop({
           store: podStore,
           leadership,
-          podWatch: (after, watchSignal) => podWatch.watch(after, watchSignal),
           nodes, // pods on a node that is not Ready are not ready addresses
           // The cluster network's copies of services and endpoints, not a second watch of each.
           informers: networkInformers,
@@ -340,7 +338,6 @@ export async function startController(options: ControllerOptions): Promise<Runni
           store: podStore,
           events,
           leadership,
-          podWatch: (after, watchSignal) => podWatch.watch(after, watchSignal),
           log: log.child({ layer: 'deployments' }),
         });
         await untilAborted(signal);

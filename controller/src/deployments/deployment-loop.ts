@@ -21,7 +21,7 @@ import type { EventRecorder } from '../events/recorder.js';
 import { commitAsLeader, type Leadership } from '../leader/candidate.js';
 import { deletePod } from '../pods/delete-pod.js';
 import { deploymentCodec, podCodec, replicaSetCodec } from '../store/codecs.js';
-import { Informer, type InformerChange, type WatchSource } from '../store/informer.js';
+import { Informer, type InformerChange } from '../store/informer.js';
 import { keys } from '../store/keys.js';
 import { putOp, type Store, type TxnOp } from '../store/types.js';
 import { WorkQueue } from '../util/work-queue.js';
@@ -47,12 +47,6 @@ export interface DeploymentLoopOptions {
    * them the loop makes and runs its own.
    */
   informers?: { deployments: Informer<Deployment>; replicaSets: Informer<ReplicaSet>; pods: Informer<Pod> };
-  /**
-   * Where the loop's own pod informer takes its changes from after its list: the
-   * controller's shared pod watch (api/pod-watch-hub.ts), so each pod event is decoded
-   * once per controller; without it, a watch of its own.
-   */
-  podWatch?: WatchSource<Pod>;
   /** The leadership the loop runs under: its pod creations and ReplicaSet writes carry its fence. */
   leadership?: Leadership;
   /**
@@ -136,7 +130,7 @@ export function startDeploymentLoop(options: DeploymentLoopOptions): DeploymentL
     shared?.deployments ?? new Informer<Deployment>(store, deploymentCodec, keys.deployments, informerLog);
   const replicaSets =
     shared?.replicaSets ?? new Informer<ReplicaSet>(store, replicaSetCodec, keys.replicaSets, informerLog);
-  const pods = shared?.pods ?? new Informer<Pod>(store, podCodec, keys.pods, informerLog, options.podWatch);
+  const pods = shared?.pods ?? new Informer<Pod>(store, podCodec, keys.pods, informerLog);
   const podsByReplicaSet = new OwnerIndex<Pod>(controllingReplicaSet);
   const replicaSetsByDeployment = new OwnerIndex<ReplicaSet>(controllingDeployment);
   const expectations = new Expectations(expectationsExpireMs);

@@ -11,7 +11,7 @@ import { errorMessage, isFlotillaError, type Logger } from '@flotilla/common';
 import type { EventRecorder } from '../events/recorder.js';
 import { scheduledCondition } from '../pods/defaults.js';
 import { nodeCodec, podCodec } from '../store/codecs.js';
-import { Informer, type InformerChange, type WatchSource } from '../store/informer.js';
+import { Informer, type InformerChange } from '../store/informer.js';
 import { keys } from '../store/keys.js';
 import { putOp, type Store, type TxnOp } from '../store/types.js';
 import { Backoff, sleep } from '../util/backoff.js';
@@ -38,12 +38,6 @@ export interface SchedulerOptions {
   now?: () => Date;
   /** The leadership the loop runs under: bindings carry its fence, so a deposed leader's fail. */
   leadership?: Leadership;
-  /**
-   * Where the pod informer takes its changes from after its list: the controller's shared
-   * pod watch (api/pod-watch-hub.ts), so each pod event is decoded once per controller;
-   * without it, a watch of its own.
-   */
-  podWatch?: WatchSource<Pod>;
 }
 
 export interface RunningScheduler {
@@ -133,13 +127,7 @@ export class SchedulerLoop {
       options.profile ?? schedulerProfile(),
       seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32)),
     );
-    this.pods = new Informer(
-      this.store,
-      podCodec,
-      keys.pods,
-      this.log.child({ informer: 'pods' }),
-      options.podWatch,
-    );
+    this.pods = new Informer(this.store, podCodec, keys.pods, this.log.child({ informer: 'pods' }));
     this.nodes = new Informer(this.store, nodeCodec, keys.nodes, this.log.child({ informer: 'nodes' }));
     this.nodes.onChange((c) => this.onNode(c));
     this.pods.onChange((c) => this.onPod(c));
