@@ -21,6 +21,7 @@
 //   pod on which a named port does not resolve is left out of that port only.
 // - subset: addresses (ready and not) sharing one resolved port set, as RepackSubsets
 //   groups them. Everything is sorted, so the same inputs give the same object.
+import { compareText } from '@flotilla/common';
 import type {
   EndpointAddress,
   EndpointPort,
@@ -178,7 +179,7 @@ export function desiredEndpoints(
     (ready ? subset.addresses : subset.notReadyAddresses).push(address);
   }
   const subsets = [...groups.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .sort(([a], [b]) => compareText(a, b))
     .map(([, s]) => ({
       ...s,
       addresses: s.addresses.sort(compareAddresses),

@@ -2,6 +2,7 @@
 // that no filter or scorer parses a quantity again. Pure.
 import type { NodeSelectorTerm, Pod, Toleration } from '@flotilla/proto';
 import { parseReference } from '@flotilla/images';
+import { compareText } from '@flotilla/common';
 import { resourceAmount } from '../pods/quantity.js';
 
 export interface HostPortClaim {
@@ -71,7 +72,7 @@ export function spreadGroupOf(pod: Pod): string {
   if (owner) return `owner:${meta.namespace}/${owner.kind}/${owner.uid || owner.name}`;
   const labels = Object.entries(meta.labels);
   if (labels.length === 0) return '';
-  labels.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  labels.sort(([a], [b]) => compareText(a, b));
   return `labels:${meta.namespace}/${labels.map(([k, v]) => `${k}=${v}`).join(',')}`;
 }
 

@@ -1,6 +1,6 @@
 // An in-memory Store with etcd's semantics (one revision counter, mod revisions, watch
 // history, compaction), for tests of the logic above the store without servers.
-import { conflict, invalidArgument } from '@flotilla/common';
+import { compareText, conflict, invalidArgument } from '@flotilla/common';
 import { AsyncQueue } from '../util/async-queue.js';
 import {
   CompactedError,
@@ -58,7 +58,7 @@ export class MemoryStore implements Store {
   async list<T>(codec: Codec<T>, prefix: string): Promise<ListResult<T>> {
     const entries = [...this.data.entries()]
       .filter(([key]) => key.startsWith(prefix))
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .sort(([a], [b]) => compareText(a, b))
       .map(([key, stored]) => toEntry(codec, key, stored));
     return { entries, revision: this.current };
   }

@@ -7,7 +7,7 @@ import { createReadStream, type Stats } from 'node:fs';
 import { lstat, open, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
-import { FlotillaError } from '@flotilla/common';
+import { compareText, FlotillaError } from '@flotilla/common';
 import type { Digest } from '../types.js';
 import { parseDockerignore, type DockerIgnore } from './dockerignore.js';
 import { SyntaxProblem } from './errors.js';
@@ -38,8 +38,6 @@ export async function loadDockerignore(contextDir: string): Promise<DockerIgnore
   return parseDockerignore(text);
 }
 
-const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
 /**
  * Every file, directory and symlink COPY can see, depth first in byte order of names.
  * Ignored entries are left out; an ignored directory is still entered when an exception
@@ -57,7 +55,7 @@ export async function walkContext(root: string, ignore?: DockerIgnore): Promise<
   entries.push(toEntry('.', rootStat));
 
   const visit = async (dir: string, rel: string): Promise<void> => {
-    for (const name of (await readdir(dir)).sort(byName)) {
+    for (const name of (await readdir(dir)).sort(compareText)) {
       const path = rel === '' ? name : `${rel}/${name}`;
       const full = join(dir, name);
       const stat = await lstat(full);

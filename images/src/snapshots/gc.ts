@@ -1,5 +1,6 @@
 // Which snapshots garbage collection removes: decided from the snapshot list alone, so the
 // rule is unit-tested and the executor just removes what the plan names, in order.
+import { compareText } from '@flotilla/common';
 import type { Digest } from '../types.js';
 
 export interface SnapshotLink {
@@ -35,5 +36,5 @@ export function planSnapshotGc(snapshots: readonly SnapshotLink[], inUse: Readon
   return snapshots
     .map((s) => s.chainId)
     .filter((id) => !keep.has(id))
-    .sort((a, b) => depthOf(b) - depthOf(a) || (a < b ? -1 : a > b ? 1 : 0));
+    .sort((a, b) => depthOf(b) - depthOf(a) || compareText(a, b));
 }
