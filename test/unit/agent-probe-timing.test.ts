@@ -3,14 +3,18 @@
 import t from 'tap';
 import { firstReadinessRetryMs, nextProbeDelayMs } from '@flotilla/agent';
 
-t.test('readiness retries 10, 20, 40… ms until its first success, never past the period', async (t) => {
+t.test('readiness retries 10, 15, 23… ms until its first success, never past the period', async (t) => {
   const readiness = { kind: 'readiness' as const, periodSeconds: 2 };
   t.same(
-    [0, 1, 2, 3, 4, 5, 6, 7, 8].map((n) => nextProbeDelayMs(readiness, false, n, 0)),
-    [10, 20, 40, 80, 160, 320, 640, 1280, 2000],
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 14].map((n) => nextProbeDelayMs(readiness, false, n, 0)),
+    [10, 15, 23, 34, 51, 76, 114, 171, 256, 1297, 1946, 2000],
   );
   t.equal(firstReadinessRetryMs, 10);
-  t.equal(nextProbeDelayMs(readiness, false, 8, 500), 1500, 'the period still counts from the attempt start');
+  t.equal(
+    nextProbeDelayMs(readiness, false, 14, 500),
+    1500,
+    'the period still counts from the attempt start',
+  );
   t.equal(nextProbeDelayMs(readiness, true, 0, 30), 1970, 'once it succeeded: the period');
   t.equal(nextProbeDelayMs(readiness, true, 3, 30), 1970, 'also when it fails again later');
 });
