@@ -22,7 +22,7 @@
 // Requests go only to the hosts' own addresses, from this machine. Not a test: it asserts
 // nothing about times.
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -47,9 +47,14 @@ interface Options {
   failoverRuns: number;
   scale: boolean;
   json?: string;
+  /** The controller's and agents' --log-level (default info, a user's). */
+  logLevel: string;
+  /** Copy the controller's and agents' logs here before the cluster is removed. */
+  logs?: string;
 }
 
-const usage = `Usage: node test/bench/run.mjs services [--runs N] [--failover-runs N] [--no-scale] [--json FILE] [--no-build]
+const usage = `Usage: node test/bench/run.mjs services [--runs N] [--failover-runs N] [--no-scale] [--json FILE]
+                                       [--log-level LEVEL] [--logs DIR] [--no-build]
 
 Services on a real three-host cluster (network namespaces, one agent each, one controller):
 apply of a fresh 3-replica Deployment + NodePort Service until every pod answers through
@@ -60,6 +65,10 @@ again; next to a single pod's start on the same cluster. Needs root.
   --failover-runs N   rounds of host death → served again (default 3; ~20 s each)
   --no-scale          skip the scale 3 → 6 step of each apply round
   --json FILE         also write the figures as JSON to FILE
+  --log-level LEVEL   the controller's and agents' --log-level (default info, a user's;
+                      debug logs every step of a pod, for a breakdown, at some CPU cost)
+  --logs DIR          copy the controller's and agents' logs into DIR before the cluster
+                      is removed (each apply round's start is in --json as startedAt)
   --no-build          do not run "tsc -b" first (handled by run.mjs)`;
 
 function fail(message: string): never {
@@ -75,7 +84,7 @@ function wholeNumber(flag: string, value: string | undefined, min: number, max: 
 }
 
 export function parseOptions(argv: readonly string[]): Options {
-  const options: Options = { runs: 5, failoverRuns: 3, scale: true };
+  const options: Options = { runs: 5, failoverRuns: 3, scale: true, logLevel: 'info' };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--runs') options.runs = wholeNumber(arg, argv[++i], 1, 50);
@@ -85,6 +94,15 @@ export function parseOptions(argv: readonly string[]): Options {
       const file = argv[++i];
       if (file === undefined) fail('--json needs a file name');
       options.json = resolve(file);
+    } else if (arg === '--log-level') {
+      const level = argv[++i];
+      if (level === undefined || !['debug', 'info', 'warn', 'error'].includes(level))
+        fail('--log-level needs one of debug, info, warn, error');
+      options.logLevel = level;
+    } else if (arg === '--logs') {
+      const dir = argv[++i];
+      if (dir === undefined) fail('--logs needs a directory');
+      options.logs = resolve(dir);
     } else if (arg === '--no-build') continue;
     else if (arg === '-h' || arg === '--help') {
       process.stdout.write(`${usage}\n`);
@@ -185,6 +203,8 @@ interface PollError {
 interface ApplyRound {
   variant: Variant;
   name: string;
+  /** Wall clock (ISO) of the start of the apply, to line the round up with the logs. */
+  startedAt: string;
   applyReturnedMs: number;
   createdMs?: number;
   boundMs?: number;
@@ -345,6 +365,7 @@ async function applyRound(
   const name = `bench-${variant}-${round}`;
   const nodePort = 30100 + (variant === 'fast' ? 50 : 0) + round;
   const manifest = webManifest(c.images.web, name, nodePort, String(round), variant);
+  const startedAt = new Date().toISOString();
   const t0 = performance.now();
   const o = observe(c, admin, name, nodePort, 3, t0);
   let applyReturnedMs: number;
@@ -358,6 +379,7 @@ async function applyRound(
   const result: ApplyRound = {
     variant,
     name,
+    startedAt,
     applyReturnedMs,
     createdMs: o.marks.created,
     boundMs: o.marks.bound,
@@ -597,6 +619,13 @@ async function failoverRound(c: HostsCluster, admin: AdminClient, round: number)
   return result;
 }
 
+/** The run's *.log files (controller, agents, etcd, NATS, registry) into dir. */
+async function copyLogs(from: string, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const f of await readdir(from)) if (f.endsWith('.log')) await copyFile(join(from, f), join(dir, f));
+  say(`logs copied to ${dir}`);
+}
+
 function markdown(rows: string[][]): string {
   const [header, ...body] = rows;
   if (!header) return '';
@@ -629,7 +658,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       controllers: 1,
       nodeGrace,
       evictionTimeout,
-      logLevel: 'info',
+      logLevel: options.logLevel,
       heartbeatInterval: '1s',
     });
     cluster = c;
@@ -742,7 +771,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const load1 = loadavg();
     const lines = [
       `Machine: ${machine}; ${started}; load average ${load0.map((x) => x.toFixed(2)).join(' ')} at the start, ${load1.map((x) => x.toFixed(2)).join(' ')} at the end`,
-      `Cluster: 3 hosts (network namespaces on one bridge), 1 controller with --node-grace ${nodeGrace} --eviction-timeout ${evictionTimeout} (its defaults), controller and agents at --log-level=info, agents heartbeat every 1 s (the defaults); images present on every host`,
+      `Cluster: 3 hosts (network namespaces on one bridge), 1 controller with --node-grace ${nodeGrace} --eviction-timeout ${evictionTimeout} (its defaults), controller and agents at --log-level=${options.logLevel}, agents heartbeat every 1 s (the defaults); images present on every host`,
       '',
       `### apply → serving (a fresh Deployment + NodePort Service each round, ${options.runs} rounds per variant; ms from the start of \`deploy apply -f -\`)`,
       '',
@@ -798,6 +827,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   } finally {
     admin?.close();
+    if (options.logs && cluster)
+      await copyLogs(cluster.dir, options.logs).catch((err: unknown) =>
+        say(`logs not copied: ${String(err)}`),
+      );
     await cluster?.destroy();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

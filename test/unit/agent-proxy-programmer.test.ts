@@ -4,7 +4,7 @@
 import t from 'tap';
 import type { NetworkApplied, NetworkState } from '@flotilla/proto';
 import { type LogFields, type Logger, silentLogger } from '@flotilla/common';
-import { type HostNet, NetworkProgrammer, NetworkStateHolder } from '@flotilla/agent';
+import { type HostNet, NetworkProgrammer, NetworkStateHolder, fullApplyEveryMs } from '@flotilla/agent';
 
 function state(revision: number): NetworkState {
   return {
@@ -165,3 +165,108 @@ t.test('a peer that cannot be routed holds back neither the others nor the rules
       host.commands.filter((c) => c === 'ip route replace 10.244.2.0/24 via 192.0.2.2 proto 188').length >= 2,
   );
 });
+
+t.test(
+  'a state that programs nothing new is acked untouched; a change soon after is one restore',
+  async (t) => {
+    const host = new FakeHost();
+    const holder = new NetworkStateHolder();
+    const acks: NetworkApplied[] = [];
+    let clock = Date.parse('2026-12-02T00:00:00Z');
+    const programmer = new NetworkProgrammer({
+      nodeName: 'me',
+      chainPrefix: 'flt',
+      source: holder,
+      log: silentLogger,
+      net: host,
+      now: () => new Date(clock),
+      onApplied: (ack) => acks.push(ack),
+    });
+    programmer.start();
+    t.teardown(() => programmer.stop());
+    const withService = (revision: number, ips: string[]): NetworkState => ({
+      ...state(revision),
+      services: [
+        {
+          namespace: 'default',
+          name: 'web',
+          clusterIP: '10.96.0.10',
+          type: 'ClusterIP',
+          ports: [
+            {
+              name: 'http',
+              protocol: 'TCP',
+              port: 80,
+              nodePort: 0,
+              endpoints: ips.map((ip) => ({
+                ip,
+                port: 8080,
+                nodeName: 'peer',
+                podNamespace: 'default',
+                podName: ip,
+              })),
+            },
+          ],
+        },
+      ],
+    });
+    const commandsFor = async (s: NetworkState): Promise<string[]> => {
+      const before = host.commands.length;
+      holder.set(s);
+      await until(() => programmer.lastApplied()?.endpointsRevision === s.endpointsRevision);
+      return host.commands.slice(before);
+    };
+
+    const first = await commandsFor(withService(1, []));
+    t.ok(
+      first.some((c) => c.startsWith('iptables-save')),
+      'the first apply reads the tables',
+    );
+    t.ok(
+      first.some((c) => c.startsWith('ip -j -4 route show')),
+      'and the routes',
+    );
+    t.same(
+      await commandsFor(withService(2, [])),
+      [],
+      'the same content again (a not-ready address): no command',
+    );
+    t.equal(acks[acks.length - 1]?.endpointsRevision, 2, 'but acked');
+
+    const ready = await commandsFor(withService(3, ['10.244.2.5']));
+    t.same(
+      ready.map((c) => c.split(' ')[0]),
+      ['iptables-restore'],
+      'an endpoint that turned ready: one iptables-restore, nothing read back',
+    );
+    t.match(host.inputs[host.inputs.length - 1], /DNAT --to-destination 10\.244\.2\.5:8080/);
+
+    const gone = await commandsFor(withService(4, []));
+    t.same(gone, ['iptables-restore -w 5 --noflush']);
+    t.match(host.inputs[host.inputs.length - 1], /-X flt-SEP-/, 'the chains the last apply made are deleted');
+
+    const moved = withService(5, []);
+    moved.nodes = [{ name: 'peer', internalIP: '192.0.2.9', podCIDR: '10.244.2.0/24', ready: true }];
+    const routed = await commandsFor(moved);
+    t.ok(routed.includes('ip route replace 10.244.2.0/24 via 192.0.2.9 proto 188'), 'a node change: routes');
+    t.notOk(
+      routed.some((c) => c.startsWith('iptables-save')),
+      'rules still from the last apply',
+    );
+
+    clock += fullApplyEveryMs;
+    const later = await commandsFor({ ...moved, endpointsRevision: 6 });
+    t.ok(
+      later.some((c) => c.startsWith('iptables-save')),
+      'after fullApplyEveryMs: read back in full',
+    );
+
+    host.restoreFailures = 1;
+    await commandsFor(withService(7, ['10.244.2.6']));
+    t.same(
+      programmer.applies(),
+      { full: 3, rulesOnly: 3, unchanged: 1 },
+      'a failed restore is retried in full',
+    );
+  },
+);

@@ -110,6 +110,23 @@ export async function applyProxy(
 }
 
 /**
+ * Programs the service proxy for a state that follows one this agent programmed, from
+ * what that apply left (its chains, its jumps seen): one `iptables-restore --noflush` and
+ * no reading back. The text is the one applyProxy would write for the same chains: every
+ * chain of ours is declared (emptied) and refilled, the ones no longer wanted deleted.
+ */
+export async function applyProxyOver(
+  net: HostNet,
+  prefix: string,
+  state: NetworkState | undefined,
+  previous: Readonly<Record<ProxyTable, readonly string[]>>,
+): Promise<ProxyRules> {
+  const rules = proxyRules({ chainPrefix: prefix, state, existing: previous });
+  await mustRun(net, 'iptables-restore', ['-w', '5', '--noflush'], rules.text);
+  return rules;
+}
+
+/**
  * Removes this agent's chains and the jumps into them (reset). Returns what it removed,
  * "table/chain" each.
  */
