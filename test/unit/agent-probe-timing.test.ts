@@ -1,7 +1,7 @@
 // When the next probe attempt starts: every period, but a readiness probe that has not
 // succeeded yet retries soon after a failure, so a container is ready once it serves.
 import t from 'tap';
-import { firstReadinessRetryMs, nextProbeDelayMs } from '@flotilla/agent';
+import { firstExecReadinessRetryMs, firstReadinessRetryMs, nextProbeDelayMs } from '@flotilla/agent';
 
 t.test('readiness retries 10, 15, 23… ms until its first success, never past the period', async (t) => {
   const readiness = { kind: 'readiness' as const, periodSeconds: 2 };
@@ -17,6 +17,20 @@ t.test('readiness retries 10, 15, 23… ms until its first success, never past t
   );
   t.equal(nextProbeDelayMs(readiness, true, 0, 30), 1970, 'once it succeeded: the period');
   t.equal(nextProbeDelayMs(readiness, true, 3, 30), 1970, 'also when it fails again later');
+});
+
+t.test('an exec readiness probe (a runc exec per attempt) retries from 100 ms', async (t) => {
+  const readiness = { kind: 'readiness' as const, periodSeconds: 10, action: { type: 'exec' as const } };
+  t.equal(firstExecReadinessRetryMs, 100);
+  t.same(
+    [0, 1, 2].map((n) => nextProbeDelayMs(readiness, false, n, 0)),
+    [100, 150, 225],
+  );
+  t.same(
+    nextProbeDelayMs({ ...readiness, action: { type: 'httpGet' as const } }, false, 0, 0),
+    10,
+    'httpGet: from 10 ms',
+  );
 });
 
 t.test('liveness and startup probes keep their period from the first attempt', async (t) => {

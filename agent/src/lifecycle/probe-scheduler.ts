@@ -51,6 +51,11 @@ const defaultAttempt = (
 /** The first retry of a readiness probe that has not succeeded yet; ×1.5 each time, up to the period. */
 export const firstReadinessRetryMs = 10;
 /**
+ * The same for an exec probe: each attempt is a `runc exec` (a process tree in the
+ * container, tens of ms of CPU), not a refused connect, so it starts where all probes did.
+ */
+export const firstExecReadinessRetryMs = 100;
+/**
  * Why 1.5 and not 2: a server that binds x ms after the first attempt is seen within about
  * x/2 after that (doubling: up to x, so 75 ms became 150), for ~11 attempts in the first
  * second of a container that never gets ready (a refused connect costs next to nothing).
@@ -70,7 +75,7 @@ const readinessRetryGrowth = 1.5;
  * container, so their timing must stay what the spec says), the period alone.
  */
 export function nextProbeDelayMs(
-  probe: Pick<ResolvedProbe, 'kind' | 'periodSeconds'>,
+  probe: Pick<ResolvedProbe, 'kind' | 'periodSeconds'> & { action?: Pick<ResolvedProbe['action'], 'type'> },
   succeeded: boolean,
   earlyRetries: number,
   elapsedMs: number,
@@ -78,7 +83,8 @@ export function nextProbeDelayMs(
   const periodMs = probe.periodSeconds * 1000;
   const period = Math.max(0, periodMs - elapsedMs);
   if (probe.kind !== 'readiness' || succeeded) return period;
-  return Math.min(period, Math.round(firstReadinessRetryMs * readinessRetryGrowth ** earlyRetries));
+  const first = probe.action?.type === 'exec' ? firstExecReadinessRetryMs : firstReadinessRetryMs;
+  return Math.min(period, Math.round(first * readinessRetryGrowth ** earlyRetries));
 }
 
 export function startProbing(options: StartProbingOptions): Probing {
