@@ -1,6 +1,7 @@
 // The assignments stream (docs/CONTRACTS.md): the pods bound to one node, as a SNAPSHOT
 // at a revision and then the changes after it; resumable by revision, with a fresh
 // snapshot when the history to resume from is gone.
+import { isDeepStrictEqual } from 'node:util';
 import { AssignmentEvent_Type, Pod, type AssignmentEvent } from '@flotilla/proto';
 import type { Logger } from '@flotilla/common';
 import { podCodec } from '../store/codecs.js';
@@ -24,6 +25,23 @@ function podOfKey(key: string): Pod | undefined {
   return Pod.fromJSON({ metadata: { namespace: m[1], name: m[2] } });
 }
 
+/**
+ * Whether a change of a pod that stays on the node matters to its agent: anything but the
+ * status and the resourceVersion the write gave it. The agent never reads a desired pod's
+ * status (it computes its own, and ignores a change that is only status: see the agent's
+ * changedBeyondStatus); most of these writes are its own reports coming back, several per
+ * pod start, each a whole pod to encode here and decode there. Spec, labels, annotations,
+ * deletionTimestamp and grace all differ outside the status, so they are still sent. A
+ * reconnect converges: its SNAPSHOT carries the current pods, status and all. Pure.
+ */
+export function changeMattersToNode(before: Pod, after: Pod): boolean {
+  if (before.apiVersion !== after.apiVersion || before.kind !== after.kind) return true;
+  if (!isDeepStrictEqual(before.spec, after.spec)) return true;
+  const meta = (pod: Pod): Pod['metadata'] =>
+    pod.metadata === undefined ? undefined : { ...pod.metadata, resourceVersion: '' };
+  return !isDeepStrictEqual(meta(before), meta(after));
+}
+
 /** What one pod change means to node, or undefined when it does not concern it. Pure. */
 export function assignmentForEvent(node: string, ev: WatchEvent<Pod>): AssignmentEvent | undefined {
   const was = onNode(ev.previous, node);
@@ -40,6 +58,8 @@ export function assignmentForEvent(node: string, ev: WatchEvent<Pod>): Assignmen
       : undefined;
   }
   const is = onNode(ev.value, node);
+  // Still on the node and changed only in status: nothing the agent acts on.
+  if (is && was && ev.previous !== undefined && !changeMattersToNode(ev.previous, ev.value)) return undefined;
   if (is)
     return {
       type: was ? AssignmentEvent_Type.MODIFIED : AssignmentEvent_Type.ADDED,
