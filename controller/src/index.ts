@@ -211,7 +211,12 @@ export {
 export { mergePodUpdate, markDeleted, deletionGrace, jsonDifferences } from './pods/lifecycle.js';
 export { podEventFor, podMatches, type PodFilter } from './pods/pod-events.js';
 export { scaledQuantity, resourceAmount } from './pods/quantity.js';
-export { assignmentForEvent, streamAssignments, defaultBookmarkIntervalMs } from './api/assignments.js';
+export {
+  assignmentForEvent,
+  changeMattersToNode,
+  streamAssignments,
+  defaultBookmarkIntervalMs,
+} from './api/assignments.js';
 export {
   parseLabelSelector,
   matchesLabels,

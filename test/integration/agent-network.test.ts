@@ -308,6 +308,33 @@ t.test('pod networks on one bridge, host ports, clean deletion', { skip }, async
     t.equal(veths.trim(), '', 'no veth left');
   });
 
+  t.test('a failing loopback fails the ADD, which is undone once the chain is done', async (t) => {
+    const bin = join(dir, 'bin-lo');
+    mkdirSync(bin, { recursive: true });
+    for (const p of ['bridge', 'host-local', 'portmap']) symlinkSync(join(cniBin, p), join(bin, p));
+    const fake = join(bin, 'loopback');
+    writeFileSync(
+      fake,
+      '#!/bin/sh\n[ "$CNI_COMMAND" = DEL ] && exit 0\necho \'{"cniVersion":"1.0.0","code":11,"msg":"lo refused","details":"by the test"}\'\nexit 1\n',
+    );
+    chmodSync(fake, 0o755);
+    const podE = podWith('e', []);
+    const broken = { ...node, cniBinDir: bin };
+    t.teardown(() => deletePodNetwork(podE, broken, deps).catch(() => undefined));
+    await t.rejects(createPodNetwork(podE, broken, deps), {
+      code: 'Unavailable',
+      message: /CNI plugin loopback ADD failed with code 11: lo refused \(by the test\)/,
+    });
+    t.same(
+      readdirSync('/run/netns').filter((n) => n.startsWith(`${prefix}-`)),
+      [],
+      'no netns left',
+    );
+    t.same(leases(node.ipamDataDir, node.networkName), [], 'the lease bridge took is released');
+    const veths = (await runCommand('ip', ['-o', 'link', 'show', 'master', node.bridgeName])).stdout;
+    t.equal(veths.trim(), '', 'no veth left');
+  });
+
   t.test('the bridge is removed', async (t) => {
     t.ok(existsSync(`/sys/class/net/${node.bridgeName}`), 'the bridge plugin made it');
     await deleteNodeBridge(node);

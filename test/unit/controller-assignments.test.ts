@@ -5,6 +5,7 @@ import {
   MemoryStore,
   type WatchEvent,
   assignmentForEvent,
+  changeMattersToNode,
   keys,
   podCodec,
   streamAssignments,
@@ -123,6 +124,97 @@ t.test('assignmentForEvent: what one pod change means to node n1', async (t) => 
   }
 });
 
+/** pod with its status, resourceVersion or metadata changed as change says. */
+function variant(pod: Pod, change: (p: Pod) => Pod): Pod {
+  return change(structuredClone(pod));
+}
+
+t.test('changeMattersToNode: only a status (and resourceVersion) change is left out', async (t) => {
+  const base = makePod({ name: 'p', node: 'n1' });
+  base.metadata!.resourceVersion = '10';
+  const meta = base.metadata!;
+  const withStatus = (p: Pod): Pod => ({
+    ...p,
+    metadata: { ...p.metadata!, resourceVersion: '11' },
+    status: {
+      phase: 'Running',
+      reason: '',
+      message: '',
+      hostIP: '10.0.0.1',
+      podIP: '10.88.0.2',
+      startTime: 'now',
+      conditions: [],
+      containerStatuses: [],
+    },
+  });
+  const cases: Array<[string, Pod, boolean]> = [
+    ['the same pod again', variant(base, (p) => p), false],
+    ['a new status and resourceVersion', variant(base, withStatus), false],
+    [
+      'only the resourceVersion',
+      variant(base, (p) => ({ ...p, metadata: { ...meta, resourceVersion: '12' } })),
+      false,
+    ],
+    [
+      'a deletionTimestamp',
+      variant(base, (p) => ({ ...p, metadata: { ...meta, deletionTimestamp: 'soon' } })),
+      true,
+    ],
+    [
+      'a deletion grace period',
+      variant(base, (p) => ({ ...p, metadata: { ...meta, deletionGracePeriodSeconds: 0 } })),
+      true,
+    ],
+    [
+      'an annotation (deploy restart)',
+      variant(base, (p) => ({ ...p, metadata: { ...meta, annotations: { restartedAt: 'x' } } })),
+      true,
+    ],
+    ['a label', variant(base, (p) => ({ ...p, metadata: { ...meta, labels: { a: 'b' } } })), true],
+    [
+      'a new uid (the pod re-created)',
+      variant(base, (p) => ({ ...p, metadata: { ...meta, uid: 'other' } })),
+      true,
+    ],
+    ['spec.stopped', variant(base, (p) => ({ ...p, spec: { ...p.spec!, stopped: true } })), true],
+    [
+      'the grace period in the spec',
+      variant(base, (p) => ({ ...p, spec: { ...p.spec!, terminationGracePeriodSeconds: 5 } })),
+      true,
+    ],
+    [
+      'a container image',
+      variant(base, (p) => {
+        p.spec!.containers[0]!.image = 'nginx';
+        return p;
+      }),
+      true,
+    ],
+    [
+      'status and spec together',
+      variant(base, (p) => ({ ...withStatus(p), spec: { ...p.spec!, stopped: true } })),
+      true,
+    ],
+    ['the kind', variant(base, (p) => ({ ...p, kind: 'Other' })), true],
+  ];
+  for (const [what, after, matters] of cases) t.equal(changeMattersToNode(base, after), matters, what);
+  t.equal(
+    assignmentForEvent('n1', put(variant(base, withStatus), base)),
+    undefined,
+    'a status-only change of a pod on n1 is not sent to n1',
+  );
+  t.equal(
+    assignmentForEvent('n1', put(variant(base, withStatus), makePod({ name: 'p', node: 'n2' })))?.type,
+    Type.ADDED,
+    'a pod that arrives on n1 is sent whatever else changed',
+  );
+  t.equal(
+    assignmentForEvent('n1', put(makePod({ name: 'p', node: 'n2' }), base))?.type,
+    Type.DELETED,
+    'and one that leaves it is DELETED there',
+  );
+});
+
 t.test('assignmentForEvent carries the revision of the change', async (t) => {
   const pod = makePod({ name: 'p', node: 'n1' });
   t.equal(assignmentForEvent('n1', put(pod, undefined, 1234))?.revision, 1234);
@@ -216,6 +308,46 @@ t.test('a stream sends a SNAPSHOT of the node’s pods, then their changes in or
   stream.stop.abort();
   await stream.done;
   t.equal(stream.events.length, 5, 'nothing else was sent');
+});
+
+t.test('a stream leaves out status-only changes of the node’s pods, and bookmarks past them', async (t) => {
+  const store = await storeWith(makePod({ name: 'p0', node: 'n1' }));
+  const at = await store.revision();
+  const stream = openStream(t, store, { bookmarkIntervalMs: 20 });
+  await stream.wait(1);
+  const running = {
+    ...makePod({ name: 'p0', node: 'n1' }),
+    status: {
+      phase: 'Running',
+      reason: '',
+      message: '',
+      hostIP: '',
+      podIP: '10.88.0.2',
+      startTime: 'now',
+      conditions: [],
+      containerStatuses: [],
+    },
+  };
+  const statusAt = await update(store, running);
+  const stopped = await update(store, { ...running, spec: { ...running.spec!, stopped: true } });
+  await waitFor(
+    'a bookmark at the spec change',
+    () => stream.events.some((e) => e.type === Type.BOOKMARK && e.revision >= stopped),
+    { timeoutMs: 5_000, intervalMs: 5 },
+  );
+  t.strictSame(
+    stream.events.filter((e) => e.type !== Type.BOOKMARK).map(summary),
+    [
+      ['SNAPSHOT', at, ['p0']],
+      ['MODIFIED', stopped, ['p0']],
+    ],
+    `the status write at ${statusAt} is not sent; the spec change is`,
+  );
+  t.equal(
+    stream.events.find((e) => e.type === Type.MODIFIED)?.pods[0]?.status?.phase,
+    'Running',
+    'with its status',
+  );
 });
 
 t.test('a stream resumed from a revision sends only what came after it', async (t) => {

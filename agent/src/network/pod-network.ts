@@ -1,6 +1,6 @@
 // The executor: applies the pure plan of config.ts to the host. A pod gets a named
-// netns (/run/netns/<prefix>-<uid>), loopback up, then the list's plugins ADDed in
-// order with each result chained into the next. Deletion runs DEL in reverse and
+// netns (/run/netns/<prefix>-<uid>), then loopback up while the list's plugins are ADDed
+// in order with each result chained into the next. Deletion runs DEL in reverse and
 // removes the netns; it is idempotent, and a failed ADD undoes what succeeded.
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -292,14 +292,23 @@ export async function createPodNetwork(
     throw err;
   });
   let added = 0;
+  // lo and the chain's eth0 are separate interfaces (loopback is its own configuration, not
+  // a link of the chain): it comes up while the chain runs, one plugin execution less on
+  // the pod's critical path. Its failure is held until the chain is done, and nothing is
+  // undone while it still runs in the netns.
+  const loopbackDone = run(plan, 'ADD', loopbackStdin(plan.list.name)).then(
+    () => undefined,
+    (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+  );
   try {
-    await run(plan, 'ADD', loopbackStdin(plan.list.name));
     let prevResult: unknown;
     for (let i = 0; i < chain.list.plugins.length; i++) {
       // Counted before the call: a plugin that failed halfway may have left state its DEL removes.
       added = i + 1;
       prevResult = await run(chain, 'ADD', pluginStdin(chain.list, i, chain.runtimeConfig, prevResult));
     }
+    const loopbackFailure = await loopbackDone;
+    if (loopbackFailure !== undefined) throw loopbackFailure;
     const address = podAddressFromResult(prevResult);
     await writeRecord(options, { ...record, result: prevResult });
     logger.info('pod network created', { netns: plan.netnsName, ip: address.ip });
@@ -312,6 +321,7 @@ export async function createPodNetwork(
       result: prevResult,
     };
   } catch (err) {
+    await loopbackDone;
     logger.warn('pod network ADD failed; undoing it', { err });
     await delPlugins(chain, added, logger);
     try {

@@ -204,8 +204,8 @@ export class PodWatchHub implements SharedPods {
   }
 
   /**
-   * The changes after afterRevision that concern node (concernsNode): what
-   * assignmentForEvent would not drop. From the store (every change) when the hub does
+   * The changes after afterRevision that concern node (concernsNode): everything
+   * assignmentForEvent may send, which leaves out some more (status-only changes). From the store (every change) when the hub does
    * not hold that revision.
    */
   watchNode(node: string, afterRevision: number, signal: AbortSignal): NodePodWatch {
