@@ -1,8 +1,19 @@
-#!/usr/bin/env node
+#!/bin/sh
+// 2>/dev/null; case "${NODE_EXTRA_CA_CERTS+set}:$NODE_OPTIONS" in :* | *--use-openssl-ca*) ;; *) export FLOTILLA_CLI_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"; unset NODE_EXTRA_CA_CERTS ;; esac; exec node "$0" "$@"
 // The `deploy` command. A committed file rather than dist/main.js, so that `npm ci` can
 // link it before the first build. It runs the bundle of scripts/bundle-cli.mjs, compiled
 // from V8's code cache, while no package the bundle was made from has been rebuilt since;
 // otherwise (after a `tsc -b` alone, or FLOTILLA_CLI_BUNDLE=0) the unbundled dist/.
+//
+// Executed, it starts as a shell script: line 2 is a comment to Node and, to /bin/sh, runs
+// `//` (a directory: it fails, silently) and then the launcher, which execs node on this
+// file. The launcher keeps NODE_EXTRA_CA_CERTS from Node's start: Node reads and parses that
+// file at every start, before any code runs (this environment's system bundle: `node -e 0`
+// 84 ms against 30 without), and the CLI needs those CAs only for registries, whose client
+// reads the file itself when it first opens an HTTPS connection (images/src/registry/
+// http.ts). Set but empty is kept too; with --use-openssl-ca in NODE_OPTIONS it is left to
+// Node, whose trust then is OpenSSL's store, which the registry client could not rebuild.
+// `node bin/deploy.js` skips the launcher: Node parses the file itself, as before.
 //
 // CommonJS (bin/package.json), unlike the rest of deploy/: as the main module an ES
 // module makes Node set up its ES module loader (resolve, read through the thread pool,
@@ -21,6 +32,17 @@ const trace = (label) => {
   if (tracing) process.stderr.write(`trace ${performance.now().toFixed(1)} ms ${label}\n`);
 };
 trace('bin: started');
+
+// Put back what the launcher moved aside, as the user set it, for every process the CLI
+// starts (they may pull from registries too); the registry client gets the file from
+// deploy/src/cli/extra-ca-certs.ts.
+const keptCaCerts = process.env.FLOTILLA_CLI_EXTRA_CA_CERTS;
+if (keptCaCerts !== undefined) {
+  delete process.env.FLOTILLA_CLI_EXTRA_CA_CERTS;
+  process.env.NODE_EXTRA_CA_CERTS = keptCaCerts;
+  globalThis.__flotillaExtraCaCerts = keptCaCerts;
+  trace("bin: NODE_EXTRA_CA_CERTS kept from Node's start, for the registry client");
+}
 if (tracing) process.once('exit', () => trace('exit'));
 
 const bundleFile = fileURLToPath(new URL('deploy.cjs', bundleDir));

@@ -24,6 +24,12 @@ export interface RegistryClientOptions {
   /** Per registry host ("127.0.0.1:5000"): TLS or plain HTTP, custom CA. */
   hosts?: Record<string, RegistryHostOptions>;
   credentials?: CredentialLookup;
+  /**
+   * A NODE_EXTRA_CA_CERTS file that this process's Node did not load at its start (the
+   * CLI's launcher keeps it from Node): its CAs are trusted besides Node's roots for
+   * registries without a CA of their own, as Node would have. Unset: Node's default trust.
+   */
+  extraCaFile?: string;
   logger?: Logger;
   /** Blobs transferred at once per image (default 3). */
   concurrency?: number;
