@@ -29,7 +29,11 @@ const { bundleDir, bundleIsFresh } = require('./bundle-freshness.js');
 // FLOTILLA_CLI_TRACE=1: where start-up goes (as deploy/src/cli/trace.ts, which the bundle has).
 const tracing = process.env.FLOTILLA_CLI_TRACE === '1';
 const trace = (label) => {
-  if (tracing) process.stderr.write(`trace ${performance.now().toFixed(1)} ms ${label}\n`);
+  if (!tracing) return;
+  const cpu = process.cpuUsage();
+  process.stderr.write(
+    `trace ${performance.now().toFixed(1)} ms cpu ${((cpu.user + cpu.system) / 1000).toFixed(1)} ms ${label}\n`,
+  );
 };
 trace('bin: started');
 
