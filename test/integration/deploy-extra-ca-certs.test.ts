@@ -4,7 +4,7 @@
 // a registry connection still trusts a CA that only that file holds. `node bin/deploy.js`,
 // which skips the launcher, is the control: there Node parses the file itself.
 import t from 'tap';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -30,12 +30,15 @@ writeFileSync(
   probe,
   `process.once('exit', () => require('node:fs').writeFileSync(${JSON.stringify(probeOut)}, JSON.stringify({
     extra: process.env.NODE_EXTRA_CA_CERTS ?? null,
-    kept: 'FLOTILLA_CLI_EXTRA_CA_CERTS' in process.env,
+    certFile: process.env.SSL_CERT_FILE ?? null,
+    launcher: Object.keys(process.env).filter((k) => k.startsWith('FLOTILLA_CLI_') && k !== 'FLOTILLA_CLI_TRACE'),
   })));\n`,
 );
 interface Probe {
   extra: string | null;
-  kept: boolean;
+  certFile: string | null;
+  /** The launcher's own variables: none may reach a process the CLI starts. */
+  launcher: string[];
 }
 
 const baseEnv = (extra: Record<string, string | undefined>): NodeJS.ProcessEnv => ({
@@ -46,6 +49,7 @@ const baseEnv = (extra: Record<string, string | undefined>): NodeJS.ProcessEnv =
   // The launcher execs the `node` on PATH, as `#!/usr/bin/env node` did.
   PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`,
   NODE_EXTRA_CA_CERTS: undefined,
+  SSL_CERT_FILE: undefined,
   NODE_OPTIONS: undefined,
   ...extra,
 });
@@ -80,24 +84,34 @@ t.test('the CLI does not parse NODE_EXTRA_CA_CERTS at its start, and hands it on
   const [control, controlEnv] = await probed({ NODE_EXTRA_CA_CERTS: missing }, true);
   t.equal(control.code, 0, `node bin/deploy.js --help exits 0\n${control.stderr}`);
   t.match(control.stderr, nodeWarning, 'node bin/deploy.js: Node parses the file itself (the control)');
-  t.same(controlEnv, { extra: missing, kept: false });
+  t.same(controlEnv, { extra: missing, certFile: null, launcher: [] });
 
   const [run, runEnv] = await probed({ NODE_EXTRA_CA_CERTS: missing });
   t.equal(run.code, 0, `deploy --help exits 0\n${run.stderr}`);
   t.notMatch(run.stderr, nodeWarning, 'executed, the CLI process does not parse it');
-  t.same(runEnv, { extra: missing, kept: false }, 'and the processes it starts get it as the user set it');
+  t.same(
+    runEnv,
+    { extra: missing, certFile: null, launcher: [] },
+    'and the processes it starts get it as the user set it, SSL_CERT_FILE unset as it was',
+  );
 
-  const [, emptyEnv] = await probed({ NODE_EXTRA_CA_CERTS: '' });
-  t.same(emptyEnv, { extra: '', kept: false }, 'set but empty stays set but empty');
+  const [, emptyEnv] = await probed({ NODE_EXTRA_CA_CERTS: '', SSL_CERT_FILE: '' });
+  t.same(emptyEnv, { extra: '', certFile: '', launcher: [] }, 'set but empty stays set but empty');
   const [, unsetEnv] = await probed({});
-  t.same(unsetEnv, { extra: null, kept: false }, 'unset stays unset');
+  t.same(unsetEnv, { extra: null, certFile: null, launcher: [] }, 'unset stays unset');
+  const [, certFileEnv] = await probed({ SSL_CERT_FILE: '/etc/ssl/certs/ca-certificates.crt' });
+  t.same(
+    certFileEnv,
+    { extra: null, certFile: '/etc/ssl/certs/ca-certificates.crt', launcher: [] },
+    "a user's SSL_CERT_FILE too",
+  );
 
   const [openssl, opensslEnv] = await probed({
     NODE_EXTRA_CA_CERTS: missing,
     NODE_OPTIONS: '--use-openssl-ca',
   });
   t.match(openssl.stderr, nodeWarning, 'with --use-openssl-ca the file is left to Node, as before');
-  t.same(opensslEnv, { extra: missing, kept: false });
+  t.same(opensslEnv, { extra: missing, certFile: null, launcher: [] });
 });
 
 t.test('a registry behind a CA that only NODE_EXTRA_CA_CERTS holds is trusted', async (t) => {
@@ -146,10 +160,18 @@ t.test('a registry behind a CA that only NODE_EXTRA_CA_CERTS holds is trusted', 
   const trusted = await login({ NODE_EXTRA_CA_CERTS: caFile, FLOTILLA_CLI_TRACE: '1' });
   t.equal(trusted.code, 0, `with the CA in NODE_EXTRA_CA_CERTS, deploy login succeeds${show(trusted)}`);
   t.match(trusted.stdout, /Login Succeeded/);
-  t.match(trusted.stderr, /NODE_EXTRA_CA_CERTS kept from Node's start/, 'through the launcher');
+  t.match(trusted.stderr, /NODE_EXTRA_CA_CERTS left to the registry client/, 'through the launcher');
 
   const asBefore = await login({ NODE_EXTRA_CA_CERTS: caFile }, true);
   t.equal(asBefore.code, 0, `and as before through node bin/deploy.js${show(asBefore)}`);
+
+  // A CA of the host's own (Docker's certs.d layout), with the launcher's empty default store.
+  const certs = join(dir, 'certs.d', `127.0.0.1:${tokenPort}`);
+  mkdirSync(certs, { recursive: true });
+  writeFileSync(join(certs, 'ca.crt'), ca.certPem);
+  const own = await login({});
+  t.equal(own.code, 0, `with the CA in certs.d instead, deploy login succeeds${show(own)}`);
+  rmSync(certs, { recursive: true });
 
   const missing = await login({ NODE_EXTRA_CA_CERTS: join(dir, 'missing.pem'), FLOTILLA_CLI_TRACE: '1' });
   t.equal(missing.code, 1, `an unreadable file adds no CA${show(missing)}`);

@@ -360,7 +360,7 @@ t.test('a blob whose bytes do not match its digest is refused and nothing is sto
   t.strictSame(readdirSync(join(clean.root, 'content', 'ingest')), [], 'no partial data left');
 });
 
-t.test('extraCaFile: a TLS registry whose CA only that file holds is trusted', async (t) => {
+t.test('explicitTrust: a TLS registry whose CA only its extraCaFile holds is trusted', async (t) => {
   // What the CLI passes when its launcher kept NODE_EXTRA_CA_CERTS from Node's start: this
   // test process's Node has its own NODE_EXTRA_CA_CERTS (or none), without this CA.
   const tlsRegistry = await startRegistry(dir, { name: 'tls-extra-ca', tls: true });
@@ -374,7 +374,7 @@ t.test('extraCaFile: a TLS registry whose CA only that file holds is trusted', a
       retryDelayMs: 20,
       attempts: 1,
       hosts,
-      ...(extra !== undefined ? { extraCaFile: extra } : {}),
+      ...(extra !== undefined ? { explicitTrust: { extraCaFile: extra } } : {}),
     });
     t.teardown(() => c.close());
     return c;
@@ -406,7 +406,7 @@ t.test('extraCaFile: a TLS registry whose CA only that file holds is trusted', a
     logger: silentLogger,
     attempts: 1,
     hosts: { [tlsRegistry.host]: { ca: other.certPem } },
-    extraCaFile,
+    explicitTrust: { extraCaFile },
   });
   t.teardown(() => own.close());
   await t.rejects(own.pull(ref, stores()), { code: 'Unavailable', message: /certificate/ });

@@ -1,18 +1,20 @@
-// The CAs trusted for a registry without its own CA when the client reads a
-// NODE_EXTRA_CA_CERTS file that Node did not load (images/src/registry/trust.ts).
+// The CAs trusted for a registry without its own CA when the process's Node trusts none
+// by default and the client names them (images/src/registry/trust.ts).
 import t from 'tap';
 import { rootCertificates } from 'node:tls';
-import { defaultTrustWith } from '@flotilla/images';
+import { explicitDefaultCas } from '@flotilla/images';
 
 const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 
-t.test('Node roots plus the file, or Node default trust when the file adds nothing', async (t) => {
-  const cases: Array<{ name: string; extra: string | undefined; want: string[] | undefined }> = [
-    { name: 'no file read', extra: undefined, want: undefined },
-    { name: 'an empty file', extra: '', want: undefined },
-    { name: 'a file of blank lines', extra: '\n \n', want: undefined },
-    { name: 'a bundle', extra: pem, want: ['root-a', 'root-b', pem] },
+t.test("Node's roots, plus the extra file when it holds anything", async (t) => {
+  const roots = ['root-a', 'root-b'];
+  const cases: Array<{ name: string; extra: string | undefined; want: string[] }> = [
+    { name: 'no file, or none read', extra: undefined, want: roots },
+    { name: 'an empty file', extra: '', want: roots },
+    { name: 'a file of blank lines', extra: '\n \n', want: roots },
+    { name: 'a bundle', extra: pem, want: [...roots, pem] },
   ];
-  for (const c of cases) t.same(defaultTrustWith(c.extra, ['root-a', 'root-b']), c.want, c.name);
-  t.same(defaultTrustWith(pem)?.length, rootCertificates.length + 1, "Node's bundled roots by default");
+  for (const c of cases) t.same(explicitDefaultCas(c.extra, roots), c.want, c.name);
+  t.same(explicitDefaultCas(undefined), rootCertificates, "Node's bundled roots by default");
+  t.not(explicitDefaultCas(undefined), rootCertificates, 'as a copy');
 });

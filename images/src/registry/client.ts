@@ -100,7 +100,7 @@ export class RegistryClient {
     this.credentials = options.credentials ?? (async () => undefined);
     this.log = options.logger ?? createLogger({ component: 'registry' });
     this.transport = new HttpTransport((host) => this.hosts[host], {
-      ...(options.extraCaFile !== undefined ? { extraCaFile: options.extraCaFile } : {}),
+      ...(options.explicitTrust !== undefined ? { explicitTrust: options.explicitTrust } : {}),
       logger: this.log,
     });
     this.auth = new Authorizer(this.transport, this.credentials, this.log);

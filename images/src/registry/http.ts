@@ -1,5 +1,5 @@
 // HTTP for the registry client: node:http(s) with keep-alive agents per host, a custom CA
-// where configured (or extra CAs Node was not given, ./trust.ts), streamed bodies both
+// where configured (or the CAs named explicitly, ./trust.ts), streamed bodies both
 // ways, and redirects (blob downloads are often redirected to storage). Connection
 // failures become Unavailable errors.
 import { readFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { errorMessage, unavailable, type Logger } from '@flotilla/common';
 import { abortReason } from '../content/abort.js';
-import { defaultTrustWith } from './trust.js';
+import { explicitDefaultCas, type ExplicitTrust } from './trust.js';
 
 export interface HttpRequest {
   method: string;
@@ -71,19 +71,19 @@ export async function drain(res: HttpResponse): Promise<void> {
 
 export interface HttpTransportOptions {
   /**
-   * A NODE_EXTRA_CA_CERTS file this process's Node did not load (see ./trust.ts), trusted
-   * besides Node's roots by hosts without a CA of their own. Read at the first HTTPS
-   * connection that needs it; unreadable, it is ignored with a warning, as Node does.
+   * Set when this process's Node trusts no CA by default (./trust.ts): hosts without a CA
+   * of their own trust Node's bundled roots plus extraCaFile, read at the first HTTPS
+   * connection that needs it (unreadable, it is ignored with a warning, as Node does).
    */
-  extraCaFile?: string;
+  explicitTrust?: ExplicitTrust;
   /** For that warning. */
   logger?: Logger;
 }
 
 export class HttpTransport {
   private readonly agents = new Map<string, http.Agent>();
-  /** Of the hosts without their own CA, when extraCaFile is set: one for all of them. */
-  private extraTrust: SecureContext | undefined;
+  /** Of the hosts without their own CA, with explicitTrust: one for all of them. */
+  private explicitDefault: SecureContext | undefined;
 
   constructor(
     private readonly tlsFor: (host: string) => TlsOptions | undefined,
@@ -99,22 +99,24 @@ export class HttpTransport {
     const tls = this.tlsFor(host);
     const ownCa = tls?.ca ?? (tls?.caFile !== undefined ? readFileSync(tls.caFile, 'utf8') : undefined);
     if (ownCa !== undefined) return createSecureContext({ ca: ownCa });
-    const file = this.options.extraCaFile;
-    if (file === undefined || file === '') return undefined;
-    if (this.extraTrust === undefined) {
+    const trust = this.options.explicitTrust;
+    if (trust === undefined) return undefined;
+    if (this.explicitDefault === undefined) {
+      const file = trust.extraCaFile;
       let pem: string | undefined;
-      try {
-        pem = readFileSync(file, 'latin1');
-      } catch (err) {
-        this.options.logger?.warn('ignoring the extra CA certificates of NODE_EXTRA_CA_CERTS', {
-          file,
-          error: errorMessage(err),
-        });
+      if (file !== undefined && file !== '') {
+        try {
+          pem = readFileSync(file, 'latin1');
+        } catch (err) {
+          this.options.logger?.warn('ignoring the extra CA certificates of NODE_EXTRA_CA_CERTS', {
+            file,
+            error: errorMessage(err),
+          });
+        }
       }
-      const ca = defaultTrustWith(pem);
-      this.extraTrust = ca === undefined ? createSecureContext() : createSecureContext({ ca });
+      this.explicitDefault = createSecureContext({ ca: explicitDefaultCas(pem) });
     }
-    return this.extraTrust;
+    return this.explicitDefault;
   }
 
   private agent(url: URL): http.Agent {

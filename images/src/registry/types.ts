@@ -2,6 +2,7 @@
 // ../types.ts).
 import type { Logger } from '@flotilla/common';
 import type { ContentStore, Descriptor, Digest, ImageStore, Platform } from '../types.js';
+import type { ExplicitTrust } from './trust.js';
 
 export interface Credentials {
   username: string;
@@ -25,11 +26,12 @@ export interface RegistryClientOptions {
   hosts?: Record<string, RegistryHostOptions>;
   credentials?: CredentialLookup;
   /**
-   * A NODE_EXTRA_CA_CERTS file that this process's Node did not load at its start (the
-   * CLI's launcher keeps it from Node): its CAs are trusted besides Node's roots for
-   * registries without a CA of their own, as Node would have. Unset: Node's default trust.
+   * For a process whose Node trusts no CA by default (the CLI's launcher starts it so):
+   * registries without a CA of their own are trusted through Node's bundled roots plus
+   * explicitTrust.extraCaFile (the NODE_EXTRA_CA_CERTS file Node did not load), as Node's
+   * default would have. Unset: Node's default trust.
    */
-  extraCaFile?: string;
+  explicitTrust?: ExplicitTrust;
   logger?: Logger;
   /** Blobs transferred at once per image (default 3). */
   concurrency?: number;
