@@ -1,5 +1,5 @@
 #!/bin/sh
-// 2>/dev/null; case "$NODE_OPTIONS" in *--use-openssl-ca*) exec node "$0" "$@" ;; esac; unset FLOTILLA_CLI_NODE_EXTRA_CA_CERTS FLOTILLA_CLI_SSL_CERT_FILE; [ -z "${NODE_EXTRA_CA_CERTS+set}" ] || export FLOTILLA_CLI_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"; [ -z "${SSL_CERT_FILE+set}" ] || export FLOTILLA_CLI_SSL_CERT_FILE="$SSL_CERT_FILE"; unset NODE_EXTRA_CA_CERTS; export FLOTILLA_CLI_LAUNCHER=1 SSL_CERT_FILE=/dev/null; exec node --use-openssl-ca "$0" "$@"
+// 2>/dev/null; case "$NODE_OPTIONS" in *--use-openssl-ca* | *--use-bundled-ca* | *--use-system-ca*) exec node "$0" "$@" ;; esac; unset FLOTILLA_CLI_NODE_EXTRA_CA_CERTS FLOTILLA_CLI_SSL_CERT_FILE; [ -z "${NODE_EXTRA_CA_CERTS+set}" ] || export FLOTILLA_CLI_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"; [ -z "${SSL_CERT_FILE+set}" ] || export FLOTILLA_CLI_SSL_CERT_FILE="$SSL_CERT_FILE"; unset NODE_EXTRA_CA_CERTS; export FLOTILLA_CLI_LAUNCHER=1 SSL_CERT_FILE=/dev/null; exec node --use-openssl-ca "$0" "$@"
 // The `deploy` command. A committed file rather than dist/main.js, so that `npm ci` can
 // link it before the first build. It runs the bundle of scripts/bundle-cli.mjs, compiled
 // from V8's code cache, while no package the bundle was made from has been rebuilt since;
@@ -18,10 +18,11 @@
 //   given its own `ca` (~20-30 ms of CPU here): the launcher runs node with
 //   --use-openssl-ca and SSL_CERT_FILE=/dev/null, an empty default store, made below.
 // Both variables are put back below, as the user set them (set, set but empty, or unset),
-// for every process the CLI starts. With --use-openssl-ca already in NODE_OPTIONS, the
-// launcher leaves everything to Node (that trust is OpenSSL's store, which the registry
-// client could not rebuild); `node bin/deploy.js` skips the launcher: Node's defaults, as
-// before.
+// for every process the CLI starts. With --use-openssl-ca, --use-bundled-ca or (a later
+// Node's) --use-system-ca already in NODE_OPTIONS, the launcher leaves all of it to Node:
+// the trust is then a store the registry client could not rebuild, or Node refuses the
+// flag next to --use-openssl-ca.
+// `node bin/deploy.js` skips the launcher: Node's defaults, as before.
 //
 // CommonJS (bin/package.json), unlike the rest of deploy/: as the main module an ES
 // module makes Node set up its ES module loader (resolve, read through the thread pool,

@@ -112,6 +112,12 @@ t.test('the CLI does not parse NODE_EXTRA_CA_CERTS at its start, and hands it on
   });
   t.match(openssl.stderr, nodeWarning, 'with --use-openssl-ca the file is left to Node, as before');
   t.same(opensslEnv, { extra: missing, certFile: null, launcher: [] });
+  const [bundled, bundledEnv] = await probed({
+    NODE_EXTRA_CA_CERTS: missing,
+    NODE_OPTIONS: '--use-bundled-ca',
+  });
+  t.equal(bundled.code, 0, `with --use-bundled-ca too (Node refuses both flags)\n${bundled.stderr}`);
+  t.same(bundledEnv, { extra: missing, certFile: null, launcher: [] });
 });
 
 t.test('a registry behind a CA that only NODE_EXTRA_CA_CERTS holds is trusted', async (t) => {
