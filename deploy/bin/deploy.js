@@ -1,8 +1,28 @@
-#!/usr/bin/env node
+#!/bin/sh
+// 2>/dev/null; case "$NODE_OPTIONS" in *--use-openssl-ca* | *--use-bundled-ca* | *--use-system-ca*) exec node "$0" "$@" ;; esac; unset FLOTILLA_CLI_NODE_EXTRA_CA_CERTS FLOTILLA_CLI_SSL_CERT_FILE; [ -z "${NODE_EXTRA_CA_CERTS+set}" ] || export FLOTILLA_CLI_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"; [ -z "${SSL_CERT_FILE+set}" ] || export FLOTILLA_CLI_SSL_CERT_FILE="$SSL_CERT_FILE"; unset NODE_EXTRA_CA_CERTS; export FLOTILLA_CLI_LAUNCHER=1 SSL_CERT_FILE=/dev/null; exec node --use-openssl-ca "$0" "$@"
 // The `deploy` command. A committed file rather than dist/main.js, so that `npm ci` can
 // link it before the first build. It runs the bundle of scripts/bundle-cli.mjs, compiled
 // from V8's code cache, while no package the bundle was made from has been rebuilt since;
 // otherwise (after a `tsc -b` alone, or FLOTILLA_CLI_BUNDLE=0) the unbundled dist/.
+//
+// Executed, it starts as a shell script: line 2 is a comment to Node and, to /bin/sh, runs
+// `//` (a directory: it fails, silently) and then the launcher, which execs node on this
+// file with no CA to trust by default, because every TLS connection the CLI makes names
+// its CAs: the cluster CA for the controller; for registries without a CA of their own,
+// Node's bundled roots plus the NODE_EXTRA_CA_CERTS file, read by the registry client when
+// it first opens an HTTPS connection (images/src/registry/http.ts). What Node would do at
+// its start otherwise, and the CLI then does not pay:
+// - parse NODE_EXTRA_CA_CERTS (this environment's system bundle: `node -e 0` 84 ms against
+//   30 without): the launcher moves it aside;
+// - parse its ~140 bundled roots into the default store at the first TLS context, even one
+//   given its own `ca` (~20-30 ms of CPU here): the launcher runs node with
+//   --use-openssl-ca and SSL_CERT_FILE=/dev/null, an empty default store, made below.
+// Both variables are put back below, as the user set them (set, set but empty, or unset),
+// for every process the CLI starts. With --use-openssl-ca, --use-bundled-ca or (a later
+// Node's) --use-system-ca already in NODE_OPTIONS, the launcher leaves all of it to Node:
+// the trust is then a store the registry client could not rebuild, or Node refuses the
+// flag next to --use-openssl-ca.
+// `node bin/deploy.js` skips the launcher: Node's defaults, as before.
 //
 // CommonJS (bin/package.json), unlike the rest of deploy/: as the main module an ES
 // module makes Node set up its ES module loader (resolve, read through the thread pool,
@@ -18,10 +38,30 @@ const { bundleDir, bundleIsFresh } = require('./bundle-freshness.js');
 // FLOTILLA_CLI_TRACE=1: where start-up goes (as deploy/src/cli/trace.ts, which the bundle has).
 const tracing = process.env.FLOTILLA_CLI_TRACE === '1';
 const trace = (label) => {
-  if (tracing) process.stderr.write(`trace ${performance.now().toFixed(1)} ms ${label}\n`);
+  if (!tracing) return;
+  const cpu = process.cpuUsage();
+  process.stderr.write(
+    `trace ${performance.now().toFixed(1)} ms cpu ${((cpu.user + cpu.system) / 1000).toFixed(1)} ms ${label}\n`,
+  );
 };
 trace('bin: started');
-if (tracing) process.once('exit', () => trace('exit'));
+
+// Put back what the launcher moved aside, as the user set it, for every process the CLI
+// starts (they may pull from registries too); the registry client learns of it from
+// deploy/src/cli/launcher-trust.ts. OpenSSL reads SSL_CERT_FILE when the default store is
+// made, so it is made first, empty.
+if (process.env.FLOTILLA_CLI_LAUNCHER === '1') {
+  require('node:tls').createSecureContext();
+  for (const name of ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE']) {
+    const kept = process.env[`FLOTILLA_CLI_${name}`];
+    delete process.env[`FLOTILLA_CLI_${name}`];
+    if (kept === undefined) delete process.env[name];
+    else process.env[name] = kept;
+  }
+  delete process.env.FLOTILLA_CLI_LAUNCHER;
+  globalThis.__flotillaLauncherTrust = { extraCaFile: process.env.NODE_EXTRA_CA_CERTS };
+  trace('bin: no default CAs; NODE_EXTRA_CA_CERTS left to the registry client');
+}
 
 const bundleFile = fileURLToPath(new URL('deploy.cjs', bundleDir));
 

@@ -12,6 +12,7 @@ export * from './registry/manifest.js';
 export * from './registry/mount.js';
 export * from './registry/authorizer.js';
 export * from './registry/client.js';
+export * from './registry/trust.js';
 export * from './auth/credentials.js';
 export * from './auth/login.js';
 export * from './build/index.js';

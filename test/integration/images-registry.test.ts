@@ -1,12 +1,13 @@
 // The registry client against a real docker-registry on loopback: push, pull into a
 // clean store, an independent client (skopeo) reading the same bytes, image indexes, a
-// connection dropped mid-blob, a corrupted blob refused.
+// connection dropped mid-blob, a corrupted blob refused; a TLS registry trusted through
+// the extra CA file the CLI hands over.
 import t from 'tap';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { silentLogger } from '@flotilla/common';
+import { createCertificateAuthority, silentLogger } from '@flotilla/common';
 import {
   FileContentStore,
   FileImageStore,
@@ -357,4 +358,56 @@ t.test('a blob whose bytes do not match its digest is refused and nothing is sto
   t.equal(await clean.content.info(image.manifest.digest), undefined, 'nor the manifest');
   t.equal(await clean.images.get(ref.canonical), undefined, 'and no name was recorded');
   t.strictSame(readdirSync(join(clean.root, 'content', 'ingest')), [], 'no partial data left');
+});
+
+t.test('explicitTrust: a TLS registry whose CA only its extraCaFile holds is trusted', async (t) => {
+  // What the CLI passes when its launcher kept NODE_EXTRA_CA_CERTS from Node's start: this
+  // test process's Node has its own NODE_EXTRA_CA_CERTS (or none), without this CA.
+  const tlsRegistry = await startRegistry(dir, { name: 'tls-extra-ca', tls: true });
+  t.teardown(() => tlsRegistry.stop());
+  const extraCaFile = join(dir, 'tls-extra-ca.pem');
+  writeFileSync(extraCaFile, tlsRegistry.caPem ?? '');
+  const hosts = { [tlsRegistry.host]: { insecure: false } };
+  const make = (extra: string | undefined, logger = silentLogger): RegistryClient => {
+    const c = new RegistryClient({
+      logger,
+      retryDelayMs: 20,
+      attempts: 1,
+      hosts,
+      ...(extra !== undefined ? { explicitTrust: { extraCaFile: extra } } : {}),
+    });
+    t.teardown(() => c.close());
+    return c;
+  };
+  const local = stores();
+  const name = `${tlsRegistry.host}/test/extra-ca:v1`;
+  const image = await makeTestImage(dir, local, name, [{ 'etc/motd': 'trusted\n' }]);
+  const ref = parseReference(name);
+
+  await t.rejects(make(undefined).push(ref, local), { code: 'Unavailable', message: /certificate/ });
+  const pushed = await make(extraCaFile).push(ref, local);
+  t.equal(pushed.target.digest, image.manifest.digest, 'pushed through the extra CA');
+  const clean = stores();
+  await make(extraCaFile).pull(ref, clean);
+  t.ok(await clean.images.get(ref.canonical), 'and pulled back');
+
+  const warnings: string[] = [];
+  const recording = { ...silentLogger, warn: (msg: string) => void warnings.push(msg) };
+  await t.rejects(make(join(dir, 'no-such-ca.pem'), recording).pull(ref, stores()), {
+    code: 'Unavailable',
+    message: /certificate/,
+  });
+  t.same(warnings, ['ignoring the extra CA certificates of NODE_EXTRA_CA_CERTS'], 'an unreadable file warns');
+
+  // A registry's own CA replaces every other, as Node's `ca` option does: with someone
+  // else's CA as its own, the extra CA does not help.
+  const other = await createCertificateAuthority('another CA', 2);
+  const own = new RegistryClient({
+    logger: silentLogger,
+    attempts: 1,
+    hosts: { [tlsRegistry.host]: { ca: other.certPem } },
+    explicitTrust: { extraCaFile },
+  });
+  t.teardown(() => own.close());
+  await t.rejects(own.pull(ref, stores()), { code: 'Unavailable', message: /certificate/ });
 });

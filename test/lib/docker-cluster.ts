@@ -15,7 +15,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { agentNodeFlags, splitIptablesRule } from '@flotilla/common';
 import { Pod } from '@flotilla/proto';
 import { agentMain, ControlPlane, deployMain, makeRunDir } from './cluster.js';
@@ -323,7 +323,10 @@ export class DockerCluster {
       cniDataDir: join(stateDir, 'cni'),
       grpcPort,
     };
+    // The CLI runs as users run it: bin/deploy.js executed (its launcher, see there), with
+    // this Node first on PATH for the launcher's exec.
     this.cliEnv = {
+      PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`,
       HOME: this.dir,
       FLOTILLA_CONFIG: this.plane.adminConfigPath,
       FLOTILLA_IMAGE_ROOT: join(this.dir, 'cli-images'),
@@ -372,7 +375,7 @@ export class DockerCluster {
 
   /** `deploy ARGS` as a running child process (stdin ignored), for commands that follow. */
   deployChild(args: string[]): ChildProcess {
-    return spawn(process.execPath, [deployMain, ...args], {
+    return spawn(deployMain, args, {
       env: { ...process.env, ...this.cliEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -380,7 +383,7 @@ export class DockerCluster {
 
   /** Runs `deploy ARGS` as a child process with the admin config. */
   deploy(args: string[], options: DeployOptions = {}): Promise<RunResult> {
-    return runCommand(process.execPath, [deployMain, ...args], {
+    return runCommand(deployMain, args, {
       env: { ...this.cliEnv, ...options.env },
       timeoutMs: options.timeoutMs ?? 120_000,
       ...(options.stdin !== undefined ? { input: options.stdin } : {}),
@@ -389,7 +392,7 @@ export class DockerCluster {
 
   /** `deploy ARGS` with a real pseudo-terminal as its stdin/stdout/stderr (see spawnPty). */
   pty(args: string[], size = { rows: 40, cols: 100 }): PtySession {
-    return spawnPty([process.execPath, deployMain, ...args], { env: this.cliEnv, dir: this.dir, size });
+    return spawnPty([deployMain, ...args], { env: this.cliEnv, dir: this.dir, size });
   }
 
   /** The agent flags for this run: every per-run name, so nothing touches another run's. */

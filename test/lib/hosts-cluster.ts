@@ -15,7 +15,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { readClientConfig, writeClientConfig } from '@flotilla/common';
 import { hostAgentFlags, localHosts } from '@flotilla/deploy';
 import type { Node } from '@flotilla/proto';
@@ -570,7 +570,10 @@ export class HostsCluster {
 
   private cliEnv(): NodeJS.ProcessEnv {
     const c = this.controllers.find((x) => x.process.isRunning()) ?? this.controllers[0];
+    // The CLI runs as users run it: bin/deploy.js executed (its launcher, see there), with
+    // this Node first on PATH for the launcher's exec.
     return {
+      PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`,
       HOME: this.dir,
       FLOTILLA_CONFIG: c?.adminConfig ?? this.adminConfig,
       FLOTILLA_IMAGE_ROOT: join(this.dir, 'cli-images'),
@@ -581,7 +584,7 @@ export class HostsCluster {
 
   /** Runs `deploy ARGS` against the cluster (the admin config of a running controller). */
   deploy(args: string[], options: DeployOptions = {}): Promise<RunResult> {
-    return runCommand(process.execPath, [deployMain, ...args], {
+    return runCommand(deployMain, args, {
       env: { ...this.cliEnv(), ...options.env },
       timeoutMs: options.timeoutMs ?? 120_000,
       ...(options.stdin !== undefined ? { input: options.stdin } : {}),

@@ -5,6 +5,7 @@ import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileCredentialStore, RegistryClient, openLocalImages, type LocalImages } from '@flotilla/images';
 import type { Logger } from '@flotilla/common';
+import { launcherTrust } from '../cli/launcher-trust.js';
 import type { CommandContext } from '../cli/types.js';
 import { UsageError } from '../cli/usage-error.js';
 import { homeDir } from '../cli/run.js';
@@ -68,10 +69,12 @@ export async function registryClientFor(
   credentials: FileCredentialStore,
   logger: Logger,
 ): Promise<RegistryClient> {
+  const explicitTrust = launcherTrust();
   return new RegistryClient({
     hosts: registryHosts(settings, await findRegistryCas(settings.certsDir)),
     credentials: credentials.lookup(),
     logger: logger.child({ component: 'registry' }),
+    ...(explicitTrust !== undefined ? { explicitTrust } : {}),
   });
 }
 

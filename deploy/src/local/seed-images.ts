@@ -18,6 +18,7 @@ import {
   openLocalImages,
   type LocalImages,
 } from '@flotilla/images';
+import { launcherTrust } from '../cli/launcher-trust.js';
 
 /** The repository's examples/, found from this module (dist/local/ of the deploy package). */
 export const examplesDir = fileURLToPath(new URL('../../../examples/', import.meta.url));
@@ -90,9 +91,11 @@ export async function seedImages(options: SeedOptions): Promise<string[]> {
   const local = openLocalImages(root, { logger });
   // The local registry is plain HTTP (on loopback, or on the hosts' bridge address, which
   // only this machine reaches) and needs no credentials.
+  const explicitTrust = launcherTrust();
   const registry = new RegistryClient({
     logger: logger.child({ component: 'registry' }),
     hosts: { [registryHost]: { insecure: true } },
+    ...(explicitTrust !== undefined ? { explicitTrust } : {}),
   });
   const pushed: string[] = [];
   try {

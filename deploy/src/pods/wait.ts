@@ -3,6 +3,7 @@
 import { FlotillaError, isFlotillaError } from '@flotilla/common';
 import { PodEvent_Type, type Pod } from '@flotilla/proto';
 import type { ClusterApi } from '../client/cluster-client.js';
+import { trace, tracing } from '../cli/trace.js';
 
 export class Interrupted extends Error {
   constructor() {
@@ -22,6 +23,18 @@ export interface WaitOptions {
    * watch, which resumes from its resourceVersion, so no change after it is missed.
    */
   from?: Pod;
+}
+
+/** FLOTILLA_CLI_TRACE: where a pod is on its way (bound, phase, its containers' states). */
+function podProgress(pod: Pod): string {
+  const states = (pod.status?.containerStatuses ?? []).map((c) =>
+    c.state?.running
+      ? 'running'
+      : c.state?.terminated
+        ? 'terminated'
+        : (c.state?.waiting?.reason ?? 'waiting'),
+  );
+  return `node=${pod.spec?.nodeName || '-'} phase=${pod.status?.phase ?? '-'} containers=${states.join(',') || '-'}`;
 }
 
 /** The pod now, or undefined when it does not exist. */
@@ -85,6 +98,7 @@ export async function waitForPod<T>(
           const event = next.value;
           if (event.pod?.metadata?.name !== name) continue;
           resourceVersion = event.pod.metadata.resourceVersion || resourceVersion;
+          if (tracing()) trace(`watch: ${PodEvent_Type[event.type]} ${podProgress(event.pod)}`);
           // Another pod of the same name means the one we waited on is gone.
           const replaced = uid !== '' && event.pod.metadata.uid !== '' && event.pod.metadata.uid !== uid;
           current = event.type === PodEvent_Type.DELETED || replaced ? undefined : event.pod;

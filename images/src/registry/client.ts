@@ -99,7 +99,10 @@ export class RegistryClient {
     this.hosts = options.hosts ?? {};
     this.credentials = options.credentials ?? (async () => undefined);
     this.log = options.logger ?? createLogger({ component: 'registry' });
-    this.transport = new HttpTransport((host) => this.hosts[host]);
+    this.transport = new HttpTransport((host) => this.hosts[host], {
+      ...(options.explicitTrust !== undefined ? { explicitTrust: options.explicitTrust } : {}),
+      logger: this.log,
+    });
     this.auth = new Authorizer(this.transport, this.credentials, this.log);
     this.concurrency = options.concurrency ?? 3;
     this.attempts = options.attempts ?? 5;

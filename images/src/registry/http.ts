@@ -1,12 +1,15 @@
 // HTTP for the registry client: node:http(s) with keep-alive agents per host, a custom CA
-// where configured, streamed bodies both ways, and redirects (blob downloads are often
-// redirected to storage). Connection failures become Unavailable errors.
+// where configured (or the CAs named explicitly, ./trust.ts), streamed bodies both
+// ways, and redirects (blob downloads are often redirected to storage). Connection
+// failures become Unavailable errors.
 import { readFileSync } from 'node:fs';
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { errorMessage, unavailable } from '@flotilla/common';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { errorMessage, unavailable, type Logger } from '@flotilla/common';
 import { abortReason } from '../content/abort.js';
+import { explicitDefaultCas, type ExplicitTrust } from './trust.js';
 
 export interface HttpRequest {
   method: string;
@@ -66,19 +69,67 @@ export async function drain(res: HttpResponse): Promise<void> {
   }
 }
 
+export interface HttpTransportOptions {
+  /**
+   * Set when this process's Node trusts no CA by default (./trust.ts): hosts without a CA
+   * of their own trust Node's bundled roots plus extraCaFile, read at the first HTTPS
+   * connection that needs it (unreadable, it is ignored with a warning, as Node does).
+   */
+  explicitTrust?: ExplicitTrust;
+  /** For that warning. */
+  logger?: Logger;
+}
+
 export class HttpTransport {
   private readonly agents = new Map<string, http.Agent>();
+  /** Of the hosts without their own CA, with explicitTrust: one for all of them. */
+  private explicitDefault: SecureContext | undefined;
 
-  constructor(private readonly tlsFor: (host: string) => TlsOptions | undefined) {}
+  constructor(
+    private readonly tlsFor: (host: string) => TlsOptions | undefined,
+    private readonly options: HttpTransportOptions = {},
+  ) {}
+
+  /**
+   * The TLS context of an HTTPS host, or undefined for Node's default: once per host with
+   * its own CA, once per transport for the others (tls.connect would otherwise build one
+   * from `ca` for every connection: ~50 ms of CPU with Node's roots and a system bundle).
+   */
+  private secureContext(host: string): SecureContext | undefined {
+    const tls = this.tlsFor(host);
+    const ownCa = tls?.ca ?? (tls?.caFile !== undefined ? readFileSync(tls.caFile, 'utf8') : undefined);
+    if (ownCa !== undefined) return createSecureContext({ ca: ownCa });
+    const trust = this.options.explicitTrust;
+    if (trust === undefined) return undefined;
+    if (this.explicitDefault === undefined) {
+      const file = trust.extraCaFile;
+      let pem: string | undefined;
+      if (file !== undefined && file !== '') {
+        try {
+          pem = readFileSync(file, 'latin1');
+        } catch (err) {
+          this.options.logger?.warn('ignoring the extra CA certificates of NODE_EXTRA_CA_CERTS', {
+            file,
+            error: errorMessage(err),
+          });
+        }
+      }
+      this.explicitDefault = createSecureContext({ ca: explicitDefaultCas(pem) });
+    }
+    return this.explicitDefault;
+  }
 
   private agent(url: URL): http.Agent {
     const key = `${url.protocol}//${url.host}`;
     let agent = this.agents.get(key);
     if (agent === undefined) {
       if (url.protocol === 'https:') {
-        const tls = this.tlsFor(url.host);
-        const ca = tls?.ca ?? (tls?.caFile !== undefined ? readFileSync(tls.caFile, 'utf8') : undefined);
-        agent = new https.Agent({ keepAlive: true, maxSockets: 16, ...(ca !== undefined ? { ca } : {}) });
+        const secureContext = this.secureContext(url.host);
+        agent = new https.Agent({
+          keepAlive: true,
+          maxSockets: 16,
+          ...(secureContext !== undefined ? { secureContext } : {}),
+        });
       } else {
         agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
       }

@@ -2,6 +2,7 @@
 // ../types.ts).
 import type { Logger } from '@flotilla/common';
 import type { ContentStore, Descriptor, Digest, ImageStore, Platform } from '../types.js';
+import type { ExplicitTrust } from './trust.js';
 
 export interface Credentials {
   username: string;
@@ -24,6 +25,13 @@ export interface RegistryClientOptions {
   /** Per registry host ("127.0.0.1:5000"): TLS or plain HTTP, custom CA. */
   hosts?: Record<string, RegistryHostOptions>;
   credentials?: CredentialLookup;
+  /**
+   * For a process whose Node trusts no CA by default (the CLI's launcher starts it so):
+   * registries without a CA of their own are trusted through Node's bundled roots plus
+   * explicitTrust.extraCaFile (the NODE_EXTRA_CA_CERTS file Node did not load), as Node's
+   * default would have. Unset: Node's default trust.
+   */
+  explicitTrust?: ExplicitTrust;
   logger?: Logger;
   /** Blobs transferred at once per image (default 3). */
   concurrency?: number;
