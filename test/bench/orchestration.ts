@@ -37,12 +37,14 @@ interface Options {
   heapSnapshots?: string;
   /** More flags for the controller's node ("--max-semi-space-size=1"). */
   nodeArgs: string[];
+  /** The controller runs with Node's defaults instead of controllerNodeFlags. */
+  noNodeFlags: boolean;
   timeoutSeconds: number;
 }
 
 const usage = `Usage: node test/bench/run.mjs orchestration [--nodes N] [--pods M] [--replicas R]
        [--runs N] [--rate RPS] [--seconds S] [--timeout S] [--cpu-prof DIR] [--heap-snapshots DIR]
-       [--node-arg FLAG]... [--json FILE] [--no-build]
+       [--node-arg FLAG]... [--no-node-flags] [--json FILE] [--no-build]
 
 Scheduler and API of one controller against real etcd and NATS, with N simulated nodes (in
 this process) and M pods applied as M/R Deployments of R replicas; next to the raw etcd
@@ -60,6 +62,7 @@ write rate of M guarded single-key transactions.
                   the controller writes a heap snapshot to DIR with the nodes joined and
                   no pods, and another with every pod Running (each pauses it a while)
   --node-arg FLAG one more flag for the controller's node (repeatable)
+  --no-node-flags the controller's node without its usual flags (controllerNodeFlags), to compare
   --json FILE     also write the figures as JSON to FILE
   --no-build      do not run "tsc -b" first (handled by run.mjs)`;
 
@@ -85,6 +88,7 @@ export function parseOptions(argv: readonly string[]): Options {
     seconds: 10,
     timeoutSeconds: 300,
     nodeArgs: [],
+    noNodeFlags: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -108,7 +112,8 @@ export function parseOptions(argv: readonly string[]): Options {
       if (flag === undefined || !flag.startsWith('--'))
         fail('--node-arg needs a flag (--name or --name=value)');
       options.nodeArgs.push(flag);
-    } else if (arg === '--json') {
+    } else if (arg === '--no-node-flags') options.noNodeFlags = true;
+    else if (arg === '--json') {
       const file = argv[++i];
       if (file === undefined) fail('--json needs a file name');
       options.json = resolve(file);
@@ -384,6 +389,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         : []),
       ...options.nodeArgs,
     ],
+    noControllerNodeFlags: options.noNodeFlags,
     // The default cluster CIDR has 256 node blocks (/16 in /24s): more nodes need a wider one.
     controllerArgs: options.nodes > 256 ? [`--cluster-cidr=${clusterCidrFor(options.nodes)}`] : [],
   });
