@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 // flotilla-controller: `serve` (the default) or `init`. Exit codes: 0 success, 1 failure,
 // 2 usage error.
 import { caCertHash, createLogger, errorMessage, isFlotillaError, type Logger } from '@flotilla/common';

@@ -13,10 +13,10 @@
 //   4. the controller's RSS (VmRSS, VmHWM of /proc/<pid>/status) and this process's
 //      memory per simulated node.
 // Not a test: it asserts nothing about times.
-import { readFileSync, mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Etcd3 } from 'etcd3';
@@ -33,11 +33,18 @@ interface Options {
   seconds: number;
   json?: string;
   cpuProf?: string;
+  /** Where the controller writes heap snapshots (taken with the nodes only and at scale). */
+  heapSnapshots?: string;
+  /** More flags for the controller's node ("--max-semi-space-size=1"). */
+  nodeArgs: string[];
+  /** The controller runs with Node's defaults instead of controllerNodeFlags. */
+  noNodeFlags: boolean;
   timeoutSeconds: number;
 }
 
 const usage = `Usage: node test/bench/run.mjs orchestration [--nodes N] [--pods M] [--replicas R]
-       [--runs N] [--rate RPS] [--seconds S] [--timeout S] [--cpu-prof DIR] [--json FILE] [--no-build]
+       [--runs N] [--rate RPS] [--seconds S] [--timeout S] [--cpu-prof DIR] [--heap-snapshots DIR]
+       [--node-arg FLAG]... [--no-node-flags] [--json FILE] [--no-build]
 
 Scheduler and API of one controller against real etcd and NATS, with N simulated nodes (in
 this process) and M pods applied as M/R Deployments of R replicas; next to the raw etcd
@@ -51,6 +58,11 @@ write rate of M guarded single-key transactions.
   --seconds S     length of one mutation round (default 10)
   --timeout S     give up on placement after S seconds (default 300)
   --cpu-prof DIR  the controller runs with node --cpu-prof, writing its profile to DIR
+  --heap-snapshots DIR
+                  the controller writes a heap snapshot to DIR with the nodes joined and
+                  no pods, and another with every pod Running (each pauses it a while)
+  --node-arg FLAG one more flag for the controller's node (repeatable)
+  --no-node-flags the controller's node without its usual flags (controllerNodeFlags), to compare
   --json FILE     also write the figures as JSON to FILE
   --no-build      do not run "tsc -b" first (handled by run.mjs)`;
 
@@ -75,6 +87,8 @@ export function parseOptions(argv: readonly string[]): Options {
     rate: 200,
     seconds: 10,
     timeoutSeconds: 300,
+    nodeArgs: [],
+    noNodeFlags: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -89,7 +103,17 @@ export function parseOptions(argv: readonly string[]): Options {
       const dir = argv[++i];
       if (dir === undefined) fail('--cpu-prof needs a directory');
       options.cpuProf = resolve(dir);
-    } else if (arg === '--json') {
+    } else if (arg === '--heap-snapshots') {
+      const dir = argv[++i];
+      if (dir === undefined) fail('--heap-snapshots needs a directory');
+      options.heapSnapshots = resolve(dir);
+    } else if (arg === '--node-arg') {
+      const flag = argv[++i];
+      if (flag === undefined || !flag.startsWith('--'))
+        fail('--node-arg needs a flag (--name or --name=value)');
+      options.nodeArgs.push(flag);
+    } else if (arg === '--no-node-flags') options.noNodeFlags = true;
+    else if (arg === '--json') {
       const file = argv[++i];
       if (file === undefined) fail('--json needs a file name');
       options.json = resolve(file);
@@ -106,12 +130,63 @@ export function parseOptions(argv: readonly string[]): Options {
 
 const say = (line: string): void => void process.stderr.write(`bench:orchestration: ${line}\n`);
 
-/** VmRSS and VmHWM of a process, in MB. */
-function memoryOf(pid: number | 'self'): { rssMb: number; hwmMb: number } {
+/**
+ * VmRSS and VmHWM of a process and the anonymous part of its RSS (heaps, buffers), in MB,
+ * and the CPU time it has used so far (user + system, from /proc/PID/stat).
+ */
+function memoryOf(pid: number | 'self'): {
+  rssMb: number;
+  hwmMb: number;
+  anonMb: number;
+  cpuSeconds: number;
+} {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string): number =>
     Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
+  // Fields 14 and 15 (utime, stime) in clock ticks, counted after the ")" ending the name.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return {
+    rssMb: kb('VmRSS') / 1024,
+    hwmMb: kb('VmHWM') / 1024,
+    anonMb: kb('RssAnon') / 1024,
+    cpuSeconds: ticks / 100,
+  };
+}
+
+/** Whether the file's last byte closes a JSON object. */
+function endsJson(file: string, size: number): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    return last.toString() === '}';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Has the controller (started with --heapsnapshot-signal=SIGUSR2) write a heap snapshot
+ * into dir and waits until the file stops growing; returns its name.
+ */
+async function heapSnapshot(pid: number, dir: string): Promise<string> {
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  let name: string | undefined;
+  let size = -1;
+  let stableSince = Date.now();
+  for (const deadline = Date.now() + 300_000; Date.now() < deadline;) {
+    await sleep(500);
+    name ??= readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
+    if (name === undefined) continue;
+    const now = statSync(join(dir, name)).size;
+    if (now !== size) [size, stableSince] = [now, Date.now()];
+    // The file stays empty while the graph is built: done once it ends the JSON and stops growing.
+    else if (size > 0 && Date.now() - stableSince >= 2_000 && endsJson(join(dir, name), size)) return name;
+  }
+  throw new Error(`the controller wrote no heap snapshot into ${dir} within 300 s`);
 }
 
 interface Latency {
@@ -302,11 +377,19 @@ export async function main(argv: readonly string[]): Promise<number> {
   const deployments = options.pods / options.replicas;
   const dir = makeRunDir('bench-orchestration');
   if (options.cpuProf) mkdirSync(options.cpuProf, { recursive: true });
+  if (options.heapSnapshots) mkdirSync(options.heapSnapshots, { recursive: true });
   const plane = new ControlPlane(dir, {
     nodeGrace: '40s',
     evictionTimeout: '60s',
     logLevel: 'info',
-    nodeArgs: options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProf}`] : [],
+    nodeArgs: [
+      ...(options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProf}`] : []),
+      ...(options.heapSnapshots
+        ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${options.heapSnapshots}`]
+        : []),
+      ...options.nodeArgs,
+    ],
+    noControllerNodeFlags: options.noNodeFlags,
     // The default cluster CIDR has 256 node blocks (/16 in /24s): more nodes need a wider one.
     controllerArgs: options.nodes > 256 ? [`--cluster-cidr=${clusterCidrFor(options.nodes)}`] : [],
   });
@@ -339,8 +422,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     const controllerIdle = memoryOf(plane.controller.pid);
     say(
       `${options.nodes} nodes joined and Ready in ${fmt(joinSeconds, 1)} s; this process grew by ` +
-        `${fmt(selfAfter.rssMb - selfBefore.rssMb)} MB (${fmt(perNodeKb)} kB per node); controller RSS ${fmt(controllerIdle.rssMb)} MB`,
+        `${fmt(selfAfter.rssMb - selfBefore.rssMb)} MB (${fmt(perNodeKb)} kB per node); controller RSS ${fmt(controllerIdle.rssMb)} MB ` +
+        `(${fmt(controllerIdle.anonMb)} MB anonymous)`,
     );
+    if (options.heapSnapshots)
+      say(
+        `heap snapshot with the nodes only: ${await heapSnapshot(plane.controller.pid, options.heapSnapshots)}`,
+      );
 
     etcd = new Etcd3({ hosts: plane.etcd.endpoint });
     clock = await PodClock.start(etcd);
@@ -408,6 +496,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
     const runningSeconds = (Math.max(...c.running.values()) - firstCreated) / 1000;
     const controllerAtScale = memoryOf(plane.controller.pid);
+    say(
+      `controller RSS ${fmt(controllerAtScale.rssMb)} MB (${fmt(controllerAtScale.anonMb)} MB anonymous) with the pods Running`,
+    );
+    if (options.heapSnapshots)
+      say(`heap snapshot at scale: ${await heapSnapshot(plane.controller.pid, options.heapSnapshots)}`);
 
     const mutationRounds: MutationResult[] = [];
     for (let r = 0; r < options.runs; r++) {
@@ -478,6 +571,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       `Nodes: joined and Ready in ${fmt(joinSeconds, 1)} s; this process holds them at ${fmt(perNodeKb)} kB RSS per node`,
       `Controller RSS: ${fmt(controllerIdle.rssMb)} MB with the nodes and no pods, ${fmt(controllerAtScale.rssMb)} MB after the wait for every pod Running, ` +
         `${fmt(controllerEnd.rssMb)} MB (peak ${fmt(controllerEnd.hwmMb)}) after the mutation rounds`,
+      `Controller CPU time: ${fmt(controllerIdle.cpuSeconds, 1)} s when the nodes were Ready, ` +
+        `${fmt(controllerAtScale.cpuSeconds - controllerIdle.cpuSeconds, 1)} s more until every pod was Running, ` +
+        `${fmt(controllerEnd.cpuSeconds, 1)} s in all`,
       `Machine: ${machine}`,
     ];
     process.stdout.write(`${table}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`);

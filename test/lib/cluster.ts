@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { agentNodeFlags } from '@flotilla/common';
+import { agentNodeFlags, controllerNodeFlags } from '@flotilla/common';
 import { freePort } from './ports.js';
 import { runCommand, spawnManaged, type ManagedProcess } from './processes.js';
 import { startEtcd, startNats, type EtcdServer, type NatsServer } from './servers.js';
@@ -43,8 +43,10 @@ export interface ControlPlaneOptions {
   evictionTimeout?: string;
   /** The controller's --log-level (default debug; benchmarks use info, as in production). */
   logLevel?: string;
-  /** Flags for node itself before the controller's script (["--cpu-prof", ...]). */
+  /** Flags for node itself before the controller's script (["--cpu-prof", ...]), after controllerNodeFlags. */
   nodeArgs?: string[];
+  /** Run the controller with Node's defaults instead of controllerNodeFlags (for comparisons). */
+  noControllerNodeFlags?: boolean;
 }
 
 /** A further controller replica against the same etcd and NATS (leader election). */
@@ -112,6 +114,7 @@ export class ControlPlane {
 
   private spawnController(name: string, address: string, dataDir: string): ManagedProcess {
     const args = [
+      ...(this.options.noControllerNodeFlags ? [] : controllerNodeFlags),
       ...(this.options.nodeArgs ?? []),
       controllerMain,
       'serve',

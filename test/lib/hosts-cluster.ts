@@ -19,7 +19,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { readClientConfig, writeClientConfig } from '@flotilla/common';
 import { hostAgentFlags, localHosts } from '@flotilla/deploy';
 import type { Node } from '@flotilla/proto';
-import { agentNodeFlags } from '@flotilla/common';
+import { agentNodeFlags, controllerNodeFlags } from '@flotilla/common';
 import { AdminClient, isReady } from './clients.js';
 import { commitBusyboxBase, exampleImages, examplePushSteps } from './example-images.js';
 import { agentMain, controllerMain, deployMain } from './cluster.js';
@@ -383,6 +383,7 @@ export class HostsCluster {
 
   private spawnController(name: string, address: string, dataDir: string): ManagedProcess {
     const args = [
+      ...controllerNodeFlags,
       controllerMain,
       'serve',
       `--etcd-endpoints=${this.etcdEndpoint}`,

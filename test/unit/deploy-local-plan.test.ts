@@ -1,7 +1,7 @@
 // The local cluster plan: what `deploy up` runs, in which order, with which flags and
 // ports, and how it knows each component is ready. Read as data; nothing is started.
 import t from 'tap';
-import { agentNodeFlags } from '@flotilla/common';
+import { agentNodeFlags, controllerNodeFlags } from '@flotilla/common';
 import {
   type ComponentSpec,
   type Executables,
@@ -96,13 +96,19 @@ t.test('each component runs its own program', async (t) => {
   for (const [name, command, first] of cases) {
     const spec = component(specs, name);
     t.equal(spec.command, command, `${name} runs ${command}`);
-    // The agent's node gets its memory flags before the program.
-    const skip = name === 'agent' ? agentNodeFlags.length : 0;
+    // The agent's and the serving controller's node get their memory flags before the program.
+    const skip =
+      name === 'agent' ? agentNodeFlags.length : name === 'controller' ? controllerNodeFlags.length : 0;
     t.equal(spec.args[skip], first, `${name} starts with ${first}`);
   }
   t.same(component(specs, 'agent').args.slice(0, agentNodeFlags.length), agentNodeFlags, 'agent node flags');
+  t.same(
+    component(specs, 'controller').args.slice(0, controllerNodeFlags.length),
+    controllerNodeFlags,
+    'controller node flags',
+  );
   t.equal(component(specs, 'controller-init').args[1], 'init');
-  t.equal(component(specs, 'controller').args[1], 'serve');
+  t.equal(component(specs, 'controller').args[controllerNodeFlags.length + 1], 'serve');
 });
 
 t.test('readiness: how the supervisor knows each component is up', async (t) => {

@@ -23,3 +23,15 @@ export const agentNodeFlags: readonly string[] = [
 
 /** The agent's shebang line, which must carry agentNodeFlags (checked by a unit test). */
 export const agentShebang = `#!/usr/bin/env -S node ${agentNodeFlags.join(' ')}`;
+
+// The controller's Node/V8 flags (its shebang, `deploy up`, the test harness); see
+// BENCHMARKS.md "Session 6" (issue 5) for what each saves and costs.
+// - a 2 MB semi-space: the young generation otherwise grows to 16 MB semi-spaces that stay
+//   mapped.
+// Not --optimize-for-size (as the agent): with 200 simulated nodes it halved the idle RSS
+// (240 -> 129 MB) but doubled the controller's CPU time (65 s against 31 s over the same
+// run), enough for it to lose its leadership lease under load.
+export const controllerNodeFlags: readonly string[] = ['--max-semi-space-size=2'];
+
+/** The controller's shebang line, which must carry controllerNodeFlags (checked by a unit test). */
+export const controllerShebang = `#!/usr/bin/env -S node ${controllerNodeFlags.join(' ')}`;

@@ -2,7 +2,7 @@
 // and tests can read it without starting anything.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { agentNodeFlags, webFacingLabel } from '@flotilla/common';
+import { agentNodeFlags, controllerNodeFlags, webFacingLabel } from '@flotilla/common';
 import type { Layout, LocalPorts } from './layout.js';
 import { componentLog, hostStateDir } from './layout.js';
 import type { HostSpec, HostsPlan } from './hosts/plan.js';
@@ -154,7 +154,7 @@ export function localClusterPlan(
     {
       name: 'controller',
       command: exe.node,
-      args: [exe.controllerMain, 'serve', ...controllerFlags, '--nats-url', natsUrl],
+      args: [...controllerNodeFlags, exe.controllerMain, 'serve', ...controllerFlags, '--nats-url', natsUrl],
       address: api,
       log: componentLog(layout, 'controller'),
       readiness: { kind: 'tcp', host: bind, port: ports.api },
