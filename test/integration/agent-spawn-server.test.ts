@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import t from 'tap';
 import {
   CommandError,
@@ -336,4 +336,30 @@ t.test('spawn server: stdin closing ends it once what was under way answered', a
     { id: 1, code: 0, stdout: 'done\n', error: null },
     { id: 2, error: 'EINVAL' },
   ]);
+});
+
+t.test('spawn-server.py runs the server from cached bytecode, compiling it once', async (t) => {
+  const cacheDir = join(dirname(spawnServerScriptPath), '__pycache__');
+  const caches = (): string[] =>
+    existsSync(cacheDir) ? readdirSync(cacheDir).filter((f) => f.startsWith('spawn_server_core.')) : [];
+  for (const f of caches()) await rm(join(cacheDir, f));
+  /** Starts a server, has it run a command, and returns its argv as it runs. */
+  const start = async (): Promise<string[]> => {
+    const child = spawn('/usr/bin/python3', ['-I', '-S', spawnServerScriptPath], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    child.stdin.write(
+      encodeSpawnRequest(1, { op: 'run', argv: ['/bin/true'], env: null, stdin: null, timeoutMs: null }),
+    );
+    // A small answer: one write, one chunk.
+    const [answer] = (await once(child.stdout, 'data')) as [Buffer];
+    t.match(decodeSpawnReply(splitSpawnFrames(answer).bodies[0]!), { id: 1, code: 0 });
+    const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    child.stdin.end();
+    await once(child, 'close');
+    return argv;
+  };
+  t.ok((await start()).includes('--compiled'), 'no cache: compiled it, then ran again from it');
+  t.equal(caches().length, 1, 'the cache written');
+  t.notOk((await start()).includes('--compiled'), 'from the cache at once');
 });
