@@ -363,3 +363,21 @@ t.test('spawn-server.py runs the server from cached bytecode, compiling it once'
   t.equal(caches().length, 1, 'the cache written');
   t.notOk((await start()).includes('--compiled'), 'from the cache at once');
 });
+
+t.test('the server reaches libc through _ctypes, or ctypes when _ctypes is not as expected', async (t) => {
+  const check = (loader: string): string =>
+    spawnSync(
+      '/usr/bin/python3',
+      [
+        '-I',
+        '-S',
+        '-c',
+        `import sys; sys.path.insert(0, ${JSON.stringify(dirname(spawnServerScriptPath))}); import spawn_server_core as c
+libc, errno = c.${loader}()
+print(libc.umount2(b'/no/such/mount', 0), errno(), libc.mount(b'none', b'/no/such/mount', b'tmpfs', 0, None), errno())`,
+      ],
+      { encoding: 'utf8' },
+    ).stdout;
+  t.equal(check('libc_from_ctypes_core'), '-1 2 -1 2\n', '_ctypes: ENOENT from both calls');
+  t.equal(check('libc_from_ctypes'), '-1 2 -1 2\n', 'ctypes: the same');
+});
