@@ -25,5 +25,8 @@ before = written()
 import spawn_server_core
 
 if '--compiled' not in sys.argv and written() != before:
-    os.execv(sys.executable, sys.orig_argv + ['--compiled'])
+    try:
+        os.execv(sys.executable, sys.orig_argv + ['--compiled'])
+    except OSError:
+        pass  # it runs from what it compiled, as where the cache cannot be written
 spawn_server_core.main()
