@@ -129,4 +129,11 @@ export {
   type DetachedOptions,
   type ServerOp,
 } from './runtime/spawn-server.js';
+export {
+  decodeReply as decodeSpawnReply,
+  encodeRequest as encodeSpawnRequest,
+  splitFrames as splitSpawnFrames,
+  type SpawnReply,
+  type SpawnRequest,
+} from './runtime/spawn-server-frames.js';
 export { mountAt as agentMountAt, unmount as agentUnmount, mountSyscall } from './runtime/mounts.js';

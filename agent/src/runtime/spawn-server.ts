@@ -10,6 +10,13 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createLogger, type Logger } from '@flotilla/common';
 import { defaultPython } from './python.js';
+import {
+  decodeReply,
+  encodeRequest,
+  splitFrames,
+  type ServerOp,
+  type SpawnRequest,
+} from './spawn-server-frames.js';
 
 export const spawnServerScriptPath = fileURLToPath(new URL('../../libexec/spawn-server.py', import.meta.url));
 
@@ -43,37 +50,7 @@ export class CommandError extends Error {
   }
 }
 
-/**
- * What the server does itself rather than run to completion (spawn-server.py says how):
- * start a daemonising command with a sync pipe (conmon), mount(2)/umount2(2), and a named
- * netns as `ip netns add|delete` makes and removes it. Answered as a command: code 0, or a
- * CommandError whose code is the errno name.
- */
-export type ServerOp =
-  | {
-      op: 'detached';
-      argv: string[];
-      /** null inherits the server's environment (the agent's at its start). */
-      env: Record<string, string> | null;
-      cwd: string;
-      /** The env var that gets the sync pipe's fd number. */
-      syncPipeEnv: string;
-    }
-  | { op: 'mount'; source: string; target: string; fstype: string; flags: number; data: string | null }
-  | { op: 'umount'; target: string; flags: number }
-  | { op: 'netns-add' | 'netns-delete'; name: string };
-
-interface Reply {
-  id: number | null;
-  code?: number | null;
-  signal?: number | null;
-  stdout?: string;
-  stderr?: string;
-  error?: string;
-  message?: string;
-}
-
-const fromBase64 = (text: string | undefined): string => Buffer.from(text ?? '', 'base64').toString('utf8');
+export type { ServerOp } from './spawn-server-frames.js';
 
 /** Spawns the command from this process: the fallback, and what runs without the server. */
 export function spawnDirect(
@@ -86,8 +63,10 @@ export function spawnDirect(
       env: options.env ?? process.env,
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
-    let stdout = '';
-    let stderr = '';
+    // Decoded once at the end: a character split across two chunks stays whole.
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    const text = (chunks: Buffer[]): string => Buffer.concat(chunks).toString('utf8');
     let timedOut = false;
     const timer =
       options.timeoutMs === undefined
@@ -96,8 +75,8 @@ export function spawnDirect(
             timedOut = true;
             child.kill('SIGKILL');
           }, options.timeoutMs);
-    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => stdout.push(d));
+    child.stderr?.on('data', (d: Buffer) => stderr.push(d));
     child.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       reject(new CommandError(err.code ?? 'EIO', err.message));
@@ -105,10 +84,22 @@ export function spawnDirect(
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       if (timedOut) {
-        reject(new CommandError('ETIMEDOUT', `timed out after ${options.timeoutMs} ms`, stdout, stderr));
+        reject(
+          new CommandError(
+            'ETIMEDOUT',
+            `timed out after ${options.timeoutMs} ms`,
+            text(stdout),
+            text(stderr),
+          ),
+        );
         return;
       }
-      resolve({ code, signal: signal === null ? null : constants.signals[signal], stdout, stderr });
+      resolve({
+        code,
+        signal: signal === null ? null : constants.signals[signal],
+        stdout: text(stdout),
+        stderr: text(stderr),
+      });
     });
     // A command that exits without reading its input is not an error of ours (EPIPE).
     child.stdin?.on('error', () => undefined);
@@ -116,98 +107,39 @@ export function spawnDirect(
   });
 }
 
-export class SpawnServer {
-  private child: ChildProcessWithoutNullStreams | undefined;
-  private readonly pending = new Map<
-    number,
-    { resolve: (r: CommandResult) => void; reject: (e: Error) => void }
-  >();
-  private nextId = 1;
-  private buffered = '';
-  private broken = false;
-  private readonly log: Logger;
+interface Waiter {
+  resolve: (r: CommandResult) => void;
+  reject: (e: Error) => void;
+}
 
-  constructor(private readonly options: { python?: string; logger?: Logger } = {}) {
-    this.log = options.logger ?? createLogger({ component: 'spawn-server' });
-  }
+/**
+ * One server process and the answers it owes. Each has its own: after close() a new
+ * process may start while the old one still answers what it had under way.
+ */
+class ServerProcess {
+  readonly pending = new Map<number, Waiter>();
+  /** What came on its stdout and is not a whole frame yet. */
+  private buffered: Buffer[] = [];
+  private bufferedBytes = 0;
 
-  run(file: string, args: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
-    const child = this.broken ? undefined : this.ensureStarted();
-    if (!child) return spawnDirect(file, args, options);
-    return this.send(child, {
-      argv: [file, ...args],
-      env: options.env ?? null,
-      stdin: options.input === undefined ? null : Buffer.from(options.input).toString('base64'),
-      timeoutMs: options.timeoutMs ?? null,
-    });
-  }
-
-  /** False once python3 could not start: ops then have no server (callers fall back). */
-  get available(): boolean {
-    return !this.broken;
-  }
-
-  /** Carries out op in the server; rejects with a CommandError (errno name) when it failed. */
-  op(request: ServerOp): Promise<CommandResult> {
-    const child = this.broken ? undefined : this.ensureStarted();
-    if (!child) return Promise.reject(new CommandError('ENOSYS', 'the spawn server is not running'));
-    return this.send(child, request);
-  }
-
-  private send(child: ChildProcessWithoutNullStreams, body: object): Promise<CommandResult> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.holdLoop(true);
-      child.stdin.write(`${JSON.stringify({ id, ...body })}\n`);
-    });
-  }
-
-  /** Ends the server; commands under way finish, their answers are not awaited. */
-  close(): void {
-    this.child?.stdin.end();
-    this.child = undefined;
-  }
-
-  private ensureStarted(): ChildProcessWithoutNullStreams | undefined {
-    if (this.child) return this.child;
-    // -I -S: no site module, user site or PYTHON* variables (the script needs the standard
-    // library only): ~3 MB less RSS with a pyenv python, ~0.1 MB with Debian's.
-    // MALLOC_ARENA_MAX=1: one glibc malloc arena instead of one per thread that ran a
-    // command (the server runs each in a thread): ~0.6 MB less RSS with 30 containers, the
-    // same pod start latency (the containers bench). Unless the agent has the variable
-    // itself, the server unsets it at start (--unset-env), so that the commands it runs
-    // inherit exactly the agent's environment, as when spawned directly.
-    const own = process.env.MALLOC_ARENA_MAX === undefined;
-    const args = ['-I', '-S', spawnServerScriptPath, ...(own ? ['--unset-env=MALLOC_ARENA_MAX'] : [])];
-    const child = spawn(this.options.python ?? defaultPython(), args, {
-      env: own ? { ...process.env, MALLOC_ARENA_MAX: '1' } : process.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => this.onData(chunk));
-    child.stderr.on('data', (d: Buffer) => this.log.warn('spawn server said', { text: d.toString().trim() }));
-    child.stdin.on('error', () => undefined);
-    child.once('error', (err) => {
-      // python3 missing or not runnable: spawn directly from now on.
-      this.broken = true;
-      this.log.warn('spawn server could not start; spawning commands directly', { err: err.message });
-      this.failPending(err.message);
-    });
+  constructor(
+    readonly child: ChildProcessWithoutNullStreams,
+    private readonly log: Logger,
+  ) {
+    child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
     this.holdLoop(false);
-    child.once('exit', (code, signal) => {
-      if (this.child === child) this.child = undefined;
-      if (this.pending.size > 0) {
-        this.log.warn('spawn server exited with commands under way', {
-          code,
-          signal,
-          pending: this.pending.size,
-        });
-        this.failPending(`the spawn server exited (${signal ?? code})`);
-      }
-    });
-    return child;
+  }
+
+  send(id: number, frame: Buffer, waiter: Waiter): void {
+    this.pending.set(id, waiter);
+    this.holdLoop(true);
+    this.child.stdin.write(frame);
+  }
+
+  failPending(why: string): void {
+    for (const { reject } of this.pending.values()) reject(new CommandError('EPIPE', why));
+    this.pending.clear();
+    this.holdLoop(false);
   }
 
   /**
@@ -216,7 +148,6 @@ export class SpawnServer {
    */
   private holdLoop(hold: boolean): void {
     const child = this.child;
-    if (!child) return;
     for (const stream of [child.stdin, child.stdout, child.stderr] as unknown as {
       ref?(): void;
       unref?(): void;
@@ -228,47 +159,134 @@ export class SpawnServer {
     else child.unref();
   }
 
-  private failPending(why: string): void {
-    for (const { reject } of this.pending.values()) reject(new CommandError('EPIPE', why));
-    this.pending.clear();
+  private onData(chunk: Buffer): void {
+    this.buffered.push(chunk);
+    this.bufferedBytes += chunk.length;
+    // Joined only once a whole frame is there: a big answer is copied once, not per chunk.
+    if (this.bufferedBytes < 4) return;
+    let head = this.buffered[0];
+    if (head === undefined) return;
+    if (head.length < 4) head = Buffer.concat(this.buffered);
+    if (this.bufferedBytes < 4 + head.readUInt32LE(0)) return;
+    const { bodies, rest } = splitFrames(
+      this.buffered.length === 1 ? head : Buffer.concat(this.buffered, this.bufferedBytes),
+    );
+    this.buffered = rest.length > 0 ? [rest] : [];
+    this.bufferedBytes = rest.length;
+    for (const body of bodies) this.onReply(body);
   }
 
-  private onData(chunk: string): void {
-    this.buffered += chunk;
-    let newline: number;
-    while ((newline = this.buffered.indexOf('\n')) >= 0) {
-      const line = this.buffered.slice(0, newline);
-      this.buffered = this.buffered.slice(newline + 1);
-      if (line.trim() === '') continue;
-      let reply: Reply;
-      try {
-        reply = JSON.parse(line) as Reply;
-      } catch {
-        this.log.warn('spawn server printed a line that is not JSON', { line: line.slice(0, 200) });
-        continue;
-      }
-      const waiter = reply.id === null ? undefined : this.pending.get(reply.id);
-      if (!waiter || reply.id === null) continue;
-      this.pending.delete(reply.id);
-      if (this.pending.size === 0) this.holdLoop(false);
-      if (reply.error !== undefined) {
-        waiter.reject(
-          new CommandError(
-            reply.error,
-            reply.message ?? reply.error,
-            fromBase64(reply.stdout),
-            fromBase64(reply.stderr),
-          ),
-        );
-      } else {
-        waiter.resolve({
-          code: reply.code ?? null,
-          signal: reply.signal ?? null,
-          stdout: fromBase64(reply.stdout),
-          stderr: fromBase64(reply.stderr),
-        });
-      }
+  private onReply(body: Buffer): void {
+    let reply;
+    try {
+      reply = decodeReply(body);
+    } catch (err) {
+      this.log.warn('spawn server sent a malformed frame', { err: (err as Error).message });
+      return;
     }
+    const waiter = reply.id === null ? undefined : this.pending.get(reply.id);
+    if (waiter === undefined || reply.id === null) {
+      if (reply.error !== null) this.log.warn('spawn server refused a request', { message: reply.message });
+      return;
+    }
+    this.pending.delete(reply.id);
+    if (this.pending.size === 0) this.holdLoop(false);
+    if (reply.error !== null) {
+      waiter.reject(new CommandError(reply.error, reply.message ?? reply.error, reply.stdout, reply.stderr));
+    } else {
+      waiter.resolve({ code: reply.code, signal: reply.signal, stdout: reply.stdout, stderr: reply.stderr });
+    }
+  }
+}
+
+export class SpawnServer {
+  private server: ServerProcess | undefined;
+  private nextId = 1;
+  private broken = false;
+  private readonly log: Logger;
+
+  constructor(private readonly options: { python?: string; logger?: Logger } = {}) {
+    this.log = options.logger ?? createLogger({ component: 'spawn-server' });
+  }
+
+  run(file: string, args: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
+    const server = this.broken ? undefined : this.ensureStarted();
+    if (!server) return spawnDirect(file, args, options);
+    return this.send(server, {
+      op: 'run',
+      argv: [file, ...args],
+      env: options.env ?? null,
+      stdin: options.input ?? null,
+      timeoutMs: options.timeoutMs ?? null,
+    });
+  }
+
+  /** False once python3 could not start: ops then have no server (callers fall back). */
+  get available(): boolean {
+    return !this.broken;
+  }
+
+  /** Carries out op in the server; rejects with a CommandError (errno name) when it failed. */
+  op(request: ServerOp): Promise<CommandResult> {
+    const server = this.broken ? undefined : this.ensureStarted();
+    if (!server) return Promise.reject(new CommandError('ENOSYS', 'the spawn server is not running'));
+    return this.send(server, request);
+  }
+
+  private send(server: ServerProcess, request: SpawnRequest): Promise<CommandResult> {
+    const id = this.nextId++;
+    let frame: Buffer;
+    try {
+      frame = encodeRequest(id, request);
+    } catch (err) {
+      // A NUL in argv or env: what the server said of it when it took JSON.
+      return Promise.reject(new CommandError('EINVAL', (err as Error).message));
+    }
+    return new Promise((resolve, reject) => server.send(id, frame, { resolve, reject }));
+  }
+
+  /** Ends the server; commands under way finish, their answers are not awaited. */
+  close(): void {
+    this.server?.child.stdin.end();
+    this.server = undefined;
+  }
+
+  private ensureStarted(): ServerProcess | undefined {
+    if (this.server) return this.server;
+    // -I -S: no site module, user site or PYTHON* variables (the script needs the standard
+    // library only): ~3 MB less RSS with a pyenv python, ~0.1 MB with Debian's. The server
+    // has one thread, so one malloc arena without MALLOC_ARENA_MAX, and the commands it
+    // runs inherit exactly the agent's environment, as when spawned directly.
+    const child = spawn(this.options.python ?? defaultPython(), ['-I', '-S', spawnServerScriptPath], {
+      env: process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const server = new ServerProcess(child, this.log);
+    this.server = server;
+    child.stderr.on('data', (d: Buffer) => this.log.warn('spawn server said', { text: d.toString().trim() }));
+    child.stdin.on('error', () => undefined);
+    child.once('error', (err) => {
+      // python3 missing or not runnable: spawn directly from now on.
+      this.broken = true;
+      if (this.server === server) this.server = undefined;
+      this.log.warn('spawn server could not start; spawning commands directly', { err: err.message });
+      server.failPending(err.message);
+    });
+    child.once('exit', () => {
+      if (this.server === server) this.server = undefined;
+    });
+    // After its exit and the end of its stdout: answers written just before it exited
+    // (after close(), when what was under way finished) are still read.
+    child.once('close', (code, signal) => {
+      if (server.pending.size === 0) return;
+      this.log.warn('spawn server exited with commands under way', {
+        code,
+        signal,
+        pending: server.pending.size,
+      });
+      server.failPending(`the spawn server exited (${signal ?? code})`);
+    });
+    return server;
   }
 }
 
