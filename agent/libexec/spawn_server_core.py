@@ -59,7 +59,9 @@ SPAWNERS = 2
 # ignored; SIGINT ignored below): a command gets the defaults, as when spawned directly.
 # glibc's posix_spawn itself leaves its two internal signals (32, 33) ignored in the child
 # and refuses them here; glibc installs their handlers when a program starts a second
-# thread (musl when it needs them, Go does not use them), so no program sees a difference.
+# thread (musl when it needs them, Go does not use them). Ignored dispositions are inherited
+# across exec, though, so conmon (whose descendants are the containers) is forked instead:
+# fork_exec_detached.
 RESET_SIGNALS = (_signal.SIGINT, _signal.SIGPIPE, _signal.SIGXFSZ)
 MS_BIND, MS_REC, MS_SHARED, MNT_DETACH, CLONE_NEWNET = 4096, 16384, 1 << 20, 2, 0x40000000
 M_ARENA_MAX = -8
@@ -139,6 +141,64 @@ def spawn(argv, env, stdio, setsid=False):
                 raise
             last = e
     raise denied or last or OSError(errno.ENOENT, 'No such file or directory', args[0])
+
+
+def fork_exec_detached(argv, env, stdio):
+    """fork + execve in a new session, for conmon, the ancestor of every container process:
+    posix_spawn would leave glibc's internal signals (32, 33) ignored in the child, and
+    an ignored signal stays ignored across exec, down to the container's processes (seen
+    in their SigIgn). A forked child of this process has glibc's handlers for them, which
+    exec resets to the default, as for a command Node or Docker starts. Only while no
+    spawn is under way (dispatch), so no spawner thread holds anything the child needs.
+    The errno of a failed exec comes back through a close-on-exec pipe."""
+    args = argv.split(b'\0')
+    found = candidates(args[0], env)
+    report_r, report_w = os.pipe()
+    try:
+        pid = os.fork()
+        if pid == 0:
+            code = errno.ENOENT
+            try:
+                os.close(report_r)
+                os.setsid()
+                for n, fd in enumerate(stdio):
+                    os.dup2(fd, n, inheritable=True)
+                for sig in RESET_SIGNALS:
+                    _signal.signal(sig, _signal.SIG_DFL)
+                denied = None
+                for path in found:
+                    try:
+                        os.execve(path, args, env)
+                    except OSError as e:
+                        if e.errno == errno.EACCES:
+                            denied = denied or e.errno
+                        code = e.errno
+                        if e.errno not in (errno.ENOENT, errno.ENOTDIR):
+                            break
+                code = denied or code
+            except BaseException:
+                pass
+            try:
+                os.write(report_w, b'%d' % code)
+            finally:
+                os._exit(127)
+        os.close(report_w)
+        report_w = -1
+        chunks = []
+        while True:
+            chunk = os.read(report_r, 64)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(report_r)
+        if report_w >= 0:
+            os.close(report_w)
+    if chunks:
+        os.waitpid(pid, 0)
+        code = int(b''.join(chunks))
+        raise OSError(code, os.strerror(code), args[0])
+    return pid
 
 
 class Functions:
@@ -466,7 +526,7 @@ class Server:
                 os.set_inheritable(w, True)
                 env[sync_env] = b'%d' % w
                 os.chdir(cwd)
-                job.pid = spawn(argv, env, (self.devnull,) * 3, setsid=True)
+                job.pid = fork_exec_detached(argv, env, (self.devnull,) * 3)
             finally:
                 os.fchdir(home)
                 os.close(home)

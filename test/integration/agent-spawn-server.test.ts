@@ -307,6 +307,19 @@ t.test('ops: a detached command gets stdio and the sync pipe, nothing else', asy
   t.equal(leader, 'True', 'in a session of its own');
 });
 
+t.test('ops: a detached command (conmon: the containers descend from it) ignores no signal', async (t) => {
+  // Not even glibc's internal 32 and 33, which a posix_spawn'd command has ignored: an
+  // ignored signal stays ignored across exec, down to the container's processes.
+  const { stdout } = await server.op({
+    op: 'detached',
+    argv: ['/bin/sh', '-c', 'grep -E "^Sig(Ign|Blk)" /proc/self/status | tr "\\n" " " > /proc/self/fd/$S'],
+    env: null,
+    cwd: '/',
+    syncPipeEnv: 'S',
+  });
+  t.match(stdout, /^SigBlk:\s+0+ SigIgn:\s+0+ $/);
+});
+
 t.test('spawn server: stdin closing ends it once what was under way answered', async (t) => {
   const child = spawn('/usr/bin/python3', ['-I', '-S', spawnServerScriptPath], {
     stdio: ['pipe', 'pipe', 'inherit'],
