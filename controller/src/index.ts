@@ -250,8 +250,13 @@ export {
   networkNodes,
   serviceRoutes,
   networkStateFor,
+  networkDeltaFor,
+  diffSharedNetwork,
+  mergeNetworkChanges,
+  serviceRouteKey,
   isWebFacing,
   internalIpOf,
+  type NetworkChange,
   type NetworkConfig,
   type NetworkSnapshot,
   type SharedNetwork,
@@ -269,13 +274,16 @@ export {
   ControllerClusterNetwork,
   startClusterNetwork,
   coalesceDelayMs,
+  followersDelayMs,
+  messageCostEntries,
+  heldChanges,
   defaultCoalesceMs,
   maxCoalesceMs,
   maxDrainTimeoutMs,
   type ControllerClusterNetworkOptions,
   type StartClusterNetworkOptions,
 } from './network/cluster-network.js';
-export type { ClusterNetwork } from './network/types.js';
+export type { ClusterNetwork, FollowOptions } from './network/types.js';
 export {
   readyCondition,
   isNodeReady,
