@@ -57,7 +57,7 @@ export type {
   PrefixState,
 } from './store/types.js';
 export { CompactedError, isCompactedError, maxTxnOps, putOp } from './store/types.js';
-export { EtcdStore, type EtcdStoreOptions } from './store/etcd-store.js';
+export { EtcdStore, watchSliceEvents, watchSliceMs, type EtcdStoreOptions } from './store/etcd-store.js';
 export { MemoryStore } from './store/memory-store.js';
 export { Informer, type InformerChange, type InformerListener, type WatchSource } from './store/informer.js';
 export { modify, type Mutation } from './store/modify.js';
