@@ -265,20 +265,6 @@ export async function startController(options: ControllerOptions): Promise<Runni
     });
     onStop('leader election', () => elector.stop());
 
-    const lifecycle = new NodeLifecycleLoop({
-      store,
-      nodes,
-      lastSeen,
-      graceMs: options.nodeGraceMs ?? defaultNodeGraceMs,
-      evictionTimeoutMs: options.evictionTimeoutMs,
-      controllerStart,
-      listeningSince: () => nats.state.connectedSince,
-      log: log.child({ layer: 'lifecycle' }),
-      events,
-    });
-    if (runs('node-lifecycle'))
-      elector.runWhileLeader('node lifecycle', (signal, leadership) => lifecycle.run(signal, leadership)); // i5-lifecycle: leader only
-
     // One copy of the pods per replica: the assignments streams follow it, and the loops'
     // pod informers list and watch it (podStore) instead of etcd, sharing its decoded pods:
     // each pod event is decoded once.
@@ -290,6 +276,22 @@ export async function startController(options: ControllerOptions): Promise<Runni
       await podWatchRun;
     });
     const podStore = sharedPodStore(store, podWatch);
+
+    // Its list of every pod when a node is due for eviction (when nodes stop answering: at
+    // scale, when the controller is busiest) comes from the shared copy too.
+    const lifecycle = new NodeLifecycleLoop({
+      store: podStore,
+      nodes,
+      lastSeen,
+      graceMs: options.nodeGraceMs ?? defaultNodeGraceMs,
+      evictionTimeoutMs: options.evictionTimeoutMs,
+      controllerStart,
+      listeningSince: () => nats.state.connectedSince,
+      log: log.child({ layer: 'lifecycle' }),
+      events,
+    });
+    if (runs('node-lifecycle'))
+      elector.runWhileLeader('node lifecycle', (signal, leadership) => lifecycle.run(signal, leadership)); // i5-lifecycle: leader only
 
     // Cascades and Terminating namespaces: the leader's periodic pass; any replica's API
     // also runs one right after a cascading delete (every write is guarded). Its list of
