@@ -57,7 +57,7 @@ export type {
   PrefixState,
 } from './store/types.js';
 export { CompactedError, isCompactedError, maxTxnOps, putOp } from './store/types.js';
-export { EtcdStore, type EtcdStoreOptions } from './store/etcd-store.js';
+export { EtcdStore, watchSliceEvents, watchSliceMs, type EtcdStoreOptions } from './store/etcd-store.js';
 export { MemoryStore } from './store/memory-store.js';
 export { Informer, type InformerChange, type InformerListener, type WatchSource } from './store/informer.js';
 export { modify, type Mutation } from './store/modify.js';
@@ -255,8 +255,13 @@ export {
   networkNodes,
   serviceRoutes,
   networkStateFor,
+  networkDeltaFor,
+  diffSharedNetwork,
+  mergeNetworkChanges,
+  serviceRouteKey,
   isWebFacing,
   internalIpOf,
+  type NetworkChange,
   type NetworkConfig,
   type NetworkSnapshot,
   type SharedNetwork,
@@ -274,13 +279,16 @@ export {
   ControllerClusterNetwork,
   startClusterNetwork,
   coalesceDelayMs,
+  followersDelayMs,
+  messageCostEntries,
+  heldChanges,
   defaultCoalesceMs,
   maxCoalesceMs,
   maxDrainTimeoutMs,
   type ControllerClusterNetworkOptions,
   type StartClusterNetworkOptions,
 } from './network/cluster-network.js';
-export type { ClusterNetwork } from './network/types.js';
+export type { ClusterNetwork, FollowOptions } from './network/types.js';
 export {
   readyCondition,
   isNodeReady,

@@ -196,6 +196,9 @@ t.test('service proxy and routes in a throwaway netns', { skip }, async (t) => {
     clusterDomain: 'cluster.local',
     serviceCidr: '10.96.0.0/16',
     clusterCidr: '10.77.0.0/16',
+    delta: false,
+    removedNodes: [],
+    removedServices: [],
   });
 
   const chainPrefix = chainPrefixFor(prefix);
@@ -349,10 +352,12 @@ t.test('the Network stream client fills the holder and reconnects', async (t) =>
     validDays: 1,
   });
   const requests: string[] = [];
+  const asked: boolean[] = [];
   const open: grpc.ServerWritableStream<NetworkRequest, NetworkState>[] = [];
   const server = new grpc.Server();
   const network = (call: grpc.ServerWritableStream<NetworkRequest, NetworkState>): void => {
     requests.push(call.request.nodeName);
+    asked.push(call.request.acceptDeltas);
     const n = requests.length;
     call.write({ ...emptyState(), endpointsRevision: n * 10 });
     // The first stream breaks off; the second stays open.
@@ -397,9 +402,20 @@ t.test('the Network stream client fills the holder and reconnects', async (t) =>
   });
   t.same(seen, [10, 20], 'each state in order, across the reconnect');
   t.same(requests, ['n1', 'n1'], 'the stream asks for this node');
+  t.same(asked, [true, true], 'and for deltas');
   t.equal(session.statesReceived, 2);
+
+  // A delta is applied on top of the stream's last state: the holder has the complete one.
+  const peer = { name: 'peer', internalIP: '10.77.2.2', podCIDR: '10.78.0.0/24', ready: true };
+  open[0]?.write({ ...emptyState(), endpointsRevision: 30, delta: true, nodes: [peer] });
+  await waitFor('the delta', () => holder.current()?.endpointsRevision === 30, { timeoutMs: 5_000 });
+  t.same(holder.current()?.nodes, [peer]);
+  t.equal(holder.current()?.delta, false, 'the holder keeps complete states');
+  open[0]?.write({ ...emptyState(), endpointsRevision: 40, delta: true, removedNodes: ['peer'] });
+  await waitFor('the second delta', () => holder.current()?.endpointsRevision === 40, { timeoutMs: 5_000 });
+  t.same(holder.current()?.nodes, [], 'a removed node is gone');
   await session.stop();
-  t.equal(holder.current()?.endpointsRevision, 20, 'the last state stays after the session stops');
+  t.equal(holder.current()?.endpointsRevision, 40, 'the last state stays after the session stops');
 });
 
 function emptyState(): NetworkState {
@@ -411,5 +427,8 @@ function emptyState(): NetworkState {
     clusterDomain: 'cluster.local',
     serviceCidr: '10.96.0.0/16',
     clusterCidr: '10.244.0.0/16',
+    delta: false,
+    removedNodes: [],
+    removedServices: [],
   };
 }

@@ -127,7 +127,7 @@ class NetNode {
   }
 
   follow(): void {
-    const call = this.client.network({ nodeName: this.name });
+    const call = this.client.network({ nodeName: this.name, acceptDeltas: false });
     call.on('data', (s: NetworkState) => this.states.push(s));
     call.on('error', () => undefined);
     this.call = call;

@@ -15,6 +15,9 @@ function state(revision: number): NetworkState {
     clusterDomain: 'cluster.local',
     serviceCidr: '10.96.0.0/16',
     clusterCidr: '10.244.0.0/16',
+    delta: false,
+    removedNodes: [],
+    removedServices: [],
   };
 }
 

@@ -36,6 +36,9 @@ function state(services: ServiceRoute[], webFacing = false): NetworkState {
     clusterDomain: 'cluster.local',
     serviceCidr: '10.96.0.0/16',
     clusterCidr: '10.244.0.0/16',
+    delta: false,
+    removedNodes: [],
+    removedServices: [],
   };
 }
 

@@ -3,10 +3,17 @@
 // on change; a drain resolves on the acknowledgement, not by polling).
 import t, { type Test } from 'tap';
 import { Endpoints, NetworkApplied, Node, Pod, Service, type NetworkState } from '@flotilla/proto';
+import { applyNetworkDelta } from '@flotilla/agent';
 import { createLogger, subjects } from '@flotilla/common';
 import {
   buildNetworkState,
+  buildSharedNetwork,
   coalesceDelayMs,
+  diffSharedNetwork,
+  followersDelayMs,
+  heldChanges,
+  mergeNetworkChanges,
+  networkDeltaFor,
   ControllerClusterNetwork,
   drainDecision,
   endpointsCodec,
@@ -492,4 +499,162 @@ t.test('a state waits longer the more it costs to send: followers × nodes', asy
   t.equal(coalesceDelayMs(1000, 1000), 5000, '1,000 × 1,000: 5 s');
   t.equal(coalesceDelayMs(5000, 5000), 5000, 'never longer');
   t.equal(coalesceDelayMs(0, 1000, 10), 10, 'nobody follows: the minimum asked for');
+});
+
+t.test('a delta costs its changed entries, and every state one message more', async (t) => {
+  t.equal(followersDelayMs(0, 0, 1000, 1), 15, 'nobody follows: the minimum');
+  t.equal(
+    followersDelayMs(1000, 0, 1000, 1),
+    5000,
+    '1,000 complete followers of 1,000 nodes: 5 s, as before',
+  );
+  t.equal(followersDelayMs(0, 1000, 1000, 1), 310, '1,000 delta followers, one node changed');
+  t.equal(followersDelayMs(0, 1000, 1000, 1000), 5000, 'every node changed costs a delta as much as a state');
+  t.equal(followersDelayMs(0, 3, 3, 1, 10), 10, 'a small cluster: the minimum asked for');
+});
+
+t.test(
+  'diffSharedNetwork finds the entries a change touched; a delta applied gives the complete state',
+  async (t) => {
+    const nodesA = [
+      makeNode('n1', { podCIDR: '10.244.0.0/24', ip: '192.168.1.1' }),
+      makeNode('n2', { podCIDR: '10.244.1.0/24', ip: '192.168.1.2' }),
+      makeNode('n3', { podCIDR: '10.244.2.0/24', ip: '192.168.1.3' }),
+    ];
+    const web = makeService('web');
+    const api = makeService('api', { clusterIP: '10.96.0.11' });
+    const eps = makeEndpoints('web', [{ ready: [{ ip: '10.244.1.5', node: 'n2' }] }]);
+    const before = buildSharedNetwork({
+      nodes: nodesA,
+      services: [web, api],
+      endpoints: [eps],
+      endpointsRevision: 5,
+    });
+    const nodesB = [
+      makeNode('n1', { podCIDR: '10.244.0.0/24', ip: '192.168.1.1' }),
+      makeNode('n2', { podCIDR: '10.244.1.0/24', ip: '192.168.1.2', ready: false }),
+      makeNode('n4', { podCIDR: '10.244.3.0/24', ip: '192.168.1.4' }),
+    ];
+    const eps2 = makeEndpoints('web', [
+      {
+        ready: [
+          { ip: '10.244.1.5', node: 'n2' },
+          { ip: '10.244.3.7', node: 'n4' },
+        ],
+      },
+    ]);
+    const after = buildSharedNetwork({
+      nodes: nodesB,
+      services: [web],
+      endpoints: [eps2],
+      endpointsRevision: 9,
+    });
+    const change = diffSharedNetwork(before, after);
+    t.same([...change.nodes.keys()].sort(), ['n2', 'n3', 'n4'], 'n1 is unchanged');
+    t.equal(change.nodes.get('n3'), undefined, 'n3 is gone');
+    t.equal(change.nodes.get('n2')?.ready, false);
+    t.same([...change.services.keys()].sort(), ['default/api', 'default/web']);
+    t.equal(change.services.get('default/api'), undefined, 'api is gone');
+    t.same(diffSharedNetwork(after, after).nodes.size, 0, 'the same part: nothing');
+    t.same(diffSharedNetwork(before, { ...before, endpointsRevision: 6 }).services.size, 0);
+
+    const node = nodesB[0];
+    const delta = networkDeltaFor(after, change, node, config);
+    t.equal(delta.delta, true);
+    t.same(delta.removedNodes, ['n3']);
+    t.same(delta.removedServices, ['default/api']);
+    t.equal(delta.nodes.length, 2);
+    t.equal(delta.endpointsRevision, 9, 'the scalar fields are complete');
+    const base = buildNetworkState(
+      { nodes: nodesA, services: [web, api], endpoints: [eps], endpointsRevision: 5 },
+      config,
+      'n1',
+    );
+    const applied = applyNetworkDelta(base, delta);
+    const full = buildNetworkState(
+      { nodes: nodesB, services: [web], endpoints: [eps2], endpointsRevision: 9 },
+      config,
+      'n1',
+    );
+    const byName = <T extends { name: string }>(list: T[]): T[] =>
+      [...list].sort((a, b) => (a.name < b.name ? -1 : 1));
+    t.same(
+      { ...applied, nodes: byName(applied.nodes) },
+      { ...full, nodes: byName(full.nodes) },
+      'delta on base = complete state',
+    );
+
+    // Two changes in a row merge into one (the later wins).
+    const third = buildSharedNetwork({
+      nodes: nodesA,
+      services: [web],
+      endpoints: [eps2],
+      endpointsRevision: 10,
+    });
+    const merged = mergeNetworkChanges([change, diffSharedNetwork(after, third)]);
+    const applied2 = applyNetworkDelta(base, networkDeltaFor(third, merged, node, config));
+    const full2 = buildNetworkState(
+      { nodes: nodesA, services: [web], endpoints: [eps2], endpointsRevision: 10 },
+      config,
+      'n1',
+    );
+    t.same(
+      { ...applied2, nodes: byName(applied2.nodes) },
+      { ...full2, nodes: byName(full2.nodes) },
+      'merged deltas',
+    );
+  },
+);
+
+t.test('a follower that accepts deltas gets a complete state, then only what changed', async (t) => {
+  const { store, network } = await harness(t);
+  for (let i = 1; i <= 3; i++)
+    await store.create(
+      nodeCodec,
+      keys.node(`n${i}`),
+      makeNode(`n${i}`, { podCIDR: `10.244.${i}.0/24`, ip: `192.168.1.${i}` }),
+    );
+  await new Promise((r) => setTimeout(r, 50));
+  const deltas: NetworkState[] = [];
+  const fulls: NetworkState[] = [];
+  const stream = new AbortController();
+  const following = [
+    network.follow('n1', async (s) => void deltas.push(s), stream.signal, { deltas: true }),
+    network.follow('n1', async (s) => void fulls.push(s), stream.signal),
+  ];
+  const first = await nth(deltas, 1, 'the first state');
+  t.equal(first.delta, false, 'the first state of a stream is complete');
+  t.equal(first.nodes.length, 3);
+  await nth(fulls, 1, 'the complete follower');
+
+  await store.create(
+    nodeCodec,
+    keys.node('n4'),
+    makeNode('n4', { podCIDR: '10.244.4.0/24', ip: '192.168.1.4' }),
+  );
+  const second = await nth(deltas, 2, 'the delta after n4 joined');
+  t.equal(second.delta, true);
+  t.same(
+    second.nodes.map((n) => n.name),
+    ['n4'],
+    'only the new node',
+  );
+  const complete = await nth(fulls, 2, 'the complete state after n4');
+  t.equal(complete.delta, false, 'a follower without deltas gets complete states');
+  t.equal(complete.nodes.length, 4);
+
+  await store.delete(keys.node('n2'));
+  const third = await nth(deltas, 3, 'the delta after n2 left');
+  t.same(third.removedNodes, ['n2']);
+  t.same(third.nodes, []);
+  const fullThird = await nth(fulls, 3, 'the complete state after n2 left');
+  const applied = applyNetworkDelta(applyNetworkDelta(first, second), third);
+  t.same(
+    applied.nodes.map((n) => n.name).sort(),
+    fullThird.nodes.map((n) => n.name),
+    'the deltas applied make the complete state',
+  );
+  t.ok(heldChanges >= 2);
+  stream.abort();
+  await Promise.all(following);
 });

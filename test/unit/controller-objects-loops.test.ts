@@ -18,6 +18,7 @@ import {
   evictionVerdict,
   findGarbage,
   keys,
+  putOp,
   objectEventFor,
   parseEventFieldSelector,
   eventMatchesFields,
@@ -209,6 +210,40 @@ t.test('the garbage collector forgets a pod of a deleted node only when two pass
   t.ok(await store.get(podCodec, keys.pod('default', 'y')), 'a pod of an existing node stays');
   await gc.stop();
 });
+
+t.test(
+  'the garbage collector reads owners after what they own: a ReplicaSet committed with its pods between the reads is seen',
+  async (t) => {
+    const store = new MemoryStore();
+    await store.create(nodeCodec, keys.node('n1'), Node.fromJSON({ metadata: { name: 'n1' } }));
+    await store.create(deploymentCodec, keys.deployment('default', 'web'), deployment(1, '0'));
+    // The deployment loop commits a new ReplicaSet with its first pods just as the pods are read.
+    let committed = false;
+    const racing = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'list') {
+          return async (codec: Parameters<MemoryStore['list']>[0], prefix: string) => {
+            if (prefix === keys.pods && !committed) {
+              committed = true;
+              await target.commit([
+                putOp(replicaSetCodec, keys.replicaSet('default', 'web-r1'), rs('r1', 'd1'), 0),
+                putOp(podCodec, keys.pod('default', 'p1'), pod('p1', 'r1'), 0),
+              ]);
+            }
+            return target.list(codec, prefix);
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const gc = new GarbageCollector({ store: racing, log });
+    t.equal(await gc.collect(), 0, 'nothing is garbage');
+    t.ok(committed);
+    t.ok(await store.get(podCodec, keys.pod('default', 'p1')), 'the new ReplicaSet’s pod stays');
+    await gc.stop();
+  },
+);
 
 t.test('deleting a Service releases its allocation keys in the same transaction', async (t) => {
   const svc = entry(

@@ -1,13 +1,15 @@
 // The NodeGateway.Network stream client: follows the controller's NetworkState for this
-// node and keeps the newest in a NetworkStateHolder. When the stream fails or ends it
+// node and keeps the newest in a NetworkStateHolder. It asks for deltas: the first state
+// of a stream is complete, later ones may carry only what changed, applied on top of the
+// stream's previous state (a controller without deltas sends complete states anyway). When the stream fails or ends it
 // waits (jittered, 200 ms .. 5 s) and opens it again, forever, until stopped. The holder
 // keeps the last state meanwhile: routes and rules stay as they are while the
 // controller is away.
 import * as grpc from '@grpc/grpc-js';
-import { type FlotillaError, type Logger, errorMessage, fromServiceError } from '@flotilla/common';
+import { FlotillaError, type Logger, errorMessage, fromServiceError } from '@flotilla/common';
 import type { NetworkState, NodeGatewayClient } from '@flotilla/proto';
 import { Backoff, sleep } from '../util/backoff.js';
-import type { NetworkStateHolder } from './state-source.js';
+import { applyNetworkDelta, type NetworkStateHolder } from './state-source.js';
 
 export interface NetworkSessionParams {
   /**
@@ -74,7 +76,9 @@ export class NetworkSession {
     return new Promise((resolve) => {
       let states = 0;
       let done = false;
-      const call = this.params.client.network({ nodeName });
+      /** This stream's last state, complete: what its next delta applies to. */
+      let base: NetworkState | undefined;
+      const call = this.params.client.network({ nodeName, acceptDeltas: true });
       const finish = (error?: FlotillaError): void => {
         if (done) return;
         done = true;
@@ -84,7 +88,18 @@ export class NetworkSession {
       };
       const onAbort = (): void => finish();
       this.abort.signal.addEventListener('abort', onAbort, { once: true });
-      call.on('data', (state: NetworkState) => {
+      call.on('data', (received: NetworkState) => {
+        if (received.delta && !base) {
+          // Nothing to apply it to (not what a controller sends): a new stream starts complete.
+          finish(
+            new FlotillaError('Internal', 'the controller sent a network delta before any complete state', {
+              field: 'delta',
+            }),
+          );
+          return;
+        }
+        const state = base ? applyNetworkDelta(base, received) : received;
+        base = state;
         states++;
         this.received++;
         if (this.received === 1)

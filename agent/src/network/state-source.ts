@@ -4,6 +4,43 @@
 // while the controller is unreachable at start): they keep what they programmed before.
 import type { NetworkState } from '@flotilla/proto';
 
+/**
+ * The complete state a delta (NetworkState.delta) makes of the one before it: entries
+ * replaced or added by name (a service's "namespace/name"), the removed ones dropped, the
+ * scalar fields the delta's. Entries keep the previous state's order, new ones after it
+ * (consumers sort for themselves). A complete state is returned as it is. Pure.
+ */
+export function applyNetworkDelta(base: NetworkState, next: NetworkState): NetworkState {
+  if (!next.delta) return next;
+  const replace = <T>(
+    old: readonly T[],
+    changed: readonly T[],
+    removed: readonly string[],
+    key: (t: T) => string,
+  ): T[] => {
+    const byKey = new Map(changed.map((t) => [key(t), t]));
+    const gone = new Set(removed);
+    const out: T[] = [];
+    for (const t of old) {
+      const k = key(t);
+      if (gone.has(k)) continue;
+      const newer = byKey.get(k);
+      out.push(newer ?? t);
+      byKey.delete(k);
+    }
+    for (const t of byKey.values()) out.push(t);
+    return out;
+  };
+  return {
+    ...next,
+    nodes: replace(base.nodes, next.nodes, next.removedNodes, (n) => n.name),
+    services: replace(base.services, next.services, next.removedServices, (s) => `${s.namespace}/${s.name}`),
+    delta: false,
+    removedNodes: [],
+    removedServices: [],
+  };
+}
+
 export interface NetworkStateSource {
   /** The newest state received, or undefined before the first. */
   current(): NetworkState | undefined;

@@ -148,7 +148,7 @@ export function createNodeGatewayService(deps: NodeGatewayDeps): NodeGatewayServ
     network: serverStream('NodeGateway.Network', log, streams, async (req, call, send, signal) => {
       requireNode(call, caPem, 'NodeGateway.Network', req.nodeName);
       if (!deps.network) throw unavailable('this controller does not serve the cluster network');
-      await deps.network.follow(req.nodeName, send, signal);
+      await deps.network.follow(req.nodeName, send, signal, { deltas: req.acceptDeltas });
     }),
 
     awaitEndpointsDrained: unary('NodeGateway.AwaitEndpointsDrained', log, async (req, call) => {

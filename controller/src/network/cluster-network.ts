@@ -1,5 +1,6 @@
 // The cluster network as one controller replica sees it, served to agents: each node's
-// Network stream (a complete NetworkState now and after every change, coalesced) and
+// Network stream (a complete NetworkState now, then after every change, coalesced, a
+// complete one or — to agents that accept them — a delta of what the change touched) and
 // AwaitEndpointsDrained (a pod left every Endpoints object and every Ready node has
 // programmed that). Every replica serves both: the copies are informers, and the
 // NetworkApplied acknowledgements arrive over NATS at every replica, kept in memory.
@@ -25,15 +26,19 @@ import { keys } from '../store/keys.js';
 import type { Store } from '../store/types.js';
 import { drainDecision, type DrainVerdict, type DrainingPod } from './drain.js';
 import {
+  diffSharedNetwork,
   isWebFacing,
+  mergeNetworkChanges,
+  networkDeltaFor,
   networkFieldsChanged,
   networkNodes,
   networkStateFor,
   serviceRoutes,
+  type NetworkChange,
   type NetworkConfig,
   type SharedNetwork,
 } from './state.js';
-import type { ClusterNetwork } from './types.js';
+import type { ClusterNetwork, FollowOptions } from './types.js';
 
 /** Changes this close together become one state: a rollout's endpoint updates come in bursts. */
 export const defaultCoalesceMs = 15;
@@ -50,6 +55,32 @@ export const maxCoalesceMs = 5_000;
 export function coalesceDelayMs(followers: number, nodes: number, minMs = defaultCoalesceMs): number {
   return Math.max(minMs, Math.min(maxCoalesceMs, Math.round((followers * nodes) / 100)));
 }
+
+/**
+ * What one state costs to send besides its entries, in entries (~1 µs each): the stream
+ * write, its HTTP/2 frame and TLS record. A delta of one entry to 1,000 nodes is 1,000
+ * messages, which is what paces them.
+ */
+export const messageCostEntries = 30;
+
+/**
+ * The wait before a state goes out to full followers (sent every entry) and delta
+ * followers (sent the changed ones, about `changed`), by coalesceDelayMs's rule. Pure.
+ */
+export function followersDelayMs(
+  fullFollowers: number,
+  deltaFollowers: number,
+  entries: number,
+  changed: number,
+  minMs = defaultCoalesceMs,
+): number {
+  const cost =
+    fullFollowers * (entries + messageCostEntries) + deltaFollowers * (changed + messageCostEntries);
+  return coalesceDelayMs(1, cost, minMs);
+}
+
+/** Changes kept for delta followers a few states behind; one further behind is sent a complete state. */
+export const heldChanges = 16;
 /** AwaitEndpointsDrained waits at most this long, whatever the caller asks. */
 export const maxDrainTimeoutMs = 30_000;
 
@@ -77,6 +108,12 @@ export class ControllerClusterNetwork implements ClusterNetwork {
   private readonly acks = new Map<string, number>();
   private readonly unsubscribe: (() => void)[] = [];
   private stopped = false;
+  /** The changes of the latest generations, oldest first: changes[i] made generation changes[i].generation. */
+  private readonly changes: (NetworkChange & { generation: number })[] = [];
+  /** Node changes since the last build (a bound on the next delta's entries). */
+  private pendingNodeChanges = 0;
+  private fullFollowers = 0;
+  private deltaFollowers = 0;
 
   constructor(private readonly options: ControllerClusterNetworkOptions) {}
 
@@ -89,6 +126,7 @@ export class ControllerClusterNetwork implements ClusterNetwork {
         const next = change.type === 'put' ? change.value : undefined;
         if (!networkFieldsChanged(change.previous, next, this.options.config)) return;
         this.nodesDirty = true;
+        this.pendingNodeChanges++;
         this.changed();
         // A node turning NotReady is no longer waited for.
         this.checkDrains();
@@ -149,23 +187,44 @@ export class ControllerClusterNetwork implements ClusterNetwork {
     nodeName: string,
     send: (state: NetworkState) => Promise<void>,
     signal: AbortSignal,
+    options: FollowOptions = {},
   ): Promise<void> {
     await this.synced(signal);
     const { nodes, config } = this.options;
+    const deltas = options.deltas === true;
+    if (deltas) this.deltaFollowers++;
+    else this.fullFollowers++;
     let sentGeneration = -1;
     let sentWebFacing: boolean | undefined;
-    while (!signal.aborted && !this.stopped) {
-      const shared = this.current();
-      const node = nodes.get(keys.node(nodeName));
-      const webFacing = isWebFacing(node, config);
-      if (this.generation !== sentGeneration || webFacing !== sentWebFacing) {
-        sentGeneration = this.generation;
-        sentWebFacing = webFacing;
-        await send(networkStateFor(shared, node, config));
-        continue;
+    try {
+      while (!signal.aborted && !this.stopped) {
+        const shared = this.current();
+        const node = nodes.get(keys.node(nodeName));
+        const webFacing = isWebFacing(node, config);
+        if (this.generation !== sentGeneration || webFacing !== sentWebFacing) {
+          // The first state of a stream is complete; after it, a delta when the changes since are held.
+          const change = deltas && sentGeneration >= 0 ? this.changesSince(sentGeneration) : undefined;
+          sentGeneration = this.generation;
+          sentWebFacing = webFacing;
+          await send(
+            change ? networkDeltaFor(shared, change, node, config) : networkStateFor(shared, node, config),
+          );
+          continue;
+        }
+        await this.nextChange(signal);
       }
-      await this.nextChange(signal);
+    } finally {
+      if (deltas) this.deltaFollowers--;
+      else this.fullFollowers--;
     }
+  }
+
+  /** What changed after generation (nothing when it is current), or undefined when that is no longer held. */
+  private changesSince(generation: number): NetworkChange | undefined {
+    if (generation === this.generation) return { nodes: new Map(), services: new Map() };
+    const first = this.changes.findIndex((c) => c.generation === generation + 1);
+    if (first < 0) return undefined;
+    return mergeNetworkChanges(this.changes.slice(first));
   }
 
   async awaitEndpointsDrained(
@@ -282,9 +341,12 @@ export class ControllerClusterNetwork implements ClusterNetwork {
 
   private changed(): void {
     if (this.timer) return;
-    const delay = coalesceDelayMs(
-      this.wakers.size,
+    // Followers that are not waiting are sending: they will take the next state too.
+    const delay = followersDelayMs(
+      this.fullFollowers,
+      this.deltaFollowers,
       this.options.nodes.size,
+      Math.max(1, this.pendingNodeChanges),
       this.options.coalesceMs ?? defaultCoalesceMs,
     );
     this.timer = setTimeout(() => {
@@ -309,7 +371,13 @@ export class ControllerClusterNetwork implements ClusterNetwork {
     };
     this.nodesDirty = false;
     this.servicesDirty = false;
+    this.pendingNodeChanges = 0;
     this.generation++;
+    // Found once here for every delta follower; a part not rebuilt is the same array, and costs nothing.
+    if (this.deltaFollowers > 0 || this.changes.length > 0) {
+      this.changes.push({ generation: this.generation, ...diffSharedNetwork(before, this.shared) });
+      if (this.changes.length > heldChanges) this.changes.splice(0, this.changes.length - heldChanges);
+    }
     for (const wake of [...this.wakers]) wake();
   }
 

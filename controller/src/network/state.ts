@@ -1,7 +1,8 @@
 // The NetworkState a node is sent, built from the controller's copies of the nodes,
 // services and endpoints. Pure. The shared part (nodes, services with their ready
 // endpoints) is built once per change; each node's state adds only whether it is
-// web-facing.
+// web-facing. A delta (to agents that accept them) carries only the entries a change
+// touched: diffSharedNetwork finds them once per change, for every follower.
 import type {
   Endpoints,
   NetworkNode,
@@ -132,6 +133,123 @@ export function networkStateFor(
     clusterDomain: config.clusterDomain,
     serviceCidr: config.serviceCidr,
     clusterCidr: config.clusterCidr,
+    delta: false,
+    removedNodes: [],
+    removedServices: [],
+  };
+}
+
+/**
+ * What changed between two shared parts: per node name and per service ("namespace/name"),
+ * the new entry, or undefined for one gone. Map order is the order entries are sent in.
+ */
+export interface NetworkChange {
+  nodes: Map<string, NetworkNode | undefined>;
+  services: Map<string, ServiceRoute | undefined>;
+}
+
+export const serviceRouteKey = (s: { namespace: string; name: string }): string => `${s.namespace}/${s.name}`;
+
+function sameNode(a: NetworkNode, b: NetworkNode): boolean {
+  return a.internalIP === b.internalIP && a.podCIDR === b.podCIDR && a.ready === b.ready;
+}
+
+function samePort(a: ServicePortRoute, b: ServicePortRoute): boolean {
+  return (
+    a.name === b.name &&
+    a.protocol === b.protocol &&
+    a.port === b.port &&
+    a.nodePort === b.nodePort &&
+    a.endpoints.length === b.endpoints.length &&
+    a.endpoints.every((e, i) => {
+      const f = b.endpoints[i];
+      return (
+        f !== undefined &&
+        e.ip === f.ip &&
+        e.port === f.port &&
+        e.nodeName === f.nodeName &&
+        e.podNamespace === f.podNamespace &&
+        e.podName === f.podName
+      );
+    })
+  );
+}
+
+function sameService(a: ServiceRoute, b: ServiceRoute): boolean {
+  return (
+    a.clusterIP === b.clusterIP &&
+    a.type === b.type &&
+    a.ports.length === b.ports.length &&
+    a.ports.every((p, i) => {
+      const q = b.ports[i];
+      return q !== undefined && samePort(p, q);
+    })
+  );
+}
+
+function diffBy<T>(
+  before: readonly T[],
+  after: readonly T[],
+  key: (t: T) => string,
+  same: (a: T, b: T) => boolean,
+): Map<string, T | undefined> {
+  const out = new Map<string, T | undefined>();
+  // The same array: the part was not rebuilt, nothing in it changed.
+  if (before === after) return out;
+  const old = new Map(before.map((t) => [key(t), t]));
+  for (const t of after) {
+    const k = key(t);
+    const was = old.get(k);
+    old.delete(k);
+    if (was === undefined || !same(was, t)) out.set(k, t);
+  }
+  for (const k of old.keys()) out.set(k, undefined);
+  return out;
+}
+
+/** The entries after differs from before in (everything, when there is no before). */
+export function diffSharedNetwork(before: SharedNetwork | undefined, after: SharedNetwork): NetworkChange {
+  return {
+    nodes: diffBy(before?.nodes ?? [], after.nodes, (n) => n.name, sameNode),
+    services: diffBy(before?.services ?? [], after.services, serviceRouteKey, sameService),
+  };
+}
+
+/** Folds later into earlier (later wins): the change across both. */
+export function mergeNetworkChanges(changes: readonly NetworkChange[]): NetworkChange {
+  if (changes.length === 1 && changes[0]) return changes[0];
+  const merged: NetworkChange = { nodes: new Map(), services: new Map() };
+  for (const c of changes) {
+    for (const [k, v] of c.nodes) merged.nodes.set(k, v);
+    for (const [k, v] of c.services) merged.services.set(k, v);
+  }
+  return merged;
+}
+
+/** node's delta state: change on top of the state sent before; the scalar fields complete. */
+export function networkDeltaFor(
+  shared: SharedNetwork,
+  change: NetworkChange,
+  node: Node | undefined,
+  config: NetworkConfig,
+): NetworkState {
+  const nodes: NetworkNode[] = [];
+  const removedNodes: string[] = [];
+  for (const [name, n] of change.nodes) {
+    if (n) nodes.push(n);
+    else removedNodes.push(name);
+  }
+  const services: ServiceRoute[] = [];
+  const removedServices: string[] = [];
+  for (const [key, s] of change.services) {
+    if (s) services.push(s);
+    else removedServices.push(key);
+  }
+  return {
+    ...networkStateFor({ ...shared, nodes, services }, node, config),
+    delta: true,
+    removedNodes,
+    removedServices,
   };
 }
 

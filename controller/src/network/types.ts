@@ -7,12 +7,22 @@ import type {
   NetworkState,
 } from '@flotilla/proto';
 
+export interface FollowOptions {
+  /** The follower applies deltas (NetworkRequest.acceptDeltas): states after the first may be. */
+  deltas?: boolean;
+}
+
 export interface ClusterNetwork {
   /**
-   * Sends nodeName's NetworkState now and a complete new one after every change, until
-   * signal aborts (resolves) or sending fails (rejects).
+   * Sends nodeName's NetworkState now and a new one after every change (complete, or a
+   * delta when options.deltas), until signal aborts (resolves) or sending fails (rejects).
    */
-  follow(nodeName: string, send: (state: NetworkState) => Promise<void>, signal: AbortSignal): Promise<void>;
+  follow(
+    nodeName: string,
+    send: (state: NetworkState) => Promise<void>,
+    signal: AbortSignal,
+    options?: FollowOptions,
+  ): Promise<void>;
   /** See AwaitEndpointsDrained in gateway.proto; the caller has checked the node's identity. */
   awaitEndpointsDrained(
     request: AwaitEndpointsDrainedRequest,

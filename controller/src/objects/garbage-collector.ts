@@ -89,16 +89,21 @@ export class GarbageCollector {
 
   private async pass(): Promise<number> {
     try {
-      // Nodes first: a node that registers after this read cannot make its new pods look orphaned.
+      // Owners are read after what they own, each read after the one before it: an owner
+      // created after its objects were read cannot leave them looking orphaned. Nodes, then
+      // pods (a node that registers after its read cannot make its new pods look orphaned),
+      // then ReplicaSets, then Deployments. Read side by side, a ReplicaSet committed with its
+      // first pods between the two reads had those pods deleted (seen at 1,000 nodes: 113
+      // pods of a new ReplicaSet, the pods' list being served by the shared copy).
       const nodes = await this.store.list(nodeCodec, keys.nodes);
-      const [namespaces, deployments, replicaSets, pods, services, events] = await Promise.all([
+      const [namespaces, pods, services, events] = await Promise.all([
         this.store.list(namespaceCodec, keys.namespaces),
-        this.store.list(deploymentCodec, keys.deployments),
-        this.store.list(replicaSetCodec, keys.replicaSets),
         this.store.list(podCodec, keys.pods),
         this.store.list(serviceCodec, keys.services),
         this.store.list(eventCodec, keys.events),
       ]);
+      const replicaSets = await this.store.list(replicaSetCodec, keys.replicaSets);
+      const deployments = await this.store.list(deploymentCodec, keys.deployments);
       const actions = findGarbage({
         namespaces: namespaces.entries,
         deployments: deployments.entries,

@@ -246,6 +246,7 @@ export class EtcdStore implements Store {
   ): Promise<void> {
     let last = afterRevision;
     const backoff = new Backoff({ initialMs: 100, maxMs: 3_000 });
+    let slicer: WatchSlicer | undefined;
     while (!signal.aborted && !queue.closed) {
       const watcher = this.ns
         .watch()
@@ -272,9 +273,14 @@ export class EtcdStore implements Store {
           }
           last = Math.max(last, revision);
         };
-        watcher.on('put', (kv, prev) => deliver('Put', kv, prev));
-        watcher.on('delete', (kv, prev) => deliver('Delete', kv, prev));
+        slicer = new WatchSlicer(deliver);
+        const received = slicer;
+        watcher.on('put', (kv, prev) => received.push('Put', kv, prev));
+        watcher.on('delete', (kv, prev) => received.push('Delete', kv, prev));
       });
+      // Events received and not yet delivered are not kept: the next watcher starts after
+      // the last one delivered, and etcd sends them again.
+      slicer?.stop();
       done.abort();
       watcher.removeAllListeners();
       // An emitter without an 'error' listener throws; the watcher may still report one while it closes.
@@ -369,6 +375,65 @@ type WatchOutcome = { kind: 'aborted' } | { kind: 'disconnected' } | { kind: 'ca
  * half the cost of every watched change. A previous value that does not decode reads as
  * undefined, as etcd gives none after a compaction.
  */
+/** Events decoded and delivered per turn of the event loop, at most (see WatchSlicer). */
+export const watchSliceEvents = 64;
+/** Decoding time per turn of the event loop, at most. */
+export const watchSliceMs = 4;
+
+/**
+ * Delivers a watcher's events a slice per turn of the event loop. etcd sends a watch
+ * response with many events (a transaction of 100 bindings is one revision of 100), and
+ * grpc-js hands over several responses from one read: decoded and delivered in one go,
+ * with every consumer's handling of each in the microtasks after it, one read was a task
+ * of up to 0.8 s at 1,000 nodes (the pod hub fanning each event out to 1,000 streams), and
+ * every API call waited behind it. A slice is at most watchSliceEvents events or
+ * watchSliceMs of decoding; the rest waits for setImmediate, after the consumers have
+ * handled the slice and other I/O had its turn. Order is kept.
+ */
+class WatchSlicer {
+  private readonly pending: { type: 'Put' | 'Delete'; kv: IKeyValue; prev: IKeyValue | undefined }[] = [];
+  private next = 0;
+  private scheduled = false;
+  private stopped = false;
+
+  constructor(
+    private readonly deliver: (type: 'Put' | 'Delete', kv: IKeyValue, prev: IKeyValue | undefined) => void,
+  ) {}
+
+  push(type: 'Put' | 'Delete', kv: IKeyValue, prev: IKeyValue | undefined): void {
+    if (this.stopped) return;
+    this.pending.push({ type, kv, prev });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.drain());
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.pending.length = 0;
+    this.next = 0;
+  }
+
+  private drain(): void {
+    this.scheduled = false;
+    const until = performance.now() + watchSliceMs;
+    let count = 0;
+    while (!this.stopped && this.next < this.pending.length) {
+      const ev = this.pending[this.next++];
+      if (ev) this.deliver(ev.type, ev.kv, ev.prev);
+      if (++count >= watchSliceEvents || performance.now() >= until) break;
+    }
+    if (this.next >= this.pending.length) {
+      this.pending.length = 0;
+      this.next = 0;
+    } else if (!this.stopped) {
+      this.scheduled = true;
+      setImmediate(() => this.drain());
+    }
+  }
+}
+
 function toWatchEvent<T>(
   codec: Codec<T>,
   type: 'Put' | 'Delete',

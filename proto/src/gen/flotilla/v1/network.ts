@@ -14,11 +14,18 @@ export const protobufFileName = 'flotilla/v1/network.proto';
 /**
  * What an agent needs to program its host's network: routes to the other nodes' pod
  * CIDRs, the service rules (cluster IPs on every node, node ports on web-facing nodes)
- * and the names its DNS answers. The controller sends a complete state each time any of
- * it changes (coalesced); each state replaces the previous one.
+ * and the names its DNS answers. The controller sends a state each time any of it
+ * changes (coalesced): a complete one that replaces the previous, or, to an agent that
+ * asked for them, a delta (NetworkState.delta) applied on top of the previous state.
  */
 export interface NetworkRequest {
   nodeName: string;
+  /**
+   * The agent applies deltas. Without it (older agents) every state is complete; with it
+   * the first state of each stream is still complete, and later ones may be deltas. An
+   * agent that loses track (a delta before any complete state) opens the stream again.
+   */
+  acceptDeltas: boolean;
 }
 
 export interface NetworkState {
@@ -41,6 +48,17 @@ export interface NetworkState {
   /** The controller's --service-cidr and --cluster-cidr, e.g. "10.96.0.0/16", "10.244.0.0/16". */
   serviceCidr: string;
   clusterCidr: string;
+  /**
+   * Only sent to an agent that set acceptDeltas. When true, nodes and services list only
+   * the entries added or changed since the previous state of this stream (each replaces
+   * the entry of the same name, a service's being "namespace/name"), and removedNodes and
+   * removedServices name the entries gone; the other fields are complete as always. With
+   * 1,000 nodes a complete state is 1,000 entries sent to each of 1,000 nodes per change.
+   */
+  delta: boolean;
+  removedNodes: string[];
+  /** "namespace/name" of each service gone. */
+  removedServices: string[];
 }
 
 export interface NetworkNode {
@@ -122,13 +140,16 @@ export interface AwaitEndpointsDrainedResponse {
 }
 
 function createBaseNetworkRequest(): NetworkRequest {
-  return { nodeName: '' };
+  return { nodeName: '', acceptDeltas: false };
 }
 
 export const NetworkRequest: MessageFns<NetworkRequest> = {
   encode(message: NetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.nodeName !== '') {
       writer.uint32(10).string(message.nodeName);
+    }
+    if (message.acceptDeltas !== false) {
+      writer.uint32(16).bool(message.acceptDeltas);
     }
     return writer;
   },
@@ -154,6 +175,14 @@ export const NetworkRequest: MessageFns<NetworkRequest> = {
             message.nodeName = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.acceptDeltas = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -167,13 +196,19 @@ export const NetworkRequest: MessageFns<NetworkRequest> = {
   },
 
   fromJSON(object: any): NetworkRequest {
-    return { nodeName: isSet(object.nodeName) ? globalThis.String(object.nodeName) : '' };
+    return {
+      nodeName: isSet(object.nodeName) ? globalThis.String(object.nodeName) : '',
+      acceptDeltas: isSet(object.acceptDeltas) ? globalThis.Boolean(object.acceptDeltas) : false,
+    };
   },
 
   toJSON(message: NetworkRequest): unknown {
     const obj: any = {};
     if (message.nodeName !== '') {
       obj.nodeName = message.nodeName;
+    }
+    if (message.acceptDeltas !== false) {
+      obj.acceptDeltas = message.acceptDeltas;
     }
     return obj;
   },
@@ -188,6 +223,9 @@ function createBaseNetworkState(): NetworkState {
     clusterDomain: '',
     serviceCidr: '',
     clusterCidr: '',
+    delta: false,
+    removedNodes: [],
+    removedServices: [],
   };
 }
 
@@ -213,6 +251,15 @@ export const NetworkState: MessageFns<NetworkState> = {
     }
     if (message.clusterCidr !== '') {
       writer.uint32(58).string(message.clusterCidr);
+    }
+    if (message.delta !== false) {
+      writer.uint32(64).bool(message.delta);
+    }
+    for (const v of message.removedNodes) {
+      writer.uint32(74).string(v!);
+    }
+    for (const v of message.removedServices) {
+      writer.uint32(82).string(v!);
     }
     return writer;
   },
@@ -286,6 +333,30 @@ export const NetworkState: MessageFns<NetworkState> = {
             message.clusterCidr = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.delta = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.removedNodes.push(reader.string());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.removedServices.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -311,6 +382,13 @@ export const NetworkState: MessageFns<NetworkState> = {
       clusterDomain: isSet(object.clusterDomain) ? globalThis.String(object.clusterDomain) : '',
       serviceCidr: isSet(object.serviceCidr) ? globalThis.String(object.serviceCidr) : '',
       clusterCidr: isSet(object.clusterCidr) ? globalThis.String(object.clusterCidr) : '',
+      delta: isSet(object.delta) ? globalThis.Boolean(object.delta) : false,
+      removedNodes: globalThis.Array.isArray(object?.removedNodes)
+        ? object.removedNodes.map((e: any) => globalThis.String(e))
+        : [],
+      removedServices: globalThis.Array.isArray(object?.removedServices)
+        ? object.removedServices.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -336,6 +414,15 @@ export const NetworkState: MessageFns<NetworkState> = {
     }
     if (message.clusterCidr !== '') {
       obj.clusterCidr = message.clusterCidr;
+    }
+    if (message.delta !== false) {
+      obj.delta = message.delta;
+    }
+    if (message.removedNodes?.length) {
+      obj.removedNodes = message.removedNodes;
+    }
+    if (message.removedServices?.length) {
+      obj.removedServices = message.removedServices;
     }
     return obj;
   },
