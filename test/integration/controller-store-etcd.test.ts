@@ -35,7 +35,7 @@ storeConformance(t, async () => {
 });
 
 t.test(
-  'a watch delivers a large transaction in slices, in order, letting the event loop run between them',
+  'a watch delivers history in slices between revisions, in order, a revision never split',
   async (t) => {
     if (!etcd) throw new Error('etcd did not start');
     const store = new EtcdStore({ endpoints: [etcd.endpoint], prefix: '/slices/' });
@@ -43,13 +43,23 @@ t.test(
     const codec = jsonCodec('record', (v) => v as { n: number });
     const abort = new AbortController();
     const revision = await store.revision();
-    const watch = store.watch(codec, 'r/', revision, abort.signal);
+    // 20 transactions of 10 puts, written before the watch starts: etcd sends them as
+    // history, many revisions per watch response.
+    const perTxn = 10;
     const count = 200;
     t.ok(count > 2 * watchSliceEvents);
+    for (let txn = 0; txn < count / perTxn; txn++)
+      await store.commit(
+        Array.from({ length: perTxn }, (_, i) => {
+          const n = txn * perTxn + i;
+          return putOp(codec, `r/${String(n).padStart(4, '0')}`, { n });
+        }),
+      );
+    const watch = store.watch(codec, 'r/', revision, abort.signal);
     const seen: number[] = [];
+    /** The event loop turn each revision's events were seen in. */
+    const turnsByRevision = new Map<number, Set<number>>();
     let turnsTaken = 0;
-    let turnsAtFirst = -1;
-    let turnsAtHundredth = -1;
     // Counts turns of the event loop: an immediate that schedules the next one.
     let ticking = true;
     const tick = (): void => {
@@ -58,25 +68,14 @@ t.test(
     };
     setImmediate(tick);
     // The consumer takes each event as it comes, as the pod hub does.
-    const consumed = (async () => {
-      for await (const ev of watch) {
-        if (ev.type !== 'put') continue;
-        if (seen.length === 0) turnsAtFirst = turnsTaken;
-        seen.push(ev.value.n);
-        if (seen.length === 100) turnsAtHundredth = turnsTaken;
-        if (seen.length === count) break;
-      }
-    })();
-    // One transaction of 100 puts: one revision, which etcd sends in one watch response.
-    await store.commit(
-      Array.from({ length: 100 }, (_, n) => putOp(codec, `r/${String(n).padStart(4, '0')}`, { n })),
-    );
-    await store.commit(
-      Array.from({ length: 100 }, (_, i) =>
-        putOp(codec, `r/${String(100 + i).padStart(4, '0')}`, { n: 100 + i }),
-      ),
-    );
-    await consumed;
+    for await (const ev of watch) {
+      if (ev.type !== 'put') continue;
+      seen.push(ev.value.n);
+      const turns = turnsByRevision.get(ev.revision) ?? new Set<number>();
+      turns.add(turnsTaken);
+      turnsByRevision.set(ev.revision, turns);
+      if (seen.length === count) break;
+    }
     ticking = false;
     abort.abort();
     t.same(
@@ -84,9 +83,11 @@ t.test(
       Array.from({ length: count }, (_, n) => n),
       'every event, in order',
     );
-    t.ok(
-      turnsAtHundredth > turnsAtFirst,
-      'the event loop turned between the first and the last event of one transaction',
-    );
+    t.equal(turnsByRevision.size, count / perTxn, 'one revision per transaction');
+    const split = [...turnsByRevision].filter(([, turns]) => turns.size > 1).map(([r]) => r);
+    t.same(split, [], 'no revision was split across turns of the event loop');
+    const firstTurn = Math.min(...[...turnsByRevision.values()].flatMap((s) => [...s]));
+    const lastTurn = Math.max(...[...turnsByRevision.values()].flatMap((s) => [...s]));
+    t.ok(lastTurn > firstTurn, 'the event loop turned between the first and the last revision');
   },
 );

@@ -422,7 +422,13 @@ class WatchSlicer {
     while (!this.stopped && this.next < this.pending.length) {
       const ev = this.pending[this.next++];
       if (ev) this.deliver(ev.type, ev.kv, ev.prev);
-      if (++count >= watchSliceEvents || performance.now() >= until) break;
+      // A slice ends between revisions only (a transaction's events come in one response):
+      // a watcher re-created after a stop resumes after the last revision delivered, which
+      // must then be whole, and consumers take a revision as complete once they saw it.
+      count++;
+      const following = this.pending[this.next];
+      if (following !== undefined && following.kv.mod_revision === ev?.kv.mod_revision) continue;
+      if (count >= watchSliceEvents || performance.now() >= until) break;
     }
     if (this.next >= this.pending.length) {
       this.pending.length = 0;
