@@ -360,7 +360,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       rows.push({ name: 'reference: node -e 0 (NODE_EXTRA_CA_CERTS as set here)', runsMs: nodeAsIs });
       rows.push({ name: 'reference: node -e 0 (NODE_EXTRA_CA_CERTS unset)', runsMs: nodeBare });
       notes.push(
-        `this environment sets NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}: every deploy process above paid its parse`,
+        `this environment sets NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}: the deploy launcher (deploy/bin/deploy.js) keeps it from Node's start, so the deploy processes above did not pay its parse; the node processes of the cluster did`,
       );
     } else rows.push({ name: 'reference: node -e 0', runsMs: nodeAsIs });
 
