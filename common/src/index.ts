@@ -10,6 +10,7 @@ export * from './config/client-config.js';
 export * from './naming.js';
 export * from './quantity/quantity.js';
 export * from './pods/probe-rules.js';
+export * from './pods/pod-changes.js';
 export * from './process/run-process.js';
 export * from './process/node-flags.js';
 export * from './iptables/split-rule.js';

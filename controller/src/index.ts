@@ -211,12 +211,7 @@ export {
 export { mergePodUpdate, markDeleted, deletionGrace, jsonDifferences } from './pods/lifecycle.js';
 export { podEventFor, podMatches, type PodFilter } from './pods/pod-events.js';
 export { scaledQuantity, resourceAmount } from './pods/quantity.js';
-export {
-  assignmentForEvent,
-  changeMattersToNode,
-  streamAssignments,
-  defaultBookmarkIntervalMs,
-} from './api/assignments.js';
+export { assignmentForEvent, streamAssignments, defaultBookmarkIntervalMs } from './api/assignments.js';
 export {
   parseLabelSelector,
   matchesLabels,

@@ -1,11 +1,10 @@
 import t, { type Test } from 'tap';
 import { type AssignmentEvent, AssignmentEvent_Type as Type, type Pod } from '@flotilla/proto';
-import { silentLogger } from '@flotilla/common';
+import { changedBeyondStatus, silentLogger } from '@flotilla/common';
 import {
   MemoryStore,
   type WatchEvent,
   assignmentForEvent,
-  changeMattersToNode,
   keys,
   podCodec,
   streamAssignments,
@@ -129,7 +128,7 @@ function variant(pod: Pod, change: (p: Pod) => Pod): Pod {
   return change(structuredClone(pod));
 }
 
-t.test('changeMattersToNode: only a status (and resourceVersion) change is left out', async (t) => {
+t.test('changedBeyondStatus: only a status (and resourceVersion) change is left out', async (t) => {
   const base = makePod({ name: 'p', node: 'n1' });
   base.metadata!.resourceVersion = '10';
   const meta = base.metadata!;
@@ -197,7 +196,7 @@ t.test('changeMattersToNode: only a status (and resourceVersion) change is left 
     ],
     ['the kind', variant(base, (p) => ({ ...p, kind: 'Other' })), true],
   ];
-  for (const [what, after, matters] of cases) t.equal(changeMattersToNode(base, after), matters, what);
+  for (const [what, after, matters] of cases) t.equal(changedBeyondStatus(base, after), matters, what);
   t.equal(
     assignmentForEvent('n1', put(variant(base, withStatus), base)),
     undefined,

@@ -19,6 +19,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   FlotillaError,
+  changedBeyondStatus as podChangedBeyondStatus,
   createLogger,
   errorMessage,
   failedPrecondition,
@@ -196,15 +197,7 @@ function podStub(record: { uid: string; name: string; namespace: string }): Pod 
 function changedBeyondStatus(now: Pod | undefined, before: Pod | undefined): boolean {
   if (now === before) return false;
   if (now === undefined || before === undefined) return true;
-  const withoutStatus = (pod: Pod): string =>
-    JSON.stringify(
-      Pod.toJSON({
-        ...pod,
-        status: undefined,
-        ...(pod.metadata !== undefined ? { metadata: { ...pod.metadata, resourceVersion: '' } } : {}),
-      }),
-    );
-  return withoutStatus(now) !== withoutStatus(before);
+  return podChangedBeyondStatus(before, now);
 }
 
 /** Images a node keeps at once are few; past this many entries the oldest is forgotten. */

@@ -2,7 +2,7 @@
 // at a revision and then the changes after it; resumable by revision, with a fresh
 // snapshot when the history to resume from is gone.
 import { AssignmentEvent_Type, Pod, type AssignmentEvent } from '@flotilla/proto';
-import type { Logger } from '@flotilla/common';
+import { changedBeyondStatus, type Logger } from '@flotilla/common';
 import { podCodec } from '../store/codecs.js';
 import { keys } from '../store/keys.js';
 import { isCompactedError, type Store, type WatchEvent } from '../store/types.js';
@@ -24,46 +24,6 @@ function podOfKey(key: string): Pod | undefined {
   return Pod.fromJSON({ metadata: { namespace: m[1], name: m[2] } });
 }
 
-/**
- * Whether a change of a pod that stays on the node matters to its agent: anything but the
- * status and the resourceVersion the write gave it. The agent never reads a desired pod's
- * status (it computes its own, and ignores a change that is only status: see the agent's
- * changedBeyondStatus); most of these writes are its own reports coming back, several per
- * pod start, each a whole pod to encode here and decode there. Spec, labels, annotations,
- * deletionTimestamp and grace all differ outside the status, so they are still sent. A
- * reconnect converges: its SNAPSHOT carries the current pods, status and all. Pure.
- */
-export function changeMattersToNode(before: Pod, after: Pod): boolean {
-  if (before.apiVersion !== after.apiVersion || before.kind !== after.kind) return true;
-  if (!sameData(before.spec, after.spec)) return true;
-  return !sameData(before.metadata, after.metadata, 'resourceVersion');
-}
-
-/**
- * Deep equality of decoded protobuf messages (plain objects, arrays and scalars), leaving
- * out one key at the top; NaN counts as a change. util.isDeepStrictEqual, which also
- * weighs prototypes and descriptors, took several times as long per pod.
- */
-function sameData(a: unknown, b: unknown, skipKey?: string): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameData(a[i], b[i])) return false;
-    return true;
-  }
-  const x = a as Record<string, unknown>;
-  const y = b as Record<string, unknown>;
-  let count = 0;
-  for (const key in x) {
-    if (!Object.hasOwn(x, key) || key === skipKey) continue;
-    if (!Object.hasOwn(y, key) || !sameData(x[key], y[key])) return false;
-    count++;
-  }
-  for (const key in y) if (Object.hasOwn(y, key) && key !== skipKey) count--;
-  return count === 0;
-}
-
 /** What one pod change means to node, or undefined when it does not concern it. Pure. */
 export function assignmentForEvent(node: string, ev: WatchEvent<Pod>): AssignmentEvent | undefined {
   const was = onNode(ev.previous, node);
@@ -80,8 +40,11 @@ export function assignmentForEvent(node: string, ev: WatchEvent<Pod>): Assignmen
       : undefined;
   }
   const is = onNode(ev.value, node);
-  // Still on the node and changed only in status: nothing the agent acts on.
-  if (is && was && ev.previous !== undefined && !changeMattersToNode(ev.previous, ev.value)) return undefined;
+  // Still on the node and changed only in status: nothing the agent acts on (it never
+  // reads a desired pod's status, and ignores such a change itself); most of these are its
+  // own reports coming back, several per pod start, each a whole pod to encode here and
+  // decode there. A reconnect converges: its SNAPSHOT carries the pods, status and all.
+  if (is && was && ev.previous !== undefined && !changedBeyondStatus(ev.previous, ev.value)) return undefined;
   if (is)
     return {
       type: was ? AssignmentEvent_Type.MODIFIED : AssignmentEvent_Type.ADDED,
