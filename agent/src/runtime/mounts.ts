@@ -4,7 +4,7 @@
 // server (mount(8) would be one more process making exactly that call), anything else
 // mount(8) run through the server, and neither forks the agent's own process.
 import { FlotillaError, errorMessage } from '@flotilla/common';
-import { mountCommands, type MountSpec } from '@flotilla/images';
+import { mountAt as imagesMountAt, unmount as imagesUnmount, type MountSpec } from '@flotilla/images';
 import { CommandError, agentSpawnServer, runAgentCommand } from './spawn-server.js';
 
 const MNT_DETACH = 2;
@@ -43,19 +43,11 @@ export async function mountAt(spec: MountSpec, target: string): Promise<void> {
       throw mountFailed(spec, target, errorMessage(err), call);
     }
   }
-  const commands = mountCommands(spec, target);
-  for (const [i, args] of commands.entries()) {
-    let why: string;
-    try {
-      const result = await runAgentCommand('mount', args);
-      if (result.code === 0) continue;
-      why = result.stderr.trim();
-    } catch (err) {
-      why = errorMessage(err);
-    }
-    if (i > 0) await unmount(target).catch(() => undefined);
-    throw mountFailed(spec, target, why, args);
-  }
+  // mount(8) through the server (or from here without it), as @flotilla/images does it;
+  // a command that cannot run at all fails the mount with its reason.
+  await imagesMountAt(spec, target, (command, args) =>
+    runAgentCommand(command, args).catch((err: unknown) => ({ code: null, stderr: errorMessage(err) })),
+  );
 }
 
 const notMounted = (err: unknown): boolean =>
@@ -84,13 +76,5 @@ export async function unmount(target: string): Promise<void> {
     }
     return;
   }
-  const first = await runAgentCommand('umount', [target]);
-  if (first.code === 0) return;
-  if (/not mounted|no mount point/i.test(first.stderr)) return;
-  const lazy = await runAgentCommand('umount', ['-l', target]);
-  if (lazy.code !== 0 && !/not mounted|no mount point/i.test(lazy.stderr)) {
-    throw new FlotillaError('Internal', `unmounting ${target} failed: ${first.stderr.trim()}`, {
-      object: `mount/${target}`,
-    });
-  }
+  await imagesUnmount(target, runAgentCommand);
 }

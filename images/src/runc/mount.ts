@@ -6,6 +6,12 @@ import { readFile } from 'node:fs/promises';
 import { FlotillaError } from '@flotilla/common';
 import type { MountSpec } from '../types.js';
 
+/** Runs a command to its end: its exit code and what it said on stderr. */
+export type MountCommandRunner = (
+  command: string,
+  args: string[],
+) => Promise<{ code: number | null; stderr: string }>;
+
 function run(command: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -28,12 +34,17 @@ export function mountCommands(spec: MountSpec, target: string): string[][] {
   return [['-t', spec.type, ...(options !== '' ? ['-o', options] : []), spec.source, target]];
 }
 
-export async function mountAt(spec: MountSpec, target: string): Promise<void> {
+/** Mounts spec at target with mount(8), run from this process or by runCommand. */
+export async function mountAt(
+  spec: MountSpec,
+  target: string,
+  runCommand: MountCommandRunner = run,
+): Promise<void> {
   const commands = mountCommands(spec, target);
   for (const [i, args] of commands.entries()) {
-    const { code, stderr } = await run('mount', args);
+    const { code, stderr } = await runCommand('mount', args);
     if (code !== 0) {
-      if (i > 0) await unmount(target).catch(() => undefined);
+      if (i > 0) await unmount(target, runCommand).catch(() => undefined);
       throw new FlotillaError(
         'Internal',
         `mounting the ${spec.type} rootfs at ${target} failed: ${stderr.trim()}`,
@@ -47,11 +58,11 @@ export async function mountAt(spec: MountSpec, target: string): Promise<void> {
 }
 
 /** Unmounts target; a busy mount is detached lazily so nothing stays in the table. */
-export async function unmount(target: string): Promise<void> {
-  const first = await run('umount', [target]);
+export async function unmount(target: string, runCommand: MountCommandRunner = run): Promise<void> {
+  const first = await runCommand('umount', [target]);
   if (first.code === 0) return;
   if (/not mounted|no mount point/i.test(first.stderr)) return;
-  const lazy = await run('umount', ['-l', target]);
+  const lazy = await runCommand('umount', ['-l', target]);
   if (lazy.code !== 0 && !/not mounted|no mount point/i.test(lazy.stderr)) {
     throw new FlotillaError('Internal', `unmounting ${target} failed: ${first.stderr.trim()}`, {
       object: `mount/${target}`,
