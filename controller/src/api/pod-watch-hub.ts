@@ -25,8 +25,6 @@ import { Backoff, sleep } from '../util/backoff.js';
 interface Subscriber {
   after: number;
   queue: AsyncQueue<WatchEvent<Pod>>;
-  /** Only the changes that concern this node (undefined: every change). */
-  node: string | undefined;
 }
 
 /** A watch of the pod changes that concern one node. */
@@ -40,10 +38,22 @@ export interface NodePodWatch extends AsyncIterable<WatchEvent<Pod>> {
   idleRevision(): number;
 }
 
+/**
+ * The nodes a pod change can matter to: the one it was bound to and the one it is bound to
+ * now; 'every' node when nothing says (a delete whose previous value is unknown).
+ */
+function nodesConcerned(ev: WatchEvent<Pod>): readonly string[] | 'every' {
+  if (ev.previous === undefined && ev.type === 'delete') return 'every';
+  const was = nodeOf(ev.previous);
+  const is = ev.type === 'put' ? nodeOf(ev.value) : '';
+  if (is === '' || is === was) return was === '' ? [] : [was];
+  return was === '' ? [is] : [was, is];
+}
+
 /** Whether a pod change can matter to node: the pod is or was bound to it, or nothing says. */
 export function concernsNode(ev: WatchEvent<Pod>, node: string): boolean {
-  if (ev.previous === undefined && ev.type === 'delete') return true;
-  return nodeOf(ev.previous) === node || (ev.type === 'put' && nodeOf(ev.value) === node);
+  const nodes = nodesConcerned(ev);
+  return nodes === 'every' || nodes.includes(node);
 }
 
 interface Held {
@@ -152,16 +162,10 @@ export class PodWatchHub implements SharedPods {
       this.history = this.history.slice(drop);
     }
     for (const sub of this.allSubscribers) this.deliver(sub, ev);
-    if (ev.previous === undefined && ev.type === 'delete') {
-      // Nothing says where it was bound (concernsNode): every node's watch takes it.
-      for (const subs of this.nodeSubscribers.values()) for (const sub of subs) this.deliver(sub, ev);
-    } else {
-      const was = nodeOf(ev.previous);
-      const is = ev.type === 'put' ? nodeOf(ev.value) : '';
-      if (was !== '') for (const sub of this.nodeSubscribers.get(was) ?? []) this.deliver(sub, ev);
-      if (is !== '' && is !== was)
-        for (const sub of this.nodeSubscribers.get(is) ?? []) this.deliver(sub, ev);
-    }
+    const nodes = nodesConcerned(ev);
+    const concerned =
+      nodes === 'every' ? [...this.nodeSubscribers.values()] : nodes.map((n) => this.nodeSubscribers.get(n));
+    for (const subs of concerned) for (const sub of subs ?? []) this.deliver(sub, ev);
     this.wakeWaiters();
   }
 
@@ -217,8 +221,8 @@ export class PodWatchHub implements SharedPods {
 
   /**
    * The changes after afterRevision that concern node (concernsNode): everything
-   * assignmentForEvent may send, which leaves out some more (status-only changes). From the store (every change) when the hub does
-   * not hold that revision.
+   * assignmentForEvent may send, which leaves out some more (status-only changes). From
+   * the store (every change) when the hub does not hold that revision.
    */
   watchNode(node: string, afterRevision: number, signal: AbortSignal): NodePodWatch {
     return this.subscribe(afterRevision, signal, node);
@@ -230,7 +234,7 @@ export class PodWatchHub implements SharedPods {
       return { [Symbol.asyncIterator]: () => watch[Symbol.asyncIterator](), idleRevision: () => 0 };
     }
     const queue = new AsyncQueue<WatchEvent<Pod>>(signal);
-    const sub: Subscriber = { after: afterRevision, queue, node };
+    const sub: Subscriber = { after: afterRevision, queue };
     // Replay and subscription in one synchronous step: nothing can slip between them.
     for (const ev of this.history) if (node === undefined || concernsNode(ev, node)) this.deliver(sub, ev);
     let set = this.allSubscribers;
