@@ -56,6 +56,12 @@ export const subjects = {
 };
 
 /**
+ * A service's name in a NetworkState delta's removedServices (and the key its entries are
+ * replaced by): "namespace/name", the same on the controller and the agents.
+ */
+export const serviceRouteKey = (s: { namespace: string; name: string }): string => `${s.namespace}/${s.name}`;
+
+/**
  * The node label that makes a node web-facing by default: it opens every NodePort
  * service's port (the controller's --web-facing-selector, default `${webFacingLabel}=true`).
  */

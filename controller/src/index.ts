@@ -253,7 +253,6 @@ export {
   networkDeltaFor,
   diffSharedNetwork,
   mergeNetworkChanges,
-  serviceRouteKey,
   isWebFacing,
   internalIpOf,
   type NetworkChange,

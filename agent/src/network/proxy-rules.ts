@@ -19,7 +19,7 @@
 //   INPUT → <P>-FIREWALL: drop outside packets to 127.0.0.0/8 that were not DNATed,
 //     since route_localnet=1 (for node ports on 127.0.0.1) would let them in otherwise.
 import { createHash } from 'node:crypto';
-import { compareNatural, compareText } from '@flotilla/common';
+import { compareNatural, compareText, serviceRouteKey } from '@flotilla/common';
 import type { NetworkState, ServicePortRoute, ServiceRoute } from '@flotilla/proto';
 
 /** iptables' limit on a chain name (XT_EXTENSION_MAXNAMELEN less the terminating NUL). */
@@ -157,7 +157,7 @@ export function proxyRules(input: ProxyRulesInput): ProxyRules {
   const externalRejects: string[] = [];
 
   const sorted = [...(state?.services ?? [])].sort((a, b) =>
-    compareText(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`),
+    compareText(serviceRouteKey(a), serviceRouteKey(b)),
   );
   for (const svc of sorted) {
     for (const port of svc.ports) {

@@ -2,6 +2,7 @@
 // Network stream). The stream client keeps it; routes, the service proxy and the node's
 // DNS read it. Consumers must cope with no state yet (before the first one arrives, and
 // while the controller is unreachable at start): they keep what they programmed before.
+import { serviceRouteKey } from '@flotilla/common';
 import type { NetworkState } from '@flotilla/proto';
 
 /**
@@ -34,7 +35,7 @@ export function applyNetworkDelta(base: NetworkState, next: NetworkState): Netwo
   return {
     ...next,
     nodes: replace(base.nodes, next.nodes, next.removedNodes, (n) => n.name),
-    services: replace(base.services, next.services, next.removedServices, (s) => `${s.namespace}/${s.name}`),
+    services: replace(base.services, next.services, next.removedServices, serviceRouteKey),
     delta: false,
     removedNodes: [],
     removedServices: [],

@@ -12,6 +12,7 @@ import type {
   ServicePortRoute,
   ServiceRoute,
 } from '@flotilla/proto';
+import { serviceRouteKey } from '@flotilla/common';
 import { matchesLabels, type LabelSelector } from '../labels/labels.js';
 import { readyTargets } from '../endpoints/decide.js';
 import { isNodeReady } from '../nodes/conditions.js';
@@ -147,8 +148,6 @@ export interface NetworkChange {
   nodes: Map<string, NetworkNode | undefined>;
   services: Map<string, ServiceRoute | undefined>;
 }
-
-export const serviceRouteKey = (s: { namespace: string; name: string }): string => `${s.namespace}/${s.name}`;
 
 function sameNode(a: NetworkNode, b: NetworkNode): boolean {
   return a.internalIP === b.internalIP && a.podCIDR === b.podCIDR && a.ready === b.ready;
