@@ -1,10 +1,10 @@
 // The NodeGateway.Network stream client: follows the controller's NetworkState for this
 // node and keeps the newest in a NetworkStateHolder. It asks for deltas: the first state
 // of a stream is complete, later ones may carry only what changed, applied on top of the
-// stream's previous state (a controller without deltas sends complete states anyway). When the stream fails or ends it
-// waits (jittered, 200 ms .. 5 s) and opens it again, forever, until stopped. The holder
-// keeps the last state meanwhile: routes and rules stay as they are while the
-// controller is away.
+// stream's previous state (a controller without deltas sends complete states anyway).
+// When the stream fails or ends it waits (jittered, 200 ms .. 5 s) and opens it again,
+// forever, until stopped. The holder keeps the last state meanwhile: routes and rules
+// stay as they are while the controller is away.
 import * as grpc from '@grpc/grpc-js';
 import { FlotillaError, type Logger, errorMessage, fromServiceError } from '@flotilla/common';
 import type { NetworkState, NodeGatewayClient } from '@flotilla/proto';

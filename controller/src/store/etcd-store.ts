@@ -369,12 +369,6 @@ export class EtcdStore implements Store {
 
 type WatchOutcome = { kind: 'aborted' } | { kind: 'disconnected' } | { kind: 'cancelled'; error: unknown };
 
-/**
- * A watch event whose previous value is decoded only when read (once): most consumers hold
- * the previous value already (an informer's copy), and decoding it for each of them was
- * half the cost of every watched change. A previous value that does not decode reads as
- * undefined, as etcd gives none after a compaction.
- */
 /** Events decoded and delivered per turn of the event loop, at most (see WatchSlicer). */
 export const watchSliceEvents = 64;
 /** Decoding time per turn of the event loop, at most. */
@@ -440,6 +434,12 @@ class WatchSlicer {
   }
 }
 
+/**
+ * A watch event whose previous value is decoded only when read (once): most consumers hold
+ * the previous value already (an informer's copy), and decoding it for each of them was
+ * half the cost of every watched change. A previous value that does not decode reads as
+ * undefined, as etcd gives none after a compaction.
+ */
 function toWatchEvent<T>(
   codec: Codec<T>,
   type: 'Put' | 'Delete',

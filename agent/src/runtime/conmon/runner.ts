@@ -71,8 +71,9 @@ export class ContainerRunner {
   private readonly log: Logger;
   private readonly pollMs: number;
   private readonly runcStates: RuncStateReader;
-  /** Stops under way, by container ID: when their grace ends (epoch ms), which a later stop may move earlier. */
+  /** The runner's own directories made (ensureRoots); undefined: made by the next create. */
   private rootsReady: Promise<void> | undefined;
+  /** Stops under way, by container ID: when their grace ends (epoch ms), which a later stop may move earlier. */
   private readonly stopping = new Map<string, { deadline: { at: number }; done: Promise<ExitRecord> }>();
 
   constructor(options: ContainerRunnerOptions) {
