@@ -157,7 +157,6 @@ export class NetworkProgrammer {
     const started = Date.now();
     const at = this.now().getTime();
     const content = contentOf(state);
-    const nodes = routesInputOf(state);
     const previous = this.programmed;
     const trusted = previous !== undefined && at - previous.verifiedAt < fullApplyEveryMs;
     if (trusted && content.equals(previous.content)) {
@@ -166,6 +165,8 @@ export class NetworkProgrammer {
       this.ack(state);
       return;
     }
+    // Encoded only for a state that programs something: most states are acked above.
+    const nodes = routesInputOf(state);
     // Whatever fails below, the next attempt reads the host back.
     this.programmed = undefined;
     // The service rules do not wait for the routes: a peer that cannot be routed must not
