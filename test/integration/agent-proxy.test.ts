@@ -36,7 +36,14 @@ import {
   removeProxy,
   removeRoutes,
 } from '@flotilla/agent';
-import { makeRunDir, runCommand, spawnManaged, waitFor, type ManagedProcess } from './../lib/index.js';
+import {
+  makeRunDir,
+  networkState,
+  runCommand,
+  spawnManaged,
+  waitFor,
+  type ManagedProcess,
+} from './../lib/index.js';
 
 const skip =
   process.getuid?.() !== 0
@@ -168,38 +175,34 @@ t.test('service proxy and routes in a throwaway netns', { skip }, async (t) => {
     );
 
   const endpoint = (ip: string) => ({ ip, port: 8080, nodeName: 'h', podNamespace: 'default', podName: ip });
-  const stateWith = (revision: number, endpointIPs: string[], peer: boolean): NetworkState => ({
-    endpointsRevision: revision,
-    nodes: [
-      { name: 'h', internalIP: '10.77.1.1', podCIDR: '10.77.0.0/24', ready: true },
-      ...(peer ? [{ name: 'peer', internalIP: '10.77.2.2', podCIDR: '10.78.0.0/24', ready: true }] : []),
-    ],
-    services: [
-      {
-        namespace: 'default',
-        name: 'web',
-        clusterIP: '10.96.0.10',
-        type: 'NodePort',
-        ports: [
-          { name: '', protocol: 'TCP', port: 80, nodePort: 30080, endpoints: endpointIPs.map(endpoint) },
-        ],
-      },
-      {
-        namespace: 'default',
-        name: 'empty',
-        clusterIP: '10.96.0.11',
-        type: 'ClusterIP',
-        ports: [{ name: '', protocol: 'TCP', port: 80, nodePort: 0, endpoints: [] }],
-      },
-    ],
-    webFacing: true,
-    clusterDomain: 'cluster.local',
-    serviceCidr: '10.96.0.0/16',
-    clusterCidr: '10.77.0.0/16',
-    delta: false,
-    removedNodes: [],
-    removedServices: [],
-  });
+  const stateWith = (revision: number, endpointIPs: string[], peer: boolean): NetworkState =>
+    networkState({
+      endpointsRevision: revision,
+      nodes: [
+        { name: 'h', internalIP: '10.77.1.1', podCIDR: '10.77.0.0/24', ready: true },
+        ...(peer ? [{ name: 'peer', internalIP: '10.77.2.2', podCIDR: '10.78.0.0/24', ready: true }] : []),
+      ],
+      services: [
+        {
+          namespace: 'default',
+          name: 'web',
+          clusterIP: '10.96.0.10',
+          type: 'NodePort',
+          ports: [
+            { name: '', protocol: 'TCP', port: 80, nodePort: 30080, endpoints: endpointIPs.map(endpoint) },
+          ],
+        },
+        {
+          namespace: 'default',
+          name: 'empty',
+          clusterIP: '10.96.0.11',
+          type: 'ClusterIP',
+          ports: [{ name: '', protocol: 'TCP', port: 80, nodePort: 0, endpoints: [] }],
+        },
+      ],
+      webFacing: true,
+      clusterCidr: '10.77.0.0/16',
+    });
 
   const chainPrefix = chainPrefixFor(prefix);
   const inner = netnsHostNet(hostPath);
@@ -419,16 +422,5 @@ t.test('the Network stream client fills the holder and reconnects', async (t) =>
 });
 
 function emptyState(): NetworkState {
-  return {
-    endpointsRevision: 0,
-    nodes: [],
-    services: [],
-    webFacing: false,
-    clusterDomain: 'cluster.local',
-    serviceCidr: '10.96.0.0/16',
-    clusterCidr: '10.244.0.0/16',
-    delta: false,
-    removedNodes: [],
-    removedServices: [],
-  };
+  return networkState();
 }

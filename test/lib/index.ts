@@ -10,3 +10,4 @@ export * from './docker-cluster.js';
 export * from './docker-inspect.js';
 export * from './sim-nodes.js';
 export * from './scheduler-fixtures.js';
+export * from './network-state.js';

@@ -3,6 +3,7 @@
 import t from 'tap';
 import type { NetworkNode, NetworkState, ServiceRoute } from '@flotilla/proto';
 import { applyNetworkDelta } from '@flotilla/agent';
+import { networkState } from '../lib/index.js';
 
 const node = (name: string, ready = true): NetworkNode => ({
   name,
@@ -17,19 +18,7 @@ const service = (namespace: string, name: string, clusterIP: string): ServiceRou
   type: 'ClusterIP',
   ports: [],
 });
-const state = (o: Partial<NetworkState>): NetworkState => ({
-  endpointsRevision: 1,
-  nodes: [],
-  services: [],
-  webFacing: false,
-  clusterDomain: 'cluster.local',
-  serviceCidr: '10.96.0.0/16',
-  clusterCidr: '10.244.0.0/16',
-  delta: false,
-  removedNodes: [],
-  removedServices: [],
-  ...o,
-});
+const state = (o: Partial<NetworkState>): NetworkState => networkState({ endpointsRevision: 1, ...o });
 
 t.test('a delta replaces, adds and removes entries by name; the scalars are its own', async (t) => {
   const base = state({

@@ -5,20 +5,13 @@ import t from 'tap';
 import type { NetworkApplied, NetworkState } from '@flotilla/proto';
 import { type LogFields, type Logger, silentLogger } from '@flotilla/common';
 import { type HostNet, NetworkProgrammer, NetworkStateHolder, fullApplyEveryMs } from '@flotilla/agent';
+import { networkState } from '../lib/index.js';
 
 function state(revision: number): NetworkState {
-  return {
+  return networkState({
     endpointsRevision: revision,
     nodes: [{ name: 'peer', internalIP: '192.0.2.2', podCIDR: '10.244.2.0/24', ready: true }],
-    services: [],
-    webFacing: false,
-    clusterDomain: 'cluster.local',
-    serviceCidr: '10.96.0.0/16',
-    clusterCidr: '10.244.0.0/16',
-    delta: false,
-    removedNodes: [],
-    removedServices: [],
-  };
+  });
 }
 
 class FakeHost implements HostNet {

@@ -12,6 +12,7 @@ import {
   proxyJumps,
   proxyRules,
 } from '@flotilla/agent';
+import { networkState } from '../lib/index.js';
 
 function ep(ip: string, port = 8080): EndpointTarget {
   return { ip, port, nodeName: 'n1', podNamespace: 'default', podName: `web-${ip}` };
@@ -28,18 +29,7 @@ function svc(name: string, clusterIP: string, ports: Partial<ServiceRoute['ports
 }
 
 function state(services: ServiceRoute[], webFacing = false): NetworkState {
-  return {
-    endpointsRevision: 7,
-    nodes: [],
-    services,
-    webFacing,
-    clusterDomain: 'cluster.local',
-    serviceCidr: '10.96.0.0/16',
-    clusterCidr: '10.244.0.0/16',
-    delta: false,
-    removedNodes: [],
-    removedServices: [],
-  };
+  return networkState({ endpointsRevision: 7, services, webFacing });
 }
 
 const lines = (text: string): string[] => text.split('\n');

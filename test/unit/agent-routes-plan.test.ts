@@ -13,24 +13,14 @@ import {
   podCidrAtStart,
   podCidrFromRegistration,
 } from '@flotilla/agent';
+import { networkState } from '../lib/index.js';
 
 function node(name: string, internalIP: string, podCIDR: string): NetworkNode {
   return { name, internalIP, podCIDR, ready: true };
 }
 
 function state(nodes: NetworkNode[]): NetworkState {
-  return {
-    endpointsRevision: 1,
-    nodes,
-    services: [],
-    webFacing: false,
-    clusterDomain: 'cluster.local',
-    serviceCidr: '10.96.0.0/16',
-    clusterCidr: '10.244.0.0/16',
-    delta: false,
-    removedNodes: [],
-    removedServices: [],
-  };
+  return networkState({ endpointsRevision: 1, nodes });
 }
 
 const cluster = state([
